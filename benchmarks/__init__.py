@@ -1,0 +1,1 @@
+"""syncsafe's benchmark suites: each primitive measured beside its baseline or peer."""

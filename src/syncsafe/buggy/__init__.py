@@ -1,0 +1,17 @@
+"""
+Faithful reproductions of the bugs in the incident write-ups.
+
+**Never use these.** They exist so that syncsafe's tests, its pytest plugin's
+conformance checks and ``syncsafe demo`` can show each failure next to the
+primitive that replaces it. Each submodule names the incident code it
+reproduces and keeps its logic, bugs included, line for line where the
+original is given; only the language changed.
+
+- :mod:`syncsafe.buggy.annotations`: the lookup that split ``fluxcd.io/checksum`` on dots.
+"""
+
+# No ``from __future__ import annotations`` here: it would bind the name
+# ``annotations`` in this package to a ``__future__`` feature object, shadowing
+# the ``annotations`` submodule for ``from ... import annotations``.
+
+__all__: list[str] = []

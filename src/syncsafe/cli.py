@@ -1,0 +1,60 @@
+"""
+The ``syncsafe`` command line.
+
+Exit status, for every subcommand: 0 when all is well, 1 when the command
+found what it looks for (an invalid key, an unsafe path, a storm, a stale
+revision), 2 for a usage or I/O error. Expected errors are printed on stderr,
+naming the path or key, without a traceback.
+
+Each subcommand lives in its own ``syncsafe._cli`` module with a
+``register(subparsers)`` function; this module only assembles them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Final
+
+from syncsafe import __version__
+from syncsafe.errors import SyncsafeError
+
+__all__ = ["build_parser", "main"]
+
+_COMMANDS: Final = (
+    "syncsafe._cli.key",
+    "syncsafe._cli.demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="syncsafe",
+        description="Correct sync and checksum primitives for GitOps controllers.",
+        epilog="Run 'syncsafe COMMAND --help' for a command's options and an example.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _COMMANDS:
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with *argv* (default: ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        status: int = args.run(args)
+    except (SyncsafeError, OSError) as exc:
+        print(f"syncsafe {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return status
