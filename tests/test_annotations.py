@@ -177,6 +177,27 @@ def test_buggy_lookup_reproduces_the_incident() -> None:
     assert buggy.get_annotation({}, "fluxcd.io/checksum", "d") == "d"
 
 
+LIMIT = 256 * 1024
+
+
+@pytest.mark.parametrize(
+    ("annotations", "ok"),
+    [  # apimachinery's TestValidateAnnotations size cases
+        ({"a": "b" * (LIMIT - 1)}, True),
+        ({"a": "b" * (LIMIT // 2 - 1), "c": "d" * (LIMIT // 2 - 1)}, True),
+        ({"a": "b" * LIMIT}, False),
+        ({"a": "b" * (LIMIT // 2), "c": "d" * (LIMIT // 2)}, False),
+    ],
+)
+def test_kubernetes_annotation_size_vectors(annotations: dict[str, str], ok: bool) -> None:  # noqa: FBT001
+    """The API server's size vectors: keys count too."""
+    if ok:
+        assert syncsafe.check_annotations_size(annotations) <= LIMIT
+    else:
+        with pytest.raises(syncsafe.AnnotationsTooLarge):
+            syncsafe.check_annotations_size(annotations)
+
+
 def test_annotation_size_limit() -> None:
     """Keys and values count in UTF-8 bytes against 256 KiB."""
     assert syncsafe.TOTAL_ANNOTATION_SIZE_LIMIT == 262_144
