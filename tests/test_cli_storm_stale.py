@@ -208,3 +208,16 @@ def test_stale_bad_input(
     path.write_text(content)
     assert 2 == main(["stale", str(path), "--max-age", "24h", "--repo", str(tmp_path)])
     assert message in capsys.readouterr().err
+
+
+def test_storm_survives_bad_bytes_and_deep_nesting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Invalid UTF-8 and absurdly deep nesting are malformed lines, not a crash."""
+    path = tmp_path / "bad.json"
+    good = json.dumps(storm_list(3)).encode()
+    path.write_bytes(b'{"kind": "\xff\xfe' + b"\n" + b"[" * 100_000 + b"\n" + good + b"\n")
+    assert 0 == main(["storm", str(path), "--now", "2024-10-12T09:17:00Z"])
+    captured = capsys.readouterr()
+    assert "3 syncs/min" in captured.out
+    assert "skipped 2 malformed line(s); first at line 1" in captured.err

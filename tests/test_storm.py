@@ -543,3 +543,12 @@ def test_naive_since_is_refused() -> None:
     """Since must be timezone-aware."""
     with pytest.raises(NaiveTimestamp):
         events_from({}, since=datetime(2024, 1, 1))  # noqa: DTZ001
+
+
+def test_absurdly_nested_lists_are_skipped() -> None:
+    """Lists nested beyond any real kubectl output are skipped, not a RecursionError."""
+    doc: dict[str, Any] = {"kind": "List", "items": []}
+    for _ in range(500):
+        doc = {"kind": "List", "items": [doc]}
+    batch = events_from(doc)
+    assert ["item: Lists nested more than 32 deep"] == list(batch.skipped)

@@ -61,6 +61,7 @@ SYNC_EVENT_REASONS: Final[Mapping[str, frozenset[str]]] = {
 """The core/v1 Event reasons that record one sync, per tool (per-resource reasons do not)."""
 
 _MAX_OCCURRENCES: Final = 100_000
+_MAX_DEPTH: Final = 32
 
 AlertState = Literal["inactive", "pending", "firing"]
 
@@ -536,7 +537,10 @@ class _Reader:
             newest_first.append(SyncEvent(tool, app, namespace, _at(t), f"{ident}#{k}"))
         self.events.extend(reversed(newest_first))
 
-    def read(self, obj: object) -> None:
+    def read(self, obj: object, depth: int = 0) -> None:
+        if depth > _MAX_DEPTH:
+            self.skip("item", f"Lists nested more than {_MAX_DEPTH} deep")
+            return
         if not isinstance(obj, Mapping):
             self.skip("item", f"not an object but {type(obj).__name__}")
             return
@@ -547,23 +551,16 @@ class _Reader:
         items = obj.get("items")
         if isinstance(items, list) and (kind is None or str(kind).endswith("List")):
             for item in items:
-                self.read(item)
+                self.read(item, depth + 1)
             return
-        api = str(obj.get("apiVersion", ""))
+        reader = self.reader_for(kind, str(obj.get("apiVersion", "")))
+        if reader is None:
+            self.ignored += 1
+            return
         meta = obj.get("metadata")
         name = meta.get("name") if isinstance(meta, Mapping) else None
         namespace = meta.get("namespace") if isinstance(meta, Mapping) else None
         where = f"{kind} {namespace or ''}/{name or '?'}"
-        reader: Callable[[Mapping[str, object], str, str, str], None]
-        if kind == "Application" and api.startswith("argoproj.io/"):
-            reader = self.application
-        elif kind == "Kustomization" and api.startswith("kustomize.toolkit.fluxcd.io/"):
-            reader = self.kustomization
-        elif kind == "Event" and api in {"v1", "events.k8s.io/v1", "events.k8s.io/v1beta1"}:
-            reader = self.event
-        else:
-            self.ignored += 1
-            return
         if not isinstance(name, str) or not name:
             self.skip(where, "metadata.name is missing")
             return
@@ -571,6 +568,18 @@ class _Reader:
             reader(obj, name, namespace if isinstance(namespace, str) else "", where)
         except _Malformed as exc:
             self.skip(where, str(exc))
+
+    def reader_for(
+        self, kind: object, api: str
+    ) -> Callable[[Mapping[str, object], str, str, str], None] | None:
+        """The method that reads *kind* objects of *api*, or None for kinds that are not syncs."""
+        if kind == "Application" and api.startswith("argoproj.io/"):
+            return self.application
+        if kind == "Kustomization" and api.startswith("kustomize.toolkit.fluxcd.io/"):
+            return self.kustomization
+        if kind == "Event" and api in {"v1", "events.k8s.io/v1", "events.k8s.io/v1beta1"}:
+            return self.event
+        return None
 
     def application(self, obj: Mapping[str, object], name: str, ns: str, where: str) -> None:
         spec = obj.get("spec")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -61,6 +62,12 @@ def documents(lines: Iterable[str]) -> Iterator[object]:
                 return
             try:
                 obj, end = decoder.raw_decode(buf)
+            except RecursionError:  # nested deeper than the decoder goes: not a manifest
+                yield Malformed(start_line, "nested too deeply")
+                cut = buf.find("\n")
+                buf = "" if cut == -1 else buf[cut + 1 :]
+                start_line += 1
+                continue
             except json.JSONDecodeError as exc:
                 rest = buf[exc.pos :]
                 incomplete = not rest.strip() or (
@@ -85,10 +92,13 @@ def documents(lines: Iterable[str]) -> Iterator[object]:
 
 
 def open_input(path: str) -> AbstractContextManager[IO[str]]:
-    """*path* opened for reading text, or standard input for ``-``."""
+    """*path* opened for reading text, or standard input for ``-``; bad UTF-8 is replaced."""
     if path == "-":
+        if isinstance(sys.stdin, io.TextIOWrapper):
+            sys.stdin.reconfigure(errors="replace")
         return nullcontext(sys.stdin)
-    return Path(path).open(encoding="utf-8")
+    # Undecodable bytes become U+FFFD: the line is then malformed JSON, skipped and counted.
+    return Path(path).open(encoding="utf-8", errors="replace")
 
 
 def duration_arg(text: str) -> timedelta:
