@@ -11,6 +11,11 @@ EXAMPLES: dict[str, errors.SyncsafeError] = {
     "InvalidAnnotationKey": errors.InvalidAnnotationKey("a/b/c", ["rule one", "rule two"]),
     "InvalidLabelValue": errors.InvalidLabelValue("-x", ["rule"]),
     "AnnotationsTooLarge": errors.AnnotationsTooLarge(300_000, 262_144),
+    "InvalidDuration": errors.InvalidDuration("1d", "unknown unit 'd'"),
+    "NaiveTimestamp": errors.NaiveTimestamp("now", "2024-10-12T09:17:00"),
+    "InvalidRevision": errors.InvalidRevision("main@md5:00", "unknown digest algorithm 'md5'"),
+    "UnknownCommit": errors.UnknownCommit("a" * 40, "/repo", "fatal: bad object"),
+    "InvalidMetric": errors.InvalidMetric("1bad", "a metric name must match ..."),
 }
 
 
@@ -55,3 +60,23 @@ def test_annotations_too_large_message() -> None:
     assert str(errors.AnnotationsTooLarge(300_000, 262_144)) == (
         "annotations total 300000 bytes (keys + values): must have at most 262144 bytes"
     )
+
+
+def test_storm_stale_messages_name_the_input_and_the_rule() -> None:
+    """Each storm/stale error's message names the input and what is wrong with it."""
+    assert str(errors.InvalidDuration("1d", "unknown unit 'd'")) == (
+        "invalid duration '1d': unknown unit 'd'"
+    )
+    assert str(errors.NaiveTimestamp("now", "2024-10-12T09:17:00")) == (
+        "now 2024-10-12T09:17:00 has no time zone: "
+        "must be timezone-aware (e.g. datetime.now(timezone.utc))"
+    )
+    assert str(errors.UnknownCommit("abc", "/repo", "fatal: bad object")) == (
+        "commit abc is not in the repository at /repo (fatal: bad object)"
+    )
+    assert (
+        str(errors.UnknownCommit("abc", "/repo")) == "commit abc is not in the repository at /repo"
+    )
+    assert isinstance(errors.InvalidDuration("x", "y"), ValueError)
+    assert isinstance(errors.NaiveTimestamp("x", "y"), ValueError)
+    assert isinstance(errors.UnknownCommit("x", "y"), LookupError)

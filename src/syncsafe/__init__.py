@@ -24,25 +24,87 @@ _EXPORTS: Final[dict[str, str]] = {
     "check_annotations_size": "syncsafe.annotations",
     "get_annotation": "syncsafe.annotations",
     "validate_label_value": "syncsafe.annotations",
+    # storm
+    "PRODUCTION_WORDS": "syncsafe.storm",
+    "SYNC_EVENT_REASONS": "syncsafe.storm",
+    "AlertState": "syncsafe.storm",
+    "EventBatch": "syncsafe.storm",
+    "StormAlert": "syncsafe.storm",
+    "StormDetector": "syncsafe.storm",
+    "StormStatistics": "syncsafe.storm",
+    "SyncEvent": "syncsafe.storm",
+    "events_from": "syncsafe.storm",
+    "is_production_namespace": "syncsafe.storm",
+    "storm_metrics": "syncsafe.storm",
+    # stale
+    "CommitTimeLookup": "syncsafe.stale",
+    "MetricFamily": "syncsafe.stale",
+    "Revision": "syncsafe.stale",
+    "Staleness": "syncsafe.stale",
+    "format_duration": "syncsafe.stale",
+    "git_commit_time": "syncsafe.stale",
+    "parse_duration": "syncsafe.stale",
+    "parse_duration_ns": "syncsafe.stale",
+    "parse_revision": "syncsafe.stale",
+    "render_exposition": "syncsafe.stale",
+    "staleness": "syncsafe.stale",
+    "staleness_metrics": "syncsafe.stale",
+    "timedelta_from_ns": "syncsafe.stale",
+    "write_textfile": "syncsafe.stale",
     # errors
     "AnnotationsTooLarge": "syncsafe.errors",
     "InvalidAnnotationKey": "syncsafe.errors",
     "InvalidLabelValue": "syncsafe.errors",
+    "InvalidDuration": "syncsafe.errors",
+    "InvalidMetric": "syncsafe.errors",
+    "InvalidRevision": "syncsafe.errors",
+    "NaiveTimestamp": "syncsafe.errors",
+    "UnknownCommit": "syncsafe.errors",
     "SyncsafeError": "syncsafe.errors",
 }
 
 __all__ = [
+    "PRODUCTION_WORDS",
+    "SYNC_EVENT_REASONS",
     "TOTAL_ANNOTATION_SIZE_LIMIT",
+    "AlertState",
     "AnnotationKey",
     "AnnotationsTooLarge",
+    "CommitTimeLookup",
+    "EventBatch",
     "InvalidAnnotationKey",
+    "InvalidDuration",
     "InvalidLabelValue",
+    "InvalidMetric",
+    "InvalidRevision",
+    "MetricFamily",
+    "NaiveTimestamp",
+    "Revision",
+    "Staleness",
+    "StormAlert",
+    "StormDetector",
+    "StormStatistics",
+    "SyncEvent",
     "SyncsafeError",
+    "UnknownCommit",
     "__version__",
     "annotations_size",
     "check_annotations_size",
+    "events_from",
+    "format_duration",
     "get_annotation",
+    "git_commit_time",
+    "is_production_namespace",
+    "parse_duration",
+    "parse_duration_ns",
+    "parse_revision",
+    "render_exposition",
+    "staleness",
+    "staleness_metrics",
+    "storm_metrics",
+    "timedelta_from_ns",
     "validate_label_value",
+    "write_textfile",
 ]
 
 if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers and IDEs
@@ -54,11 +116,43 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.annotations import validate_label_value as validate_label_value
     from syncsafe.errors import AnnotationsTooLarge as AnnotationsTooLarge
     from syncsafe.errors import InvalidAnnotationKey as InvalidAnnotationKey
+    from syncsafe.errors import InvalidDuration as InvalidDuration
     from syncsafe.errors import InvalidLabelValue as InvalidLabelValue
+    from syncsafe.errors import InvalidMetric as InvalidMetric
+    from syncsafe.errors import InvalidRevision as InvalidRevision
+    from syncsafe.errors import NaiveTimestamp as NaiveTimestamp
     from syncsafe.errors import SyncsafeError as SyncsafeError
+    from syncsafe.errors import UnknownCommit as UnknownCommit
+    from syncsafe.stale import CommitTimeLookup as CommitTimeLookup
+    from syncsafe.stale import MetricFamily as MetricFamily
+    from syncsafe.stale import Revision as Revision
+    from syncsafe.stale import Staleness as Staleness
+    from syncsafe.stale import format_duration as format_duration
+    from syncsafe.stale import git_commit_time as git_commit_time
+    from syncsafe.stale import parse_duration as parse_duration
+    from syncsafe.stale import parse_duration_ns as parse_duration_ns
+    from syncsafe.stale import parse_revision as parse_revision
+    from syncsafe.stale import render_exposition as render_exposition
+    from syncsafe.stale import staleness as staleness
+    from syncsafe.stale import staleness_metrics as staleness_metrics
+    from syncsafe.stale import timedelta_from_ns as timedelta_from_ns
+    from syncsafe.stale import write_textfile as write_textfile
+    from syncsafe.storm import PRODUCTION_WORDS as PRODUCTION_WORDS
+    from syncsafe.storm import SYNC_EVENT_REASONS as SYNC_EVENT_REASONS
+    from syncsafe.storm import AlertState as AlertState
+    from syncsafe.storm import EventBatch as EventBatch
+    from syncsafe.storm import StormAlert as StormAlert
+    from syncsafe.storm import StormDetector as StormDetector
+    from syncsafe.storm import StormStatistics as StormStatistics
+    from syncsafe.storm import SyncEvent as SyncEvent
+    from syncsafe.storm import events_from as events_from
+    from syncsafe.storm import is_production_namespace as is_production_namespace
+    from syncsafe.storm import storm_metrics as storm_metrics
 
 # public submodules, importable as attributes: ``syncsafe.annotations``
-_SUBMODULES: Final = frozenset({"annotations", "buggy", "cli", "errors", "strategies", "testing"})
+_SUBMODULES: Final = frozenset(
+    {"annotations", "buggy", "cli", "errors", "stale", "storm", "strategies", "testing"}
+)
 
 
 def __getattr__(name: str) -> object:

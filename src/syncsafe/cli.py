@@ -25,6 +25,8 @@ __all__ = ["build_parser", "main"]
 
 _COMMANDS: Final = (
     "syncsafe._cli.key",
+    "syncsafe._cli.storm",
+    "syncsafe._cli.stale",
     "syncsafe._cli.demo",
 )
 

@@ -20,8 +20,13 @@ from collections.abc import Sequence
 __all__ = [
     "AnnotationsTooLarge",
     "InvalidAnnotationKey",
+    "InvalidDuration",
     "InvalidLabelValue",
+    "InvalidMetric",
+    "InvalidRevision",
+    "NaiveTimestamp",
     "SyncsafeError",
+    "UnknownCommit",
 ]
 
 
@@ -100,3 +105,100 @@ class AnnotationsTooLarge(SyncsafeError, ValueError):
 
 
 # ---------------------------------------------------------------- storm/stale
+
+
+class InvalidDuration(SyncsafeError, ValueError):
+    """
+    A string is not a Go ``time.ParseDuration`` duration.
+
+    ``problem`` says which rule it broke, in Go's words where Go has them
+    (``missing unit``, ``unknown unit "d"``, ``overflows int64 nanoseconds``).
+    """
+
+    def __init__(self, text: str, problem: str) -> None:
+        super().__init__(text, problem)
+        self.text = text
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"invalid duration {self.text!r}: {self.problem}"
+
+    def __reduce__(self) -> tuple[type[InvalidDuration], tuple[str, str]]:
+        return type(self), (self.text, self.problem)
+
+
+class NaiveTimestamp(SyncsafeError, ValueError):
+    """
+    A datetime without a time zone was given where an instant is needed.
+
+    A naive datetime is a wall-clock reading in an unknown zone: comparing it
+    with an aware one raises ``TypeError``, and converting it guesses the host's
+    zone. syncsafe refuses it; ``what`` names the value (``SyncEvent.timestamp``,
+    ``now``).
+    """
+
+    def __init__(self, what: str, value: str) -> None:
+        super().__init__(what, value)
+        self.what = what
+        self.value = value
+
+    def __str__(self) -> str:
+        return (
+            f"{self.what} {self.value} has no time zone: "
+            "must be timezone-aware (e.g. datetime.now(timezone.utc))"
+        )
+
+    def __reduce__(self) -> tuple[type[NaiveTimestamp], tuple[str, str]]:
+        return type(self), (self.what, self.value)
+
+
+class InvalidRevision(SyncsafeError, ValueError):
+    """A string is not a Flux or Argo CD source revision; ``problem`` says why."""
+
+    def __init__(self, text: str, problem: str) -> None:
+        super().__init__(text, problem)
+        self.text = text
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"invalid revision {self.text!r}: {self.problem}"
+
+    def __reduce__(self) -> tuple[type[InvalidRevision], tuple[str, str]]:
+        return type(self), (self.text, self.problem)
+
+
+class UnknownCommit(SyncsafeError, LookupError):
+    """
+    A repository does not contain the commit a revision names.
+
+    Raised instead of guessing a commit time: a missing commit means the
+    repository is not the one the controller applied from, or not fetched.
+    """
+
+    def __init__(self, digest: str, repo: str, detail: str = "") -> None:
+        super().__init__(digest, repo, detail)
+        self.digest = digest
+        self.repo = repo
+        self.detail = detail
+
+    def __str__(self) -> str:
+        tail = f" ({self.detail})" if self.detail else ""
+        return f"commit {self.digest} is not in the repository at {self.repo}{tail}"
+
+    def __reduce__(self) -> tuple[type[UnknownCommit], tuple[str, str, str]]:
+        return type(self), (self.digest, self.repo, self.detail)
+
+
+class InvalidMetric(SyncsafeError, ValueError):
+    """A Prometheus metric or label name, or a sample, breaks the exposition format's rules."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(name, problem)
+        self.name = name
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"invalid metric {self.name!r}: {self.problem}"
+
+    def __reduce__(self) -> tuple[type[InvalidMetric], tuple[str, str]]:
+        return type(self), (self.name, self.problem)

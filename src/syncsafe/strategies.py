@@ -10,9 +10,15 @@ this module needs Hypothesis (``pip install syncsafe[test]``).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
 from hypothesis import strategies as st
 
-__all__ = ["annotation_keys", "invalid_annotation_keys"]
+if TYPE_CHECKING:
+    from syncsafe.storm import SyncEvent
+
+__all__ = ["annotation_keys", "durations", "invalid_annotation_keys", "sync_events"]
 
 _NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _NAME_INNER = _NAME_ALPHABET + "-_."
@@ -116,4 +122,130 @@ def invalid_annotation_keys() -> st.SearchStrategy[str]:
         st.builds(lambda n, c: n + c, names, st.sampled_from("-_.")),
         st.builds(lambda k: k + "\n", valid),
         st.builds(lambda n: f"example_com/{n}", names),
+    )
+
+
+# ------------------------------------------------------------- storm / stale
+
+_GO_UNITS = ("ns", "us", "\u00b5s", "\u03bcs", "ms", "s", "m", "h")
+# Near misses: Go rejects each of these as a unit.
+_BAD_UNITS = ("d", "H", "S", "sec", "mu", "\u00b5", " s", "s ", "\u00e5s", "")
+
+
+@st.composite
+def _duration_term(draw: st.DrawFn, *, valid: bool) -> str:
+    whole = draw(st.one_of(st.just(""), st.from_regex(r"[0-9]{1,21}", fullmatch=True)))
+    dot = draw(st.booleans())
+    frac = draw(st.from_regex(r"[0-9]{0,24}", fullmatch=True)) if dot else ""
+    if valid and not whole and not frac:
+        whole = "1"
+    units = _GO_UNITS if valid else _GO_UNITS + _BAD_UNITS
+    unit: str = draw(st.sampled_from(units))
+    return whole + ("." if dot else "") + frac + unit
+
+
+_DURATION_EDGES = (
+    "0",
+    "+0",
+    "-0",
+    "",
+    "+",
+    "-",
+    ".",
+    ".s",
+    "-.s",
+    "0.0",
+    "00",
+    "1",
+    "1d",
+    " 1s",
+    "1s ",
+    "1 s",
+    "1h1h",
+    ".5s",
+    "5.s",
+    "1.s",
+    "-1.5h",
+    "9223372036854775807ns",
+    "9223372036854775808ns",
+    "-9223372036854775808ns",
+    "-9223372036854775809ns",
+    "2562047h47m16.854775807s",
+    "2562047h47m16.854775808s",
+    "-2562047h47m16.854775808s",
+    "2562047.788015215h",
+    "9223372036854775808ns9223372036854775808ns",
+    "0.0000000000000000000000000001s",
+    "1.00000000000000000000000000000009h",
+    "\u00b5s",
+    "1\u00b5s",
+    "1\u03bcs",
+    "1us",
+    "3000000h",
+    "1.5e3s",
+    "0x10s",
+)
+
+
+def durations(*, valid: bool | None = None) -> st.SearchStrategy[str]:
+    r"""
+    Strings in and around Go's duration grammar, ``[-+]?([0-9]*(\\.[0-9]*)?[a-z]+)+``.
+
+    With *valid* ``True`` every string is grammatical (it may still overflow
+    int64 nanoseconds); ``False`` or ``None`` mixes in near misses too: unknown
+    units (``1d``), whitespace, a lone ``.``, missing units, and the edge cases
+    around the int64 limit. Made to compare a parser with Go's ``time.ParseDuration``.
+    """
+    sign = st.sampled_from(("", "+", "-"))
+    terms = st.lists(_duration_term(valid=bool(valid)), min_size=1, max_size=4)
+    grammatical = st.builds(lambda s, ts: s + "".join(ts), sign, terms)
+    if valid:
+        return grammatical
+    edges = st.sampled_from(_DURATION_EDGES)
+    return st.one_of(grammatical, edges, st.text(alphabet="0123456789.+-smhnu\u00b5 d"))
+
+
+_TOOLS = ("argocd", "flux")
+_NAMESPACES = ("prod", "prod-payments", "live", "staging", "dev", "delivery", "productcatalog")
+_APPS = ("payments", "checkout", "ledger", "search")
+_EPOCH = datetime(2024, 10, 12, 9, 0, tzinfo=timezone.utc)
+
+
+def sync_events(
+    *,
+    start: datetime = _EPOCH,
+    span: timedelta = timedelta(minutes=5),
+    with_ids: bool | None = None,
+) -> st.SearchStrategy[SyncEvent]:
+    """
+    :class:`syncsafe.SyncEvent` values with timezone-aware timestamps in ``[start, start + span]``.
+
+    Timestamps are whole milliseconds in assorted UTC offsets (the same instant
+    written in two zones is one timestamp). Tools, apps and namespaces come from
+    small pools, so identical events (duplicates) are common; *with_ids*
+    ``True`` always sets ``id``, ``False`` never, ``None`` either.
+    """
+    from syncsafe.storm import SyncEvent  # noqa: PLC0415 - keep this module's import cheap
+
+    millis = st.integers(0, span // timedelta(milliseconds=1))
+    zones = st.sampled_from(
+        (timezone.utc, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30)))
+    )
+    stamps = st.builds(
+        lambda ms, tz: (start + timedelta(milliseconds=ms)).astimezone(tz), millis, zones
+    )
+    ids: st.SearchStrategy[str | None]
+    if with_ids is None:
+        ids = st.one_of(st.none(), st.from_regex(r"[a-z]{1,3}", fullmatch=True))
+    elif with_ids:
+        ids = st.from_regex(r"[a-z]{1,3}", fullmatch=True)
+    else:
+        ids = st.none()
+    return st.builds(
+        SyncEvent,
+        tool=st.sampled_from(_TOOLS),
+        app=st.sampled_from(_APPS),
+        namespace=st.sampled_from(_NAMESPACES),
+        timestamp=stamps,
+        id=ids,
     )

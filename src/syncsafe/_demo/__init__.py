@@ -38,7 +38,11 @@ class Row:
 
 
 # (scenario key, module): imported only when the demo runs, in this order.
-SCENARIOS: Final[Sequence[tuple[str, str]]] = (("annotations", "syncsafe._demo.annotations"),)
+SCENARIOS: Final[Sequence[tuple[str, str]]] = (
+    ("annotations", "syncsafe._demo.annotations"),
+    ("storm replay", "syncsafe._demo.storm"),
+    ("staleness", "syncsafe._demo.stale"),
+)
 
 
 def run_all(only: Sequence[str] = ()) -> list[Row]:

@@ -8,6 +8,8 @@ reproduces and keeps its logic, bugs included, line for line where the
 original is given; only the language changed.
 
 - :mod:`syncsafe.buggy.annotations`: the lookup that split ``fluxcd.io/checksum`` on dots.
+- :mod:`syncsafe.buggy.storm`: the storm detector that re-counted every poll, and the
+  staleness script whose ``case`` never matched and whose ``git log`` always failed.
 """
 
 # No ``from __future__ import annotations`` here: it would bind the name
