@@ -11,6 +11,8 @@ imports in every project that installs syncsafe — stays cheap.
 # the ``annotations`` submodule for ``from ... import annotations``.
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Final
 
 __version__ = "0.1.0.dev0"
@@ -25,24 +27,52 @@ _EXPORTS: Final[dict[str, str]] = {
     "get_annotation": "syncsafe.annotations",
     "validate_label_value": "syncsafe.annotations",
     # errors
+    "AbsoluteSymlinkError": "syncsafe.errors",
     "AnnotationsTooLarge": "syncsafe.errors",
+    "DanglingSymlinkError": "syncsafe.errors",
     "InvalidAnnotationKey": "syncsafe.errors",
     "InvalidLabelValue": "syncsafe.errors",
+    "PathEscapeError": "syncsafe.errors",
+    "SpecialFileError": "syncsafe.errors",
+    "StaleEntryError": "syncsafe.errors",
+    "SymlinkLoopError": "syncsafe.errors",
     "SyncsafeError": "syncsafe.errors",
+    "UnsafePathError": "syncsafe.errors",
+    # paths
+    "open_inside": "syncsafe.paths",
+    "resolve": "syncsafe.paths",
+    # walk
+    "Finding": "syncsafe.walk",
+    "WalkEntry": "syncsafe.walk",
+    "scan": "syncsafe.walk",
+    "walk": "syncsafe.walk",
 }
 
 __all__ = [
     "TOTAL_ANNOTATION_SIZE_LIMIT",
+    "AbsoluteSymlinkError",
     "AnnotationKey",
     "AnnotationsTooLarge",
+    "DanglingSymlinkError",
+    "Finding",
     "InvalidAnnotationKey",
     "InvalidLabelValue",
+    "PathEscapeError",
+    "SpecialFileError",
+    "StaleEntryError",
+    "SymlinkLoopError",
     "SyncsafeError",
+    "UnsafePathError",
+    "WalkEntry",
     "__version__",
     "annotations_size",
     "check_annotations_size",
     "get_annotation",
+    "open_inside",
+    "resolve",
+    "scan",
     "validate_label_value",
+    "walk",
 ]
 
 if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers and IDEs
@@ -52,13 +82,50 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.annotations import check_annotations_size as check_annotations_size
     from syncsafe.annotations import get_annotation as get_annotation
     from syncsafe.annotations import validate_label_value as validate_label_value
+    from syncsafe.errors import AbsoluteSymlinkError as AbsoluteSymlinkError
     from syncsafe.errors import AnnotationsTooLarge as AnnotationsTooLarge
+    from syncsafe.errors import DanglingSymlinkError as DanglingSymlinkError
     from syncsafe.errors import InvalidAnnotationKey as InvalidAnnotationKey
     from syncsafe.errors import InvalidLabelValue as InvalidLabelValue
+    from syncsafe.errors import PathEscapeError as PathEscapeError
+    from syncsafe.errors import SpecialFileError as SpecialFileError
+    from syncsafe.errors import StaleEntryError as StaleEntryError
+    from syncsafe.errors import SymlinkLoopError as SymlinkLoopError
     from syncsafe.errors import SyncsafeError as SyncsafeError
+    from syncsafe.errors import UnsafePathError as UnsafePathError
+    from syncsafe.paths import open_inside as open_inside
+    from syncsafe.paths import resolve as resolve
+    from syncsafe.walk import Finding as Finding
+    from syncsafe.walk import WalkEntry as WalkEntry
+    from syncsafe.walk import scan as scan
+    from syncsafe.walk import walk as walk
 
 # public submodules, importable as attributes: ``syncsafe.annotations``
-_SUBMODULES: Final = frozenset({"annotations", "buggy", "cli", "errors", "strategies", "testing"})
+_SUBMODULES: Final = frozenset(
+    {"annotations", "buggy", "cli", "errors", "paths", "strategies", "testing"}
+)
+
+# Public functions that share their name with the submodule defining them:
+# ``syncsafe.walk`` is the function, from the module ``syncsafe.walk``.
+_SHADOWED: Final = frozenset({"walk"})
+
+
+class _Package(types.ModuleType):
+    """
+    This package's module type: ``syncsafe.walk`` stays the function.
+
+    The import system binds a submodule as an attribute of its package once
+    loaded; without this, ``from syncsafe import walk`` would give the
+    function or the module depending on what was imported first.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> object:

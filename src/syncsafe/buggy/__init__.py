@@ -8,6 +8,8 @@ reproduces and keeps its logic, bugs included, line for line where the
 original is given; only the language changed.
 
 - :mod:`syncsafe.buggy.annotations`: the lookup that split ``fluxcd.io/checksum`` on dots.
+- :mod:`syncsafe.buggy.paths`: the kustomize build's symlink checks, ``Build()`` and
+  ``FixedBuild()``.
 """
 
 # No ``from __future__ import annotations`` here: it would bind the name
