@@ -11,6 +11,8 @@ imports in every project that installs syncsafe — stays cheap.
 # the ``annotations`` submodule for ``from ... import annotations``.
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Final
 
 __version__ = "0.1.0.dev0"
@@ -24,6 +26,14 @@ _EXPORTS: Final[dict[str, str]] = {
     "check_annotations_size": "syncsafe.annotations",
     "get_annotation": "syncsafe.annotations",
     "validate_label_value": "syncsafe.annotations",
+    # paths
+    "open_inside": "syncsafe.paths",
+    "resolve": "syncsafe.paths",
+    # walk
+    "Finding": "syncsafe.walk",
+    "WalkEntry": "syncsafe.walk",
+    "scan": "syncsafe.walk",
+    "walk": "syncsafe.walk",
     # storm
     "PRODUCTION_WORDS": "syncsafe.storm",
     "SYNC_EVENT_REASONS": "syncsafe.storm",
@@ -52,26 +62,36 @@ _EXPORTS: Final[dict[str, str]] = {
     "timedelta_from_ns": "syncsafe.stale",
     "write_textfile": "syncsafe.stale",
     # errors
+    "AbsoluteSymlinkError": "syncsafe.errors",
     "AnnotationsTooLarge": "syncsafe.errors",
+    "DanglingSymlinkError": "syncsafe.errors",
     "InvalidAnnotationKey": "syncsafe.errors",
-    "InvalidLabelValue": "syncsafe.errors",
     "InvalidDuration": "syncsafe.errors",
+    "InvalidLabelValue": "syncsafe.errors",
     "InvalidMetric": "syncsafe.errors",
     "InvalidRevision": "syncsafe.errors",
     "NaiveTimestamp": "syncsafe.errors",
-    "UnknownCommit": "syncsafe.errors",
+    "PathEscapeError": "syncsafe.errors",
+    "SpecialFileError": "syncsafe.errors",
+    "StaleEntryError": "syncsafe.errors",
+    "SymlinkLoopError": "syncsafe.errors",
     "SyncsafeError": "syncsafe.errors",
+    "UnknownCommit": "syncsafe.errors",
+    "UnsafePathError": "syncsafe.errors",
 }
 
 __all__ = [
     "PRODUCTION_WORDS",
     "SYNC_EVENT_REASONS",
     "TOTAL_ANNOTATION_SIZE_LIMIT",
+    "AbsoluteSymlinkError",
     "AlertState",
     "AnnotationKey",
     "AnnotationsTooLarge",
     "CommitTimeLookup",
+    "DanglingSymlinkError",
     "EventBatch",
+    "Finding",
     "InvalidAnnotationKey",
     "InvalidDuration",
     "InvalidLabelValue",
@@ -79,14 +99,20 @@ __all__ = [
     "InvalidRevision",
     "MetricFamily",
     "NaiveTimestamp",
+    "PathEscapeError",
     "Revision",
+    "SpecialFileError",
+    "StaleEntryError",
     "Staleness",
     "StormAlert",
     "StormDetector",
     "StormStatistics",
+    "SymlinkLoopError",
     "SyncEvent",
     "SyncsafeError",
     "UnknownCommit",
+    "UnsafePathError",
+    "WalkEntry",
     "__version__",
     "annotations_size",
     "check_annotations_size",
@@ -95,15 +121,19 @@ __all__ = [
     "get_annotation",
     "git_commit_time",
     "is_production_namespace",
+    "open_inside",
     "parse_duration",
     "parse_duration_ns",
     "parse_revision",
     "render_exposition",
+    "resolve",
+    "scan",
     "staleness",
     "staleness_metrics",
     "storm_metrics",
     "timedelta_from_ns",
     "validate_label_value",
+    "walk",
     "write_textfile",
 ]
 
@@ -114,15 +144,24 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.annotations import check_annotations_size as check_annotations_size
     from syncsafe.annotations import get_annotation as get_annotation
     from syncsafe.annotations import validate_label_value as validate_label_value
+    from syncsafe.errors import AbsoluteSymlinkError as AbsoluteSymlinkError
     from syncsafe.errors import AnnotationsTooLarge as AnnotationsTooLarge
+    from syncsafe.errors import DanglingSymlinkError as DanglingSymlinkError
     from syncsafe.errors import InvalidAnnotationKey as InvalidAnnotationKey
     from syncsafe.errors import InvalidDuration as InvalidDuration
     from syncsafe.errors import InvalidLabelValue as InvalidLabelValue
     from syncsafe.errors import InvalidMetric as InvalidMetric
     from syncsafe.errors import InvalidRevision as InvalidRevision
     from syncsafe.errors import NaiveTimestamp as NaiveTimestamp
+    from syncsafe.errors import PathEscapeError as PathEscapeError
+    from syncsafe.errors import SpecialFileError as SpecialFileError
+    from syncsafe.errors import StaleEntryError as StaleEntryError
+    from syncsafe.errors import SymlinkLoopError as SymlinkLoopError
     from syncsafe.errors import SyncsafeError as SyncsafeError
     from syncsafe.errors import UnknownCommit as UnknownCommit
+    from syncsafe.errors import UnsafePathError as UnsafePathError
+    from syncsafe.paths import open_inside as open_inside
+    from syncsafe.paths import resolve as resolve
     from syncsafe.stale import CommitTimeLookup as CommitTimeLookup
     from syncsafe.stale import MetricFamily as MetricFamily
     from syncsafe.stale import Revision as Revision
@@ -148,11 +187,37 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.storm import events_from as events_from
     from syncsafe.storm import is_production_namespace as is_production_namespace
     from syncsafe.storm import storm_metrics as storm_metrics
+    from syncsafe.walk import Finding as Finding
+    from syncsafe.walk import WalkEntry as WalkEntry
+    from syncsafe.walk import scan as scan
+    from syncsafe.walk import walk as walk
 
 # public submodules, importable as attributes: ``syncsafe.annotations``
 _SUBMODULES: Final = frozenset(
-    {"annotations", "buggy", "cli", "errors", "stale", "storm", "strategies", "testing"}
+    {"annotations", "buggy", "cli", "errors", "paths", "stale", "storm", "strategies", "testing"}
 )
+
+# Public functions that share their name with the submodule defining them:
+# ``syncsafe.walk`` is the function, from the module ``syncsafe.walk``.
+_SHADOWED: Final = frozenset({"walk"})
+
+
+class _Package(types.ModuleType):
+    """
+    This package's module type: ``syncsafe.walk`` stays the function.
+
+    The import system binds a submodule as an attribute of its package once
+    loaded; without this, ``from syncsafe import walk`` would give the
+    function or the module depending on what was imported first.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> object:

@@ -27,6 +27,7 @@ _COMMANDS: Final = (
     "syncsafe._cli.key",
     "syncsafe._cli.storm",
     "syncsafe._cli.stale",
+    "syncsafe._cli.scan",
     "syncsafe._cli.demo",
 )
 

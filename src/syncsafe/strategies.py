@@ -13,12 +13,23 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from hypothesis import assume
 from hypothesis import strategies as st
+
+from syncsafe.testing._model import Model, ModelError
+from syncsafe.testing._trees import SECRET, Entry, File, Folder, Symlink, TreeSpec
 
 if TYPE_CHECKING:
     from syncsafe.storm import SyncEvent
 
-__all__ = ["annotation_keys", "durations", "invalid_annotation_keys", "sync_events"]
+__all__ = [
+    "annotation_keys",
+    "durations",
+    "file_trees",
+    "invalid_annotation_keys",
+    "symlink_trees",
+    "sync_events",
+]
 
 _NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _NAME_INNER = _NAME_ALPHABET + "-_."
@@ -249,3 +260,95 @@ def sync_events(
         timestamp=stamps,
         id=ids,
     )
+
+
+# ---------------------------------------------------------------- file trees
+
+_DIR_NAMES = ("a", "b", "c")
+_FILE_NAMES = ("f", "g.yaml", ".env", "a.b", "caf\u00e9", "x\udcff", "-d", "sp ace")
+_LINK_NAMES = ("l", "m", "n.yaml")
+_TARGET_PARTS = ("a", "b", "c", "..", ".", "f", "g.yaml", "l", "m", "n.yaml", "", "zz")
+
+
+def _dir_paths(max_depth: int = 3) -> list[str]:
+    paths = [""]
+    frontier = [""]
+    for _ in range(max_depth):
+        frontier = [f"{p}{n}/" for p in frontier for n in _DIR_NAMES]
+        paths += frontier
+    return paths
+
+
+_DIRS = _dir_paths()
+
+
+@st.composite
+def _tree(draw: st.DrawFn, *, links: bool, escaping: bool | None) -> TreeSpec:
+    dirs = sorted(draw(st.sets(st.sampled_from(_DIRS[1:]), max_size=6)))
+    where = ["", *dirs]
+    entries: list[Entry] = [Folder(d.rstrip("/")) for d in dirs]
+    files = draw(
+        st.sets(st.tuples(st.sampled_from(where), st.sampled_from(_FILE_NAMES)), max_size=8)
+    )
+    entries += [File(d + n, (d + n).encode("utf-8", "surrogateescape")) for d, n in sorted(files)]
+    if links:
+        target = (
+            st.lists(st.sampled_from(_TARGET_PARTS), min_size=1, max_size=4)
+            .map("/".join)
+            .filter(bool)  # a symlink's text cannot be empty
+        )
+        absolute = st.sampled_from(("{root}/a", "{root}/f", "{base}/outside"))
+        targets = st.one_of(target, target, target, absolute) if escaping is None else target
+        made = draw(
+            st.dictionaries(
+                st.tuples(st.sampled_from(where), st.sampled_from(_LINK_NAMES)),
+                targets,
+                max_size=5,
+            )
+        )
+        links_out = [Symlink(d + n, t) for (d, n), t in sorted(made.items())]
+        if escaping:
+            d, n = draw(st.tuples(st.sampled_from(where), st.sampled_from(_LINK_NAMES)))
+            links_out = [s for s in links_out if s.path != d + n]
+            # One more '..' than the link is deep: it leaves the root at once.
+            links_out.append(Symlink(d + n, "../" * (d.count("/") + 1) + "outside"))
+        entries += links_out
+    spec = TreeSpec(
+        "generated",
+        "generated",
+        tuple(entries),
+        outside=(Folder("outside"), File("outside/secret.yaml", SECRET)),
+    )
+    if escaping is False:
+        model = Model(spec)
+        for entry in entries:
+            if isinstance(entry, Symlink):
+                try:
+                    model.resolve_link(tuple(entry.path.split("/")))
+                except ModelError as exc:
+                    assume(exc.tag != "escape")
+    return spec
+
+
+def file_trees() -> st.SearchStrategy[TreeSpec]:
+    r"""
+    Trees of regular files and directories (no links), odd names included.
+
+    Names include a dot-file, a non-ASCII name, a name with an undecodable
+    byte (``\\udcff``, surrogateescape), a leading dash and a space. Build one
+    with :func:`syncsafe.testing.build_tree`.
+    """
+    return _tree(links=False, escaping=None)
+
+
+def symlink_trees(*, escaping: bool | None = None) -> st.SearchStrategy[TreeSpec]:
+    """
+    Trees of files, directories and symlinks with random relative targets.
+
+    Targets mix names, ``.``, ``..`` and empty components, so they may stay
+    inside, escape, loop or dangle; with ``escaping=None`` some are absolute
+    (``{root}/a``, filled in by :func:`~syncsafe.testing.build_tree`).
+    ``escaping=True`` adds one link that leaves the root; ``escaping=False``
+    keeps only trees in which no link does (it may still loop or dangle).
+    """
+    return _tree(links=True, escaping=escaping)

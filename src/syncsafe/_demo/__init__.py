@@ -39,8 +39,9 @@ class Row:
 
 # (scenario key, module): imported only when the demo runs, in this order.
 SCENARIOS: Final[Sequence[tuple[str, str]]] = (
+    ("paths", "syncsafe._demo.paths"),
     ("annotations", "syncsafe._demo.annotations"),
-    ("storm replay", "syncsafe._demo.storm"),
+    ("storm", "syncsafe._demo.storm"),
     ("staleness", "syncsafe._demo.stale"),
 )
 

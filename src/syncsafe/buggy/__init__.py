@@ -10,6 +10,8 @@ original is given; only the language changed.
 - :mod:`syncsafe.buggy.annotations`: the lookup that split ``fluxcd.io/checksum`` on dots.
 - :mod:`syncsafe.buggy.storm`: the storm detector that re-counted every poll, and the
   staleness script whose ``case`` never matched and whose ``git log`` always failed.
+- :mod:`syncsafe.buggy.paths`: the kustomize build's symlink checks, ``Build()`` and
+  ``FixedBuild()``.
 """
 
 # No ``from __future__ import annotations`` here: it would bind the name
