@@ -31,22 +31,34 @@ _EXPORTS: Final[dict[str, str]] = {
     "attack_corpus": "syncsafe.testing._trees",
     "benign_corpus": "syncsafe.testing._trees",
     "build_tree": "syncsafe.testing._trees",
+    "ManualClock": "syncsafe.testing._clock",
+    "ConformanceError": "syncsafe.testing._checks",
+    "check_checksum": "syncsafe.testing._checks",
+    "check_path_confinement": "syncsafe.testing._checks",
 }
 
 __all__ = [
     "ROOT_NAME",
     "SECRET",
+    "ConformanceError",
     "Fifo",
     "File",
     "Folder",
+    "ManualClock",
     "Symlink",
     "TreeSpec",
     "attack_corpus",
     "benign_corpus",
     "build_tree",
+    "check_checksum",
+    "check_path_confinement",
 ]
 
 if TYPE_CHECKING:
+    from syncsafe.testing._checks import ConformanceError as ConformanceError
+    from syncsafe.testing._checks import check_checksum as check_checksum
+    from syncsafe.testing._checks import check_path_confinement as check_path_confinement
+    from syncsafe.testing._clock import ManualClock as ManualClock
     from syncsafe.testing._trees import ROOT_NAME as ROOT_NAME
     from syncsafe.testing._trees import SECRET as SECRET
     from syncsafe.testing._trees import Fifo as Fifo

@@ -1,24 +1,59 @@
 """
-syncsafe's pytest plugin.
+syncsafe's pytest plugin: fixtures for testing GitOps code, and the option group.
 
 pytest imports this module in every project that installs syncsafe, so it
-imports nothing heavy at module level: Hypothesis and syncsafe's primitives
-load inside the fixtures that need them.
+imports nothing heavy at module level: Hypothesis, the corpora and
+syncsafe's primitives load inside the fixtures that need them.
+
+Fixtures:
+
+- ``make_tree``: build a tree of files, directories, symlinks and FIFOs
+  under ``tmp_path``;
+- ``attack_trees``: the malicious-tree corpus, as specs; ``attack_tree``: one
+  built malicious tree per test, the test parametrized over the corpus;
+- ``storm_clock``: a :class:`~syncsafe.testing.ManualClock`;
+- ``syncsafe_hypothesis_settings``: settings for the conformance checks,
+  thorough under ``--syncsafe-thorough``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple, Union
 
 import pytest
 
 if TYPE_CHECKING:
     from hypothesis import settings
 
-__all__ = ["pytest_addoption", "syncsafe_hypothesis_settings"]
+    from syncsafe.testing._clock import ManualClock
+    from syncsafe.testing._trees import Entry, TreeSpec
+
+__all__ = [
+    "BuiltTree",
+    "MakeTree",
+    "attack_tree",
+    "attack_trees",
+    "make_tree",
+    "pytest_addoption",
+    "pytest_generate_tests",
+    "storm_clock",
+    "syncsafe_hypothesis_settings",
+]
 
 _DEFAULT_EXAMPLES = 100
 _THOROUGH_EXAMPLES = 2_000
+
+TreeInput = Union["TreeSpec", Iterable["Entry"], Mapping[str, "bytes | str"]]
+MakeTree = Callable[[TreeInput], Path]
+
+
+class BuiltTree(NamedTuple):
+    """A corpus tree built on disk: its spec, and the root to hand to the code under test."""
+
+    spec: TreeSpec
+    root: Path
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,14 +70,84 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize a test that takes ``attack_tree`` over the whole attack corpus."""
+    if "attack_tree" in metafunc.fixturenames:
+        from syncsafe.testing._trees import attack_corpus  # noqa: PLC0415
+
+        specs = attack_corpus()
+        metafunc.parametrize("attack_tree", specs, indirect=True, ids=[s.name for s in specs])
+
+
 @pytest.fixture
 def syncsafe_hypothesis_settings(request: pytest.FixtureRequest) -> settings:
     """Hypothesis settings for syncsafe's checks: thorough under ``--syncsafe-thorough``."""
-    from hypothesis import HealthCheck, settings  # noqa: PLC0415 - keep the plugin cheap
+    from hypothesis import HealthCheck, settings  # noqa: PLC0415
 
     thorough = bool(request.config.getoption("--syncsafe-thorough"))
     return settings(
         max_examples=_THOROUGH_EXAMPLES if thorough else _DEFAULT_EXAMPLES,
         deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture],
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
+
+
+@pytest.fixture
+def make_tree(tmp_path: Path) -> MakeTree:
+    r"""
+    Build a tree under ``tmp_path`` and return its root; call it as often as you like.
+
+    Takes a :class:`~syncsafe.testing.TreeSpec`, an iterable of entries
+    (:class:`~syncsafe.testing.File`, :class:`~syncsafe.testing.Folder`,
+    :class:`~syncsafe.testing.Symlink`, :class:`~syncsafe.testing.Fifo`), or a
+    mapping of relative path to file content (``str`` is UTF-8 encoded)::
+
+        root = make_tree({"base/kustomization.yaml": "resources: []\\n"})
+        root = make_tree([File("a.yaml", b"x"), Symlink("b.yaml", "a.yaml")])
+    """
+    from syncsafe.testing._trees import File, TreeSpec, build_tree  # noqa: PLC0415
+
+    built = 0
+
+    def make(tree: TreeInput) -> Path:
+        nonlocal built
+        if isinstance(tree, TreeSpec):
+            spec = tree
+        elif isinstance(tree, Mapping):
+            entries = tuple(
+                File(path, content.encode() if isinstance(content, str) else content)
+                for path, content in tree.items()
+            )
+            spec = TreeSpec("tree", "made", entries)
+        else:
+            spec = TreeSpec("tree", "made", tuple(tree))
+        built += 1
+        return build_tree(spec, tmp_path / f"tree-{built}")
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def attack_trees() -> tuple[TreeSpec, ...]:
+    """The malicious-tree corpus (103 specs): build each with ``make_tree``."""
+    from syncsafe.testing._trees import attack_corpus  # noqa: PLC0415
+
+    return attack_corpus()
+
+
+@pytest.fixture
+def attack_tree(request: pytest.FixtureRequest, tmp_path: Path) -> BuiltTree:
+    """One malicious tree, built; a test taking it runs once per tree of the corpus."""
+    from syncsafe.testing._trees import build_tree  # noqa: PLC0415
+
+    spec: TreeSpec = request.param
+    return BuiltTree(spec, build_tree(spec, tmp_path))
+
+
+@pytest.fixture
+def storm_clock() -> ManualClock:
+    """A clock at 2024-10-12 09:00 UTC that moves only when told."""
+    from syncsafe.testing._clock import ManualClock  # noqa: PLC0415
+
+    return ManualClock()

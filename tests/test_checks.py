@@ -1,0 +1,181 @@
+"""The conformance checks pass on syncsafe's primitives and fail on the buggy variants."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+from syncsafe import walk
+from syncsafe.buggy import paths as buggy_paths
+from syncsafe.testing import (
+    ConformanceError,
+    File,
+    Symlink,
+    TreeSpec,
+    attack_corpus,
+    benign_corpus,
+    check_checksum,
+    check_path_confinement,
+)
+
+FEW = settings(max_examples=15, deadline=None, database=None)
+
+
+def _read_with_walk(root: Path) -> list[bytes]:
+    contents = []
+    for entry in walk(root):
+        with entry.open() as f:
+            contents.append(f.read())
+    return contents
+
+
+def _read_like_a_build(root: Path) -> list[bytes]:
+    """What a build reads once its symlink check passed: every regular file, links followed."""
+    contents = []
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a loop, or a directory reached twice: read it once
+            dirnames.clear()
+            continue
+        seen.add(real)
+        for name in filenames:
+            path = os.path.join(dirpath, name)  # noqa: PTH118 - os.walk speaks strings
+            try:
+                mode = os.stat(path).st_mode  # noqa: PTH116
+            except OSError:
+                continue
+            if stat.S_ISREG(mode):
+                contents.append(Path(path).read_bytes())
+    return contents
+
+
+def _after(check: Callable[[str], bytes]) -> Callable[[Path], list[bytes]]:
+    def read(root: Path) -> list[bytes]:
+        check(str(root))
+        return _read_like_a_build(root)
+
+    return read
+
+
+def test_walk_passes_path_confinement() -> None:
+    """syncsafe.walk never reads outside the root and reads every benign file."""
+    check_path_confinement(_read_with_walk, settings=FEW)
+
+
+@pytest.mark.parametrize("check", [buggy_paths.build, buggy_paths.fixed_build])
+def test_the_buggy_builds_fail_path_confinement(check: Callable[[str], bytes]) -> None:
+    """Build() and FixedBuild() each let some malicious tree's outside content through."""
+    with pytest.raises(ConformanceError, match=r"path confinement: \d+ of \d+ trees failed"):
+        check_path_confinement(_after(check), settings=FEW)
+
+
+def test_confinement_names_the_tree_and_its_links() -> None:
+    """The failure message names the tree, its kind and its links."""
+    spec = TreeSpec(
+        "abs-link",
+        "absolute",
+        (Symlink("base", "{base}/outside"),),
+        outside=attack_corpus()[0].outside,
+    )
+    with pytest.raises(ConformanceError) as info:
+        check_path_confinement(_read_like_a_build, corpus=[spec], benign=[], settings=FEW)
+    assert "abs-link (absolute; links: base -> {base}/outside): read the content" in str(info.value)
+
+
+def test_confinement_reports_refused_and_missed_benign_trees() -> None:
+    """A reader that refuses or skips benign files fails, naming what it missed."""
+
+    def refuse(_: Path) -> list[bytes]:
+        raise OSError("no")
+
+    with pytest.raises(ConformanceError, match="refused a benign tree: OSError: no"):
+        check_path_confinement(refuse, corpus=[], benign=benign_corpus()[:1], settings=FEW)
+    with pytest.raises(ConformanceError, match="did not read"):
+        check_path_confinement(lambda _: [], corpus=[], settings=FEW)
+
+
+def test_confinement_hypothesis_phase_catches_what_the_corpus_missed() -> None:
+    """With an empty corpus, the generated escaping trees still catch an unsafe reader."""
+    with pytest.raises(ConformanceError, match="read the content of a file outside"):
+        check_path_confinement(_read_like_a_build, corpus=[], benign=[], settings=FEW)
+
+
+# ------------------------------------------------------------------ checksum
+
+
+def _framed_digest(path: Path, root: Path) -> str:
+    """A correct reference: sorted, length-prefixed, relative, links followed inside root."""
+    del root  # a plain walk of path; links are followed by the kernel
+    h = hashlib.sha256()
+    entries = []
+    for dirpath, _, filenames in os.walk(path, followlinks=True):
+        for name in filenames:
+            full = Path(dirpath, name)
+            rel = os.fsencode(full.relative_to(path).as_posix())
+            entries.append((rel, full.read_bytes()))
+    for rel, content in sorted(entries):
+        for field in (rel, content):
+            h.update(len(field).to_bytes(8, "big") + field)
+    return h.hexdigest()
+
+
+def _concatenating_digest(path: Path, root: Path) -> str:
+    """The incident's shape: absolute path + content, concatenated, links not followed."""
+    del root
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)  # noqa: PTH118
+            if Path(full).is_file() and not Path(full).is_symlink():
+                h.update(os.fsencode(full) + Path(full).read_bytes())
+    return h.hexdigest()
+
+
+def test_a_framed_reference_passes_check_checksum() -> None:
+    """A team's own correct checksum passes every property."""
+    check_checksum(_framed_digest, settings=FEW)
+
+
+def test_the_concatenating_checksum_fails_check_checksum() -> None:
+    """Concatenation without framing, and links not followed, are both caught."""
+    with pytest.raises(ConformanceError) as info:
+        check_checksum(_concatenating_digest, settings=FEW)
+    assert "a='bc' and ab='c'" in str(info.value)
+    assert "symlinked nested base" in str(info.value)
+
+
+def test_check_checksum_catches_location_dependence() -> None:
+    """A digest that includes where the tree is fails the location property."""
+
+    def located(path: Path, root: Path) -> str:
+        return _framed_digest(path, root) + str(path)
+
+    with pytest.raises(ConformanceError, match="gives two digests"):
+        check_checksum(located, settings=FEW)
+
+
+def test_check_checksum_catches_a_blind_spot() -> None:
+    """A digest that never looks at file contents misses a one-byte edit."""
+
+    def names_only(path: Path, root: Path) -> str:
+        del root
+        names = sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+        hidden = sorted((path / ".env").read_bytes()) if (path / ".env").exists() else []
+        base = path / "base" / "ingress.yaml"
+        return repr((names, hidden, base.read_bytes() if base.exists() else b""))
+
+    with pytest.raises(ConformanceError, match="edit of"):
+        check_checksum(names_only, settings=settings(FEW, max_examples=60))
+
+
+def test_file_entries_are_exported() -> None:
+    """File is the public spec entry the checks build trees from."""
+    assert File("a", b"x").content == b"x"
