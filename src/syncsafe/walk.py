@@ -233,18 +233,6 @@ _new_entry: Final = type.__call__
 _make: Final[Callable[[tuple[str, _Ref]], WalkEntry]] = type.__call__.__get__(WalkEntry)
 
 
-def _run(rel: str, names: list[str], node: Dir) -> tuple[Iterator[WalkEntry], list[str]]:
-    """
-    The entries for *names* in *node*, made as they are asked for; and the list they come from.
-
-    This is the walk's inner loop, and none of it is Python code per file:
-    the paths are cut from one joined string (a name never holds a NUL), and
-    each entry is made in C from the path and the directory.
-    """
-    paths = (rel + ("\0" + rel).join(names)).split("\0") if rel else names
-    return map(_make, zip(paths, repeat(node))), paths
-
-
 @final
 @attrs.frozen
 class Finding:
@@ -274,7 +262,7 @@ _Extras: TypeAlias = "list[tuple[str, tuple[Any, ...]]]"
 class _Frame:
     """A directory on the walk's path: its sorted files, its other entries, how far along."""
 
-    __slots__ = ("extras", "files", "i", "j", "node", "order", "rel")
+    __slots__ = ("built", "extras", "files", "i", "j", "node", "order", "rel")
 
     def __init__(self, node: Dir, rel: str) -> None:
         self.node = node
@@ -284,6 +272,7 @@ class _Frame:
         self.order: Order = None  # the sort key for this directory's names
         self.i = 0  # files[:i] handed out
         self.j = 0  # extras[:j] handed out
+        self.built = False  # files holds the paths (a leaf directory), not the names
 
 
 def _order(joined: str) -> Order:
@@ -363,8 +352,7 @@ class _Walker:
                 files, extras, i, j = frame.files, frame.extras, frame.i, frame.j
                 if j == len(extras):  # only files left: a leaf directory's whole listing
                     if i < len(files):
-                        run, self.run = _run(frame.rel, files[i:] if i else files, node)
-                        yield run
+                        yield self._files(frame, len(files))
                     self._pop()
                     continue
                 key, info = extras[j]
@@ -375,9 +363,7 @@ class _Walker:
                 else:
                     cut = bisect_left(files, order(key), i, key=order)
                 if cut > i:  # the files that sort before this entry
-                    frame.i = cut
-                    run, self.run = _run(frame.rel, files[i:cut], node)
-                    yield run
+                    yield self._files(frame, cut)
                 kind = info[0]
                 if kind == _DIR:
                     self._enter_dir(node, info[1], frame.rel + key)
@@ -391,6 +377,25 @@ class _Walker:
                 close_dir(frame.node)
             frames.clear()
             self.root.close()
+
+    def _files(self, frame: _Frame, stop: int) -> Iterator[WalkEntry]:
+        """
+        The entries for ``frame.files[frame.i:stop]``, made as they are asked for.
+
+        This is the walk's inner loop, and none of it runs Python code per
+        file: the paths are cut from one joined string (a name never holds a
+        NUL), and each entry is made in C from its path and directory.
+        """
+        files, i = frame.files, frame.i
+        names = files[i:stop] if i or stop < len(files) else files
+        frame.i = stop
+        rel = frame.rel
+        if frame.built or not rel:
+            paths = names
+        else:
+            paths = (rel + ("\0" + rel).join(names)).split("\0")
+        self.run = paths
+        return map(_make, zip(paths, repeat(frame.node)))
 
     # ----------------------------------------------------------- frames
     def _push(self, node: Dir, rel: str) -> None:
@@ -498,11 +503,20 @@ class _Walker:
         except OSError as exc:
             self.problem(rel.rstrip("/") or ".", exc)
             return
-        joined = "".join(files)
-        if others:
-            joined += "".join(e.name for e in others)
-        frame.order = order = _order(joined)
         match = self.match
+        if not others:  # only regular files: build their paths now, and sort those
+            if files:
+                joined = rel + ("\0" + rel).join(files)  # a name never holds a NUL
+                order = _order(joined)
+                files = joined.split("\0")
+                if match is not None:
+                    files = [p for p in files if not match(p)]
+                files.sort(key=order)
+                frame.files = files
+                frame.built = True
+            return
+        joined = "".join(files) + "".join(e.name for e in others)
+        frame.order = order = _order(joined)
         if match is not None:
             files = [k for k in files if not match(rel + k)]
         files.sort(key=order)
@@ -587,7 +601,7 @@ class _Walk(chain[WalkEntry]):
     """
     What :func:`walk` returns: an iterator of entries that can be closed early.
 
-    It hands out each run of entries from C (see :func:`_run`) and asks the
+    It hands out each run of entries from C (see ``_Walker._files``) and asks the
     walker for the next run only when one is used up.
     """
 
