@@ -48,6 +48,7 @@ __all__ = [
     "close_dir",
     "ensure_fd",
     "file_kind",
+    "identity",
     "openat2_beneath",
     "read_link",
     "resolve_from",
@@ -89,7 +90,7 @@ def file_kind(mode: int) -> str:
 class Dir:
     """One physical directory at or below the root; ``fd`` is -1 while closed."""
 
-    __slots__ = ("_real", "depth", "fd", "frame", "ident", "name", "parent")
+    __slots__ = ("_real", "depth", "fd", "frame", "ident", "name", "parent", "stats")
 
     def __init__(
         self, name: str, parent: Dir | None, fd: int, ident: tuple[int, int] | None
@@ -101,6 +102,8 @@ class Dir:
         self.ident = ident
         self.frame = -1  # the walker's stack index while this is one of its frames
         self._real: str | None = None
+        # the walker's entries cache their files' stats here, by name
+        self.stats: dict[str, os.stat_result] | None = None
 
     def real(self) -> str:
         """The absolute physical path (built on demand, then cached)."""
@@ -132,7 +135,8 @@ def close_dir(node: Dir) -> None:
         os.close(fd)
 
 
-def _identity(fd: int) -> tuple[int, int]:
+def identity(fd: int) -> tuple[int, int]:
+    """The (device, inode) of the open file *fd*."""
     st = os.fstat(fd)
     return (st.st_dev, st.st_ino)
 
@@ -163,7 +167,7 @@ def ensure_fd(node: Dir, opened: list[Dir]) -> int:
             raise UnsafePathError(step.rel(), "changed while in use (a directory moved)") from exc
         step.fd = fd
         opened.append(step)
-        if step.ident is not None and _identity(fd) != step.ident:
+        if step.ident is not None and identity(fd) != step.ident:
             raise UnsafePathError(step.rel(), "changed while in use (a directory was replaced)")
     return node.fd
 
@@ -177,7 +181,7 @@ class Root:
     def __init__(self, root: StrPath) -> None:
         self.real = os.path.realpath(root)
         fd = os.open(self.real, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
-        self.node = Dir("", None, fd, _identity(fd))
+        self.node = Dir("", None, fd, identity(fd))
         self.node._real = self.real.rstrip("/")  # noqa: SLF001 - "" for "/" itself
         self.parts = _components(self.real)
         # lexical on purpose: the root as the caller spelled it, links unresolved
