@@ -26,17 +26,44 @@ _EXPORTS: Final[dict[str, str]] = {
     "validate_label_value": "syncsafe.annotations",
     # errors
     "AnnotationsTooLarge": "syncsafe.errors",
+    "GuardStateCorrupt": "syncsafe.errors",
     "InvalidAnnotationKey": "syncsafe.errors",
     "InvalidLabelValue": "syncsafe.errors",
+    "ReentrantSync": "syncsafe.errors",
+    "SyncFailed": "syncsafe.errors",
+    "SyncInProgress": "syncsafe.errors",
+    "SyncTimeout": "syncsafe.errors",
     "SyncsafeError": "syncsafe.errors",
+    # guard
+    "AsyncSyncGuard": "syncsafe.guard",
+    "Fence": "syncsafe.guard",
+    "FileGuardState": "syncsafe.guard",
+    "FileSyncGuard": "syncsafe.guard",
+    "GuardStatistics": "syncsafe.guard",
+    "Outcome": "syncsafe.guard",
+    "Policy": "syncsafe.guard",
+    "SyncGuard": "syncsafe.guard",
 }
 
 __all__ = [
     "TOTAL_ANNOTATION_SIZE_LIMIT",
     "AnnotationKey",
     "AnnotationsTooLarge",
+    "AsyncSyncGuard",
+    "Fence",
+    "FileGuardState",
+    "FileSyncGuard",
+    "GuardStateCorrupt",
+    "GuardStatistics",
     "InvalidAnnotationKey",
     "InvalidLabelValue",
+    "Outcome",
+    "Policy",
+    "ReentrantSync",
+    "SyncFailed",
+    "SyncGuard",
+    "SyncInProgress",
+    "SyncTimeout",
     "SyncsafeError",
     "__version__",
     "annotations_size",
@@ -53,12 +80,27 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.annotations import get_annotation as get_annotation
     from syncsafe.annotations import validate_label_value as validate_label_value
     from syncsafe.errors import AnnotationsTooLarge as AnnotationsTooLarge
+    from syncsafe.errors import GuardStateCorrupt as GuardStateCorrupt
     from syncsafe.errors import InvalidAnnotationKey as InvalidAnnotationKey
     from syncsafe.errors import InvalidLabelValue as InvalidLabelValue
+    from syncsafe.errors import ReentrantSync as ReentrantSync
+    from syncsafe.errors import SyncFailed as SyncFailed
+    from syncsafe.errors import SyncInProgress as SyncInProgress
     from syncsafe.errors import SyncsafeError as SyncsafeError
+    from syncsafe.errors import SyncTimeout as SyncTimeout
+    from syncsafe.guard import AsyncSyncGuard as AsyncSyncGuard
+    from syncsafe.guard import Fence as Fence
+    from syncsafe.guard import FileGuardState as FileGuardState
+    from syncsafe.guard import FileSyncGuard as FileSyncGuard
+    from syncsafe.guard import GuardStatistics as GuardStatistics
+    from syncsafe.guard import Outcome as Outcome
+    from syncsafe.guard import Policy as Policy
+    from syncsafe.guard import SyncGuard as SyncGuard
 
 # public submodules, importable as attributes: ``syncsafe.annotations``
-_SUBMODULES: Final = frozenset({"annotations", "buggy", "cli", "errors", "strategies", "testing"})
+_SUBMODULES: Final = frozenset(
+    {"annotations", "buggy", "cli", "errors", "guard", "strategies", "testing"}
+)
 
 
 def __getattr__(name: str) -> object:

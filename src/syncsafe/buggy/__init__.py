@@ -8,6 +8,8 @@ reproduces and keeps its logic, bugs included, line for line where the
 original is given; only the language changed.
 
 - :mod:`syncsafe.buggy.annotations`: the lookup that split ``fluxcd.io/checksum`` on dots.
+- :mod:`syncsafe.buggy.sync`: the app controller's ``Sync()``, which let 47
+  syncs of one app run at once, and its ``FixedSync()``, which drops requests.
 """
 
 # No ``from __future__ import annotations`` here: it would bind the name
