@@ -11,6 +11,11 @@ EXAMPLES: dict[str, errors.SyncsafeError] = {
     "InvalidAnnotationKey": errors.InvalidAnnotationKey("a/b/c", ["rule one", "rule two"]),
     "InvalidLabelValue": errors.InvalidLabelValue("-x", ["rule"]),
     "AnnotationsTooLarge": errors.AnnotationsTooLarge(300_000, 262_144),
+    "SyncInProgress": errors.SyncInProgress("payment-service", 7),
+    "SyncFailed": errors.SyncFailed("payment-service", 7, "ValueError('boom')"),
+    "SyncTimeout": errors.SyncTimeout("payment-service", 2.5),
+    "ReentrantSync": errors.ReentrantSync("payment-service"),
+    "GuardStateCorrupt": errors.GuardStateCorrupt("/locks/app.state", "unreadable"),
 }
 
 
@@ -55,3 +60,20 @@ def test_annotations_too_large_message() -> None:
     assert str(errors.AnnotationsTooLarge(300_000, 262_144)) == (
         "annotations total 300000 bytes (keys + values): must have at most 262144 bytes"
     )
+
+
+def test_guard_error_messages_name_the_key_and_the_rule() -> None:
+    """Each guard error names the key (or file) and what went wrong."""
+    assert str(errors.SyncInProgress("app", 7)) == (
+        "sync of 'app' rejected: run 7 is in progress and the policy is 'reject'"
+    )
+    assert str(errors.SyncFailed("app", 7, "ValueError('boom')")) == (
+        "sync of 'app' failed: run 7 raised ValueError('boom')"
+    )
+    assert str(errors.ReentrantSync("app")) == (
+        "sync of 'app' called from inside its own run: a run must not wait for itself"
+    )
+    assert str(errors.GuardStateCorrupt("/l/a.state", "unreadable")) == (
+        "/l/a.state: unreadable; a guard state file must be the guard's own JSON"
+    )
+    assert isinstance(errors.SyncTimeout("app", 1.0), TimeoutError)

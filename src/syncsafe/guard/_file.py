@@ -157,6 +157,7 @@ class FileSyncGuard:
         "_rejected",
         "_runs",
         "_timed_out",
+        "_waiting_hook",
     )
 
     def __init__(
@@ -175,6 +176,9 @@ class FileSyncGuard:
         self._mutex = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         self._runs = self._coalesced = self._rejected = self._timed_out = 0
+        # Called with the key when a caller is about to block on a lock; lets
+        # tests order threads and processes without sleeping.
+        self._waiting_hook: Callable[[str], None] | None = None
 
     @property
     def directory(self) -> Path:
@@ -267,6 +271,7 @@ class FileSyncGuard:
             if policy == "reject":
                 self._count_rejected()
                 raise SyncInProgress(key, seen.started)
+            self._about_to_wait(key)
             if not entry.lock.acquire(timeout=_remaining(deadline)):
                 self._count_timed_out()
                 raise SyncTimeout(key, timeout or 0.0)
@@ -283,6 +288,7 @@ class FileSyncGuard:
                 if policy == "reject":
                     self._count_rejected()
                     raise SyncInProgress(key, seen.started) from None
+                self._about_to_wait(key)
                 try:
                     lock.acquire(timeout=_remaining(deadline))
                 except Timeout:
@@ -394,6 +400,11 @@ class FileSyncGuard:
                 os.fsync(directory)  # the rename itself, so the new generation survives
             finally:
                 os.close(directory)
+
+    def _about_to_wait(self, key: str) -> None:
+        hook = self._waiting_hook
+        if hook is not None:
+            hook(key)
 
     def _count_rejected(self) -> None:
         with self._mutex:
