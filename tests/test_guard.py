@@ -504,3 +504,144 @@ def test_fence_check_and_set_is_atomic_across_threads() -> None:
 def test_the_guard_is_exported() -> None:
     """The guard's names are importable from syncsafe and syncsafe.guard alike."""
     assert syncsafe.SyncGuard is syncsafe.guard.SyncGuard
+
+
+# ------------------------------------------------- waiting, at the edges
+
+
+class _LateLock:
+    """A waker whose timed wait reports a timeout just after it was released: the races at once."""
+
+    def __init__(self) -> None:
+        self._released = threading.Event()
+        self._armed = False
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:  # noqa: ARG002, FBT001, FBT002
+        if not self._armed:
+            self._armed = True
+            return True  # the guard arms the waker: locked
+        assert self._released.wait(10)
+        return False  # "timed out" at the very moment it was woken
+
+    def release(self) -> None:
+        self._released.set()
+
+
+class _InterruptedLock:
+    """A waker whose wait is interrupted, as by Ctrl-C in the main thread."""
+
+    def __init__(self) -> None:
+        self._armed = False
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:  # noqa: ARG002, FBT001, FBT002
+        if not self._armed:
+            self._armed = True
+            return True
+        raise KeyboardInterrupt
+
+    def release(self) -> None:
+        pytest.fail("an interrupted waiter was woken")
+
+
+def _first_waker_is(monkeypatch: pytest.MonkeyPatch, fake: object) -> None:
+    """Make the guard's next waker *fake*, and every later one a real lock."""
+    wakers = iter([fake])
+
+    def allocate() -> object:
+        return next(wakers, None) or threading.Lock()
+
+    monkeypatch.setattr("syncsafe.guard._threaded._allocate_lock", allocate)
+
+
+def test_a_waiter_timing_out_as_it_is_served_takes_the_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A timeout that expires as the run ends is no timeout: the caller gets the outcome."""
+    guard = SyncGuard(policy="share")
+    blocked = waiting_counter(guard)
+    _first_waker_is(monkeypatch, _LateLock())
+    threads, release = _in_run(guard)
+    threads.start("late", lambda: guard.run("app", lambda: "never", timeout=5))
+    acquire(blocked)
+    release.set()
+    assert Outcome("first", 1, False, False, 1) == threads.join()["late"]  # noqa: FBT003
+    assert 0 == guard.statistics().timed_out
+
+
+def test_a_leader_timing_out_as_it_is_promoted_passes_the_lead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Made leader just as its timeout expired, a caller gives the run to the next one."""
+    guard = SyncGuard()
+    blocked = waiting_counter(guard)
+    _first_waker_is(monkeypatch, _LateLock())
+    threads, release = _in_run(guard)
+    threads.start("late", lambda: guard.run("app", lambda: "late", timeout=5))
+    acquire(blocked)
+    threads.start("next", lambda: guard.run("app", lambda: "next"))
+    acquire(blocked)
+    release.set()
+    results = threads.join()
+    assert isinstance(results["late"], SyncTimeout)
+    assert Outcome("next", 2, True, True, 0) == results["next"]  # noqa: FBT003
+    assert 0 == machine(guard).size()
+
+
+def test_a_promoted_leader_alone_timing_out_drops_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With nobody to pass the lead to, the promoted run is dropped and the key freed."""
+    guard = SyncGuard()
+    blocked = waiting_counter(guard)
+    _first_waker_is(monkeypatch, _LateLock())
+    threads, release = _in_run(guard)
+    threads.start("late", lambda: guard.run("app", lambda: "late", timeout=5))
+    acquire(blocked)
+    release.set()
+    assert isinstance(threads.join()["late"], SyncTimeout)
+    assert 0 == machine(guard).size()
+    assert 3 == guard.run("app", lambda: None).generation  # the dropped run's generation is spent
+
+
+def test_an_interrupted_waiter_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """KeyboardInterrupt while waiting: the caller leaves, nobody waits for it, no state is left."""
+    guard = SyncGuard()
+    blocked = waiting_counter(guard)
+    _first_waker_is(monkeypatch, _InterruptedLock())
+    threads, release = _in_run(guard)
+    threads.start("interrupted", lambda: guard.run("app", lambda: "never"))
+    acquire(blocked)
+    release.set()
+    assert isinstance(threads.join()["interrupted"], KeyboardInterrupt)
+    assert 1 == guard.statistics().runs
+    assert 0 == machine(guard).size()
+
+
+def test_a_promoted_leader_that_raises_fails_its_followers() -> None:
+    """A failure in a coalesced run reaches its leader unchanged and its followers as SyncFailed."""
+    guard = SyncGuard()
+    blocked = waiting_counter(guard)
+    threads, release = _in_run(guard)
+    boom = OSError("apply failed")
+
+    def failing() -> None:
+        raise boom
+
+    threads.start("second", lambda: guard.run("app", failing))
+    acquire(blocked)
+    threads.start("third", lambda: guard.run("app", lambda: "never"))
+    acquire(blocked)
+    release.set()
+    results = threads.join()
+    assert results["second"] is boom
+    assert isinstance(results["third"], SyncFailed)
+    assert results["third"].__cause__ is boom
+    assert 0 == machine(guard).size()
+
+
+def test_settings_are_read_only_and_shown() -> None:
+    """A guard's policy and cap are fixed at construction and shown in its repr."""
+    guard = SyncGuard("share", 4)
+    assert "SyncGuard(policy='share', max_concurrent=4)" == repr(guard)
+    with pytest.raises(attrs.exceptions.FrozenAttributeError):
+        guard.policy = "reject"

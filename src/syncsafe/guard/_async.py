@@ -6,16 +6,17 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TypeVar, final
 
+import attrs
+
 from syncsafe.errors import SyncFailed, SyncTimeout
 from syncsafe.guard._machine import (
     DONE,
-    POLICIES,
     Caller,
     Flight,
     Machine,
     Policy,
-    _bad_policy,
     _checked,
+    _validate_policy,
 )
 from syncsafe.guard._values import GuardStatistics, Outcome
 
@@ -25,6 +26,7 @@ T = TypeVar("T")
 
 
 @final
+@attrs.define(eq=False)
 class AsyncSyncGuard:
     """
     :class:`~syncsafe.SyncGuard`'s semantics for asyncio tasks.
@@ -43,14 +45,18 @@ class AsyncSyncGuard:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_machine", "_policy", "_tasks")
+    policy: Policy = attrs.field(
+        default="coalesce", validator=_validate_policy, on_setattr=attrs.setters.frozen
+    )
+    """The policy of calls that do not name one."""
+    max_concurrent: int | None = attrs.field(default=None, on_setattr=attrs.setters.frozen)
+    """The cap on runs in flight across keys, or ``None``."""
+    _machine: Machine = attrs.field(init=False, repr=False)
+    # the runs' tasks: the event loop keeps only weak references
+    _tasks: set[asyncio.Task[None]] = attrs.field(init=False, repr=False, factory=set)
 
-    def __init__(self, policy: Policy = "coalesce", max_concurrent: int | None = None) -> None:
-        if policy not in POLICIES:
-            raise ValueError(_bad_policy(policy))
-        self._policy: str = policy
-        self._machine = Machine(max_concurrent)
-        self._tasks: set[asyncio.Task[None]] = set()  # the event loop keeps only weak references
+    def __attrs_post_init__(self) -> None:
+        self._machine = Machine(self.max_concurrent)
 
     async def run(
         self,
@@ -68,7 +74,7 @@ class AsyncSyncGuard:
         for the others. A run that awaits ``run`` for its own key raises
         :class:`~syncsafe.ReentrantSync` (the check follows the run's task).
         """
-        policy_ = self._policy if policy is None else _checked(policy)
+        policy_ = self.policy if policy is None else _checked(policy)
         machine = self._machine
         arrived = machine.arrive(key, policy_, asyncio.current_task())
         if isinstance(arrived, tuple):  # a solo run: each run has a task here, so make it a flight

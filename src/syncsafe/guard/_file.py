@@ -52,7 +52,7 @@ from syncsafe.errors import (
     SyncInProgress,
     SyncTimeout,
 )
-from syncsafe.guard._machine import POLICIES, Policy, _bad_policy, _checked
+from syncsafe.guard._machine import Policy, _checked, _validate_policy
 from syncsafe.guard._values import GuardStatistics, Outcome
 
 __all__ = ["FileGuardState", "FileSyncGuard", "key_file_stem"]
@@ -112,6 +112,7 @@ class _Entry:
 
 
 @final
+@attrs.define(eq=False)
 class FileSyncGuard:
     """
     :class:`~syncsafe.SyncGuard`'s semantics across the processes of one host.
@@ -132,12 +133,12 @@ class FileSyncGuard:
     them) and makes a new ``FileLock`` for every acquisition (so no lock object
     is ever shared, by threads or by asyncio tasks).
 
-    :param directory: where the lock and state files live; created if missing.
-    :param policy: ``"coalesce"``, ``"share"`` or ``"reject"``, as for
-        :class:`~syncsafe.SyncGuard`.
-    :param durable: fsync the state file, and its directory, when a run
-        starts, so that a generation survives a power loss and is never handed
-        out twice. Without it a killed process still never corrupts the state.
+    ``FileSyncGuard(directory, policy="coalesce", *, durable=True)``: the
+    *directory* is created if missing; *policy* is as for
+    :class:`~syncsafe.SyncGuard`; *durable* fsyncs the state file, and its
+    directory, when a run starts, so that a generation survives a power loss
+    and is never handed out twice (without it a killed process still never
+    corrupts the state).
 
     ``Outcome.value`` is ``None`` (and ``Outcome.remote`` true) for a caller
     served by a run in another process; ``Outcome.shared_with`` is 0, since
@@ -147,43 +148,26 @@ class FileSyncGuard:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = (
-        "_coalesced",
-        "_directory",
-        "_durable",
-        "_entries",
-        "_mutex",
-        "_policy",
-        "_rejected",
-        "_runs",
-        "_timed_out",
-        "_waiting_hook",
+    directory: Path = attrs.field(converter=Path, on_setattr=attrs.setters.frozen)
+    """Where the lock and state files live."""
+    policy: Policy = attrs.field(
+        default="coalesce", validator=_validate_policy, on_setattr=attrs.setters.frozen
     )
+    """The policy of calls that do not name one."""
+    durable: bool = attrs.field(default=True, kw_only=True, on_setattr=attrs.setters.frozen)
+    """Whether a run's start is fsynced, with the directory, before the run."""
+    _mutex: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
+    _entries: dict[str, _Entry] = attrs.field(init=False, repr=False, factory=dict)
+    _runs: int = attrs.field(init=False, repr=False, default=0)
+    _coalesced: int = attrs.field(init=False, repr=False, default=0)
+    _rejected: int = attrs.field(init=False, repr=False, default=0)
+    _timed_out: int = attrs.field(init=False, repr=False, default=0)
+    # Called with the key when a caller is about to block on a lock; lets
+    # tests order threads and processes without sleeping.
+    _waiting_hook: Callable[[str], None] | None = attrs.field(init=False, repr=False, default=None)
 
-    def __init__(
-        self,
-        directory: str | os.PathLike[str],
-        policy: Policy = "coalesce",
-        *,
-        durable: bool = True,
-    ) -> None:
-        if policy not in POLICIES:
-            raise ValueError(_bad_policy(policy))
-        self._directory = Path(directory)
-        self._directory.mkdir(parents=True, exist_ok=True)
-        self._policy: str = policy
-        self._durable = durable
-        self._mutex = threading.Lock()
-        self._entries: dict[str, _Entry] = {}
-        self._runs = self._coalesced = self._rejected = self._timed_out = 0
-        # Called with the key when a caller is about to block on a lock; lets
-        # tests order threads and processes without sleeping.
-        self._waiting_hook: Callable[[str], None] | None = None
-
-    @property
-    def directory(self) -> Path:
-        """Where the lock and state files live."""
-        return self._directory
+    def __attrs_post_init__(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
 
     def run(
         self,
@@ -204,7 +188,7 @@ class FileSyncGuard:
         if not isinstance(cast("object", key), str):
             msg = f"key {key!r}: a FileSyncGuard key must be a str"
             raise TypeError(msg)
-        policy_ = self._policy if policy is None else _checked(policy)
+        policy_ = self.policy if policy is None else _checked(policy)
         deadline = None if timeout is None else time.monotonic() + timeout
         me = threading.get_ident()
         with self._mutex:
@@ -252,7 +236,7 @@ class FileSyncGuard:
             del self._entries[key]
 
     def _path(self, key: str, suffix: str) -> Path:
-        return self._directory / (key_file_stem(key) + suffix)
+        return self.directory / (key_file_stem(key) + suffix)
 
     def _run(
         self,
@@ -381,7 +365,7 @@ class FileSyncGuard:
 
     def _write(self, path: Path, state: FileGuardState, *, sync: bool) -> None:
         """Replace *path* with *state* atomically; fsync it (and the directory) if *sync*."""
-        durable = sync and self._durable
+        durable = sync and self.durable
         data = json.dumps({"format": _FORMAT, **attrs.asdict(state)}).encode()
         # Only the holder of the key's file lock writes, so one temporary name will do;
         # a temporary file left by a killed process is truncated by the next writer.

@@ -407,6 +407,11 @@ def _bad_policy(policy: object) -> str:
     return f"policy={policy!r}: must be one of 'coalesce', 'share', 'reject'"
 
 
+def _validate_policy(_instance: object, _attribute: object, policy: str) -> None:
+    """An attrs validator: *policy* must be one."""
+    _checked(policy)
+
+
 def _checked(policy: str) -> str:
     """*policy*, if it is one; else a ValueError naming it."""
     if policy not in POLICIES:

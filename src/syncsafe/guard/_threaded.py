@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Sequence
-from typing import TypeVar, final
+from typing import TypeVar, cast, final
+
+import attrs
 
 from syncsafe.errors import SyncFailed, SyncTimeout
 from syncsafe.guard._machine import (
     DONE,
-    POLICIES,
     Caller,
     Flight,
     Machine,
     Policy,
     Solo,
-    _bad_policy,
     _checked,
+    _validate_policy,
 )
 from syncsafe.guard._values import GuardStatistics, Outcome, new_outcome
 
@@ -32,6 +33,7 @@ _get_ident = threading.get_ident
 
 
 @final
+@attrs.define(eq=False)
 class SyncGuard:
     """
     At most one run per key at a time, across threads, and no request lost.
@@ -43,13 +45,13 @@ class SyncGuard:
     caller asked: a caller that arrives during a run waits for the next run,
     and everyone who arrived during one run shares that next run.
 
-    :param policy: what a caller does when a run for its key is in flight:
-        ``"coalesce"`` (wait for, and share, the next run), ``"share"`` (join
-        the run in flight) or ``"reject"`` (raise
-        :class:`~syncsafe.SyncInProgress`).
-    :param max_concurrent: cap on runs in flight across all keys (the
-        controller's max-concurrent-syncs); runs waiting for a slot start first
-        come, first served. ``None``: no cap.
+    ``SyncGuard(policy="coalesce", max_concurrent=None)``: *policy* is what
+    a caller does when a run for its key is in flight: ``"coalesce"`` (wait
+    for, and share, the next run), ``"share"`` (join the run in flight) or
+    ``"reject"`` (raise :class:`~syncsafe.SyncInProgress`). *max_concurrent*
+    caps the runs in flight across all keys (the controller's
+    max-concurrent-syncs); runs waiting for a slot start first come, first
+    served.
 
     A run that calls :meth:`run` for another key while every slot is taken
     waits for a slot like any caller; with ``max_concurrent=1`` that never
@@ -58,17 +60,22 @@ class SyncGuard:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_machine", "_mutex", "_policy", "_waiting_hook")
+    policy: Policy = attrs.field(
+        default="coalesce", validator=_validate_policy, on_setattr=attrs.setters.frozen
+    )
+    """The policy of calls that do not name one."""
+    max_concurrent: int | None = attrs.field(default=None, on_setattr=attrs.setters.frozen)
+    """The cap on runs in flight across keys, or ``None``."""
+    _machine: Machine = attrs.field(init=False, repr=False)
+    _mutex: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
+    # Called (outside the mutex) with the key when a caller is about to
+    # block; lets tests and the demo order threads without sleeping.
+    _waiting_hook: Callable[[Hashable], None] | None = attrs.field(
+        init=False, repr=False, default=None
+    )
 
-    def __init__(self, policy: Policy = "coalesce", max_concurrent: int | None = None) -> None:
-        if policy not in POLICIES:
-            raise ValueError(_bad_policy(policy))
-        self._policy: str = policy
-        self._machine = Machine(max_concurrent)
-        self._mutex = threading.Lock()
-        # Called (outside the mutex) with the key when a caller is about to
-        # block; lets tests and the demo order threads without sleeping.
-        self._waiting_hook: Callable[[Hashable], None] | None = None
+    def __attrs_post_init__(self) -> None:
+        self._machine = Machine(self.max_concurrent)
 
     def run(
         self,
@@ -97,7 +104,7 @@ class SyncGuard:
         Whatever *fn* raises reaches the caller that executed it unchanged,
         ``KeyboardInterrupt`` included, and never leaves the key stuck.
         """
-        policy_ = self._policy if policy is None else _checked(policy)
+        policy_ = self.policy if policy is None else _checked(policy)
         mutex = self._mutex
         machine = self._machine
         with mutex:
@@ -197,18 +204,14 @@ class SyncGuard:
         leader = flight.leader
         for caller in flight.callers:
             if caller is not leader:
-                waker = caller.data
-                assert isinstance(waker, _LockType)  # noqa: S101 - every follower has one
-                waker.release()
+                cast("threading.Lock", caller.data).release()  # every follower has one
 
     @staticmethod
     def _wake(started: Sequence[Flight]) -> None:
         for flight in started:
             leader = flight.leader
             assert leader is not None  # noqa: S101 - a started flight has a leader
-            waker = leader.data
-            assert isinstance(waker, _LockType)  # noqa: S101 - a waiting leader has one
-            waker.release()
+            cast("threading.Lock", leader.data).release()  # a waiting leader has one
 
     @staticmethod
     def _served(caller: Caller) -> Outcome[T]:
@@ -217,6 +220,3 @@ class SyncGuard:
             raise SyncFailed(flight.key, flight.generation, repr(flight.error)) from flight.error
         value: T = flight.value  # type: ignore[assignment]  # the leader's fn returned it
         return Outcome(value, flight.generation, False, caller.fresh, flight.served - 1)  # noqa: FBT003
-
-
-_LockType = type(threading.Lock())
