@@ -80,13 +80,14 @@ class GuardMachineModel(RuleBasedStateMachine):
             return
         assert flight.state == DONE
         for caller in flight.callers:
+            self.waiting.pop(id(caller), None)
+            self.served += 1
+        for caller in flight.callers:
             # The promise: every caller is served by a run that started after it arrived.
             if self.STRICT or caller.fresh:
                 assert flight.started > caller.arrived, (
                     "served by a run that started before it asked"
                 )
-            self.waiting.pop(id(caller), None)
-            self.served += 1
 
     # ------------------------------------------------------------------ rules
 
@@ -146,15 +147,17 @@ class GuardMachineModel(RuleBasedStateMachine):
         self._ended(key, joined)
         self._started_flights(started)
 
-    @rule(caller=consumes(callers))
-    def leave(self, caller: Caller | None) -> None:
+    @rule(caller=consumes(callers), cancelled=st.booleans())
+    def leave(self, caller: Caller | None, cancelled: bool) -> None:  # noqa: FBT001
         """A waiting caller times out or is cancelled."""
         if caller is None or id(caller) not in self.waiting:
             return
         del self.waiting[id(caller)]
         flight = caller.flight
         was_running = flight.state == RUNNING
-        started = self.machine.leave(caller)
+        timeouts = self.machine.timed_out
+        started = self.machine.leave(caller, timed_out=not cancelled)
+        assert timeouts + (not cancelled) == self.machine.timed_out
         if was_running and flight.state == DONE:  # its last caller left before it began
             del self.running[flight.key]
         self._started_flights(started)

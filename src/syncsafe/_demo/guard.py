@@ -17,7 +17,7 @@ from syncsafe._demo import Row
 from syncsafe.buggy.sync import App
 from syncsafe.guard import Outcome, SyncGuard
 
-INCIDENT = "deployment storm"
+INCIDENT = "concurrent syncs of one app"
 APP = "payment-service"
 REQUESTS = 50
 _WAIT = 10.0  # seconds: a bound on every wait, never a delay
