@@ -23,6 +23,11 @@ EXAMPLES: dict[str, errors.SyncsafeError] = {
     "SpecialFileError": errors.SpecialFileError("pipe", "FIFO"),
     "DanglingSymlinkError": errors.DanglingSymlinkError("x.yaml", "gone.yaml"),
     "StaleEntryError": errors.StaleEntryError("base/deployment.yaml"),
+    "SyncInProgress": errors.SyncInProgress("payment-service", 7),
+    "SyncFailed": errors.SyncFailed("payment-service", 7, "ValueError('boom')"),
+    "SyncTimeout": errors.SyncTimeout("payment-service", 2.5),
+    "ReentrantSync": errors.ReentrantSync("payment-service"),
+    "GuardStateCorrupt": errors.GuardStateCorrupt("/locks/app.state", "unreadable"),
 }
 
 
@@ -124,3 +129,20 @@ def test_dangling_symlink_error_is_a_file_not_found_error() -> None:
     assert str(error) == "x.yaml -> gone.yaml: points to nothing (a dangling symlink)"
     clone = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own data
     assert (2, "x.yaml") == (clone.errno, clone.filename)
+
+
+def test_guard_error_messages_name_the_key_and_the_rule() -> None:
+    """Each guard error names the key (or file) and what went wrong."""
+    assert str(errors.SyncInProgress("app", 7)) == (
+        "sync of 'app' rejected: run 7 is in progress and the policy is 'reject'"
+    )
+    assert str(errors.SyncFailed("app", 7, "ValueError('boom')")) == (
+        "sync of 'app' failed: run 7 raised ValueError('boom')"
+    )
+    assert str(errors.ReentrantSync("app")) == (
+        "sync of 'app' called from inside its own run: a run must not wait for itself"
+    )
+    assert str(errors.GuardStateCorrupt("/l/a.state", "unreadable")) == (
+        "/l/a.state: unreadable; a guard state file must be the guard's own JSON"
+    )
+    assert isinstance(errors.SyncTimeout("app", 1.0), TimeoutError)

@@ -12,6 +12,7 @@ import syncsafe
 PUBLIC_MODULES = [
     "syncsafe.annotations",
     "syncsafe.errors",
+    "syncsafe.guard",
     "syncsafe.paths",
     "syncsafe.stale",
     "syncsafe.storm",

@@ -19,34 +19,26 @@ __version__ = "0.1.0.dev0"
 
 # public name -> the module that defines it
 _EXPORTS: Final[dict[str, str]] = {
-    # annotations
+    # syncsafe.annotations
     "TOTAL_ANNOTATION_SIZE_LIMIT": "syncsafe.annotations",
     "AnnotationKey": "syncsafe.annotations",
     "annotations_size": "syncsafe.annotations",
     "check_annotations_size": "syncsafe.annotations",
     "get_annotation": "syncsafe.annotations",
     "validate_label_value": "syncsafe.annotations",
-    # paths
+    # syncsafe.guard
+    "AsyncSyncGuard": "syncsafe.guard",
+    "Fence": "syncsafe.guard",
+    "FileGuardState": "syncsafe.guard",
+    "FileSyncGuard": "syncsafe.guard",
+    "GuardStatistics": "syncsafe.guard",
+    "Outcome": "syncsafe.guard",
+    "Policy": "syncsafe.guard",
+    "SyncGuard": "syncsafe.guard",
+    # syncsafe.paths
     "open_inside": "syncsafe.paths",
     "resolve": "syncsafe.paths",
-    # walk
-    "Finding": "syncsafe.walk",
-    "WalkEntry": "syncsafe.walk",
-    "scan": "syncsafe.walk",
-    "walk": "syncsafe.walk",
-    # storm
-    "PRODUCTION_WORDS": "syncsafe.storm",
-    "SYNC_EVENT_REASONS": "syncsafe.storm",
-    "AlertState": "syncsafe.storm",
-    "EventBatch": "syncsafe.storm",
-    "StormAlert": "syncsafe.storm",
-    "StormDetector": "syncsafe.storm",
-    "StormStatistics": "syncsafe.storm",
-    "SyncEvent": "syncsafe.storm",
-    "events_from": "syncsafe.storm",
-    "is_production_namespace": "syncsafe.storm",
-    "storm_metrics": "syncsafe.storm",
-    # stale
+    # syncsafe.stale
     "CommitTimeLookup": "syncsafe.stale",
     "MetricFamily": "syncsafe.stale",
     "Revision": "syncsafe.stale",
@@ -61,10 +53,28 @@ _EXPORTS: Final[dict[str, str]] = {
     "staleness_metrics": "syncsafe.stale",
     "timedelta_from_ns": "syncsafe.stale",
     "write_textfile": "syncsafe.stale",
-    # errors
+    # syncsafe.storm
+    "PRODUCTION_WORDS": "syncsafe.storm",
+    "SYNC_EVENT_REASONS": "syncsafe.storm",
+    "AlertState": "syncsafe.storm",
+    "EventBatch": "syncsafe.storm",
+    "StormAlert": "syncsafe.storm",
+    "StormDetector": "syncsafe.storm",
+    "StormStatistics": "syncsafe.storm",
+    "SyncEvent": "syncsafe.storm",
+    "events_from": "syncsafe.storm",
+    "is_production_namespace": "syncsafe.storm",
+    "storm_metrics": "syncsafe.storm",
+    # syncsafe.walk
+    "Finding": "syncsafe.walk",
+    "WalkEntry": "syncsafe.walk",
+    "scan": "syncsafe.walk",
+    "walk": "syncsafe.walk",
+    # syncsafe.errors
     "AbsoluteSymlinkError": "syncsafe.errors",
     "AnnotationsTooLarge": "syncsafe.errors",
     "DanglingSymlinkError": "syncsafe.errors",
+    "GuardStateCorrupt": "syncsafe.errors",
     "InvalidAnnotationKey": "syncsafe.errors",
     "InvalidDuration": "syncsafe.errors",
     "InvalidLabelValue": "syncsafe.errors",
@@ -72,9 +82,13 @@ _EXPORTS: Final[dict[str, str]] = {
     "InvalidRevision": "syncsafe.errors",
     "NaiveTimestamp": "syncsafe.errors",
     "PathEscapeError": "syncsafe.errors",
+    "ReentrantSync": "syncsafe.errors",
     "SpecialFileError": "syncsafe.errors",
     "StaleEntryError": "syncsafe.errors",
     "SymlinkLoopError": "syncsafe.errors",
+    "SyncFailed": "syncsafe.errors",
+    "SyncInProgress": "syncsafe.errors",
+    "SyncTimeout": "syncsafe.errors",
     "SyncsafeError": "syncsafe.errors",
     "UnknownCommit": "syncsafe.errors",
     "UnsafePathError": "syncsafe.errors",
@@ -88,10 +102,16 @@ __all__ = [
     "AlertState",
     "AnnotationKey",
     "AnnotationsTooLarge",
+    "AsyncSyncGuard",
     "CommitTimeLookup",
     "DanglingSymlinkError",
     "EventBatch",
+    "Fence",
+    "FileGuardState",
+    "FileSyncGuard",
     "Finding",
+    "GuardStateCorrupt",
+    "GuardStatistics",
     "InvalidAnnotationKey",
     "InvalidDuration",
     "InvalidLabelValue",
@@ -99,7 +119,10 @@ __all__ = [
     "InvalidRevision",
     "MetricFamily",
     "NaiveTimestamp",
+    "Outcome",
     "PathEscapeError",
+    "Policy",
+    "ReentrantSync",
     "Revision",
     "SpecialFileError",
     "StaleEntryError",
@@ -109,6 +132,10 @@ __all__ = [
     "StormStatistics",
     "SymlinkLoopError",
     "SyncEvent",
+    "SyncFailed",
+    "SyncGuard",
+    "SyncInProgress",
+    "SyncTimeout",
     "SyncsafeError",
     "UnknownCommit",
     "UnsafePathError",
@@ -147,6 +174,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.errors import AbsoluteSymlinkError as AbsoluteSymlinkError
     from syncsafe.errors import AnnotationsTooLarge as AnnotationsTooLarge
     from syncsafe.errors import DanglingSymlinkError as DanglingSymlinkError
+    from syncsafe.errors import GuardStateCorrupt as GuardStateCorrupt
     from syncsafe.errors import InvalidAnnotationKey as InvalidAnnotationKey
     from syncsafe.errors import InvalidDuration as InvalidDuration
     from syncsafe.errors import InvalidLabelValue as InvalidLabelValue
@@ -154,12 +182,24 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.errors import InvalidRevision as InvalidRevision
     from syncsafe.errors import NaiveTimestamp as NaiveTimestamp
     from syncsafe.errors import PathEscapeError as PathEscapeError
+    from syncsafe.errors import ReentrantSync as ReentrantSync
     from syncsafe.errors import SpecialFileError as SpecialFileError
     from syncsafe.errors import StaleEntryError as StaleEntryError
     from syncsafe.errors import SymlinkLoopError as SymlinkLoopError
+    from syncsafe.errors import SyncFailed as SyncFailed
+    from syncsafe.errors import SyncInProgress as SyncInProgress
     from syncsafe.errors import SyncsafeError as SyncsafeError
+    from syncsafe.errors import SyncTimeout as SyncTimeout
     from syncsafe.errors import UnknownCommit as UnknownCommit
     from syncsafe.errors import UnsafePathError as UnsafePathError
+    from syncsafe.guard import AsyncSyncGuard as AsyncSyncGuard
+    from syncsafe.guard import Fence as Fence
+    from syncsafe.guard import FileGuardState as FileGuardState
+    from syncsafe.guard import FileSyncGuard as FileSyncGuard
+    from syncsafe.guard import GuardStatistics as GuardStatistics
+    from syncsafe.guard import Outcome as Outcome
+    from syncsafe.guard import Policy as Policy
+    from syncsafe.guard import SyncGuard as SyncGuard
     from syncsafe.paths import open_inside as open_inside
     from syncsafe.paths import resolve as resolve
     from syncsafe.stale import CommitTimeLookup as CommitTimeLookup
@@ -194,7 +234,18 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
 
 # public submodules, importable as attributes: ``syncsafe.annotations``
 _SUBMODULES: Final = frozenset(
-    {"annotations", "buggy", "cli", "errors", "paths", "stale", "storm", "strategies", "testing"}
+    {
+        "annotations",
+        "buggy",
+        "cli",
+        "errors",
+        "guard",
+        "paths",
+        "stale",
+        "storm",
+        "strategies",
+        "testing",
+    }
 )
 
 # Public functions that share their name with the submodule defining them:

@@ -22,6 +22,7 @@ __all__ = [
     "AbsoluteSymlinkError",
     "AnnotationsTooLarge",
     "DanglingSymlinkError",
+    "GuardStateCorrupt",
     "InvalidAnnotationKey",
     "InvalidDuration",
     "InvalidLabelValue",
@@ -29,9 +30,13 @@ __all__ = [
     "InvalidRevision",
     "NaiveTimestamp",
     "PathEscapeError",
+    "ReentrantSync",
     "SpecialFileError",
     "StaleEntryError",
     "SymlinkLoopError",
+    "SyncFailed",
+    "SyncInProgress",
+    "SyncTimeout",
     "SyncsafeError",
     "UnknownCommit",
     "UnsafePathError",
@@ -261,6 +266,116 @@ class StaleEntryError(SyncsafeError, RuntimeError):
 
 
 # ---------------------------------------------------------------------- guard
+
+
+class SyncInProgress(SyncsafeError, RuntimeError):
+    """
+    A run for the key is in flight and the policy is ``"reject"``.
+
+    This is what the incident's documented fix did ("sync already in
+    progress"): the request is dropped, and the update it carried is lost
+    unless the caller retries. ``generation`` is the run in flight.
+    """
+
+    def __init__(self, key: object, generation: int) -> None:
+        super().__init__(key, generation)
+        self.key = key
+        self.generation = generation
+
+    def __str__(self) -> str:
+        return (
+            f"sync of {self.key!r} rejected: run {self.generation} is in progress "
+            "and the policy is 'reject'"
+        )
+
+    def __reduce__(self) -> tuple[type[SyncInProgress], tuple[object, int]]:
+        return type(self), (self.key, self.generation)
+
+
+class SyncFailed(SyncsafeError, RuntimeError):
+    """
+    The run that served this caller raised; another caller executed it.
+
+    The caller that executed the run gets the original exception; every other
+    caller of that run gets a ``SyncFailed`` whose ``__cause__`` is that
+    exception (when it ran in this process) and whose ``error`` describes it.
+    """
+
+    def __init__(self, key: object, generation: int, error: str) -> None:
+        super().__init__(key, generation, error)
+        self.key = key
+        self.generation = generation
+        self.error = error
+
+    def __str__(self) -> str:
+        return f"sync of {self.key!r} failed: run {self.generation} raised {self.error}"
+
+    def __reduce__(self) -> tuple[type[SyncFailed], tuple[object, int, str]]:
+        return type(self), (self.key, self.generation, self.error)
+
+
+class SyncTimeout(SyncsafeError, TimeoutError):
+    """
+    A caller gave up waiting for a run after ``timeout`` seconds.
+
+    The run it waited for is not cancelled: the other callers still get it.
+    """
+
+    def __init__(self, key: object, timeout: float) -> None:
+        super().__init__(key, timeout)
+        self.key = key
+        self.timeout = timeout
+
+    def __str__(self) -> str:
+        return (
+            f"sync of {self.key!r}: no run served this call within {self.timeout:g} s "
+            "(the run in flight goes on)"
+        )
+
+    def __reduce__(self) -> tuple[type[SyncTimeout], tuple[object, float]]:
+        return type(self), (self.key, self.timeout)
+
+
+class ReentrantSync(SyncsafeError, RuntimeError):
+    """
+    A run called the guard for its own key.
+
+    Waiting would never end: the caller would wait for the run it is inside.
+    The guard raises instead of deadlocking.
+    """
+
+    def __init__(self, key: object) -> None:
+        super().__init__(key)
+        self.key = key
+
+    def __str__(self) -> str:
+        return (
+            f"sync of {self.key!r} called from inside its own run: a run must not wait for itself"
+        )
+
+    def __reduce__(self) -> tuple[type[ReentrantSync], tuple[object]]:
+        return type(self), (self.key,)
+
+
+class GuardStateCorrupt(SyncsafeError, ValueError):
+    """
+    A ``FileSyncGuard`` state file cannot be read back.
+
+    syncsafe replaces state files atomically, so this means something else
+    wrote the file; the guard refuses to guess a generation, which could
+    reuse a fencing token.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(path, problem)
+        self.path = path
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}; a guard state file must be the guard's own JSON"
+
+    def __reduce__(self) -> tuple[type[GuardStateCorrupt], tuple[str, str]]:
+        return type(self), (self.path, self.problem)
 
 
 # ---------------------------------------------------------------- storm/stale

@@ -12,6 +12,8 @@ original is given; only the language changed.
   staleness script whose ``case`` never matched and whose ``git log`` always failed.
 - :mod:`syncsafe.buggy.paths`: the kustomize build's symlink checks, ``Build()`` and
   ``FixedBuild()``.
+- :mod:`syncsafe.buggy.sync`: the app controller's ``Sync()``, which let 47
+  syncs of one app run at once, and its ``FixedSync()``, which drops requests.
 """
 
 # No ``from __future__ import annotations`` here: it would bind the name

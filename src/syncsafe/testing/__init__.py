@@ -21,6 +21,15 @@ from typing import TYPE_CHECKING, Final
 # public name -> the module that defines it; loaded on first use (PEP 562),
 # because pytest imports this package (for the plugin) in every run.
 _EXPORTS: Final[dict[str, str]] = {
+    # syncsafe.testing._checks
+    "ConformanceError": "syncsafe.testing._checks",
+    "check_checksum": "syncsafe.testing._checks",
+    "check_path_confinement": "syncsafe.testing._checks",
+    # syncsafe.testing._clock
+    "ManualClock": "syncsafe.testing._clock",
+    # syncsafe.testing._sequencer
+    "Sequencer": "syncsafe.testing._sequencer",
+    # syncsafe.testing._trees
     "ROOT_NAME": "syncsafe.testing._trees",
     "SECRET": "syncsafe.testing._trees",
     "Fifo": "syncsafe.testing._trees",
@@ -31,10 +40,6 @@ _EXPORTS: Final[dict[str, str]] = {
     "attack_corpus": "syncsafe.testing._trees",
     "benign_corpus": "syncsafe.testing._trees",
     "build_tree": "syncsafe.testing._trees",
-    "ManualClock": "syncsafe.testing._clock",
-    "ConformanceError": "syncsafe.testing._checks",
-    "check_checksum": "syncsafe.testing._checks",
-    "check_path_confinement": "syncsafe.testing._checks",
 }
 
 __all__ = [
@@ -45,6 +50,7 @@ __all__ = [
     "File",
     "Folder",
     "ManualClock",
+    "Sequencer",
     "Symlink",
     "TreeSpec",
     "attack_corpus",
@@ -59,6 +65,7 @@ if TYPE_CHECKING:
     from syncsafe.testing._checks import check_checksum as check_checksum
     from syncsafe.testing._checks import check_path_confinement as check_path_confinement
     from syncsafe.testing._clock import ManualClock as ManualClock
+    from syncsafe.testing._sequencer import Sequencer as Sequencer
     from syncsafe.testing._trees import ROOT_NAME as ROOT_NAME
     from syncsafe.testing._trees import SECRET as SECRET
     from syncsafe.testing._trees import Fifo as Fifo

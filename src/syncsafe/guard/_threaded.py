@@ -1,0 +1,222 @@
+"""The threaded front end: the pure machine behind one mutex, plus waiting."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar, cast, final
+
+import attrs
+
+from syncsafe.errors import SyncFailed, SyncTimeout
+from syncsafe.guard._machine import (
+    DONE,
+    Caller,
+    Flight,
+    Machine,
+    Policy,
+    Solo,
+    _checked,
+    _validate_policy,
+)
+from syncsafe.guard._values import GuardStatistics, Outcome, new_outcome
+
+__all__ = ["SyncGuard"]
+
+T = TypeVar("T")
+
+# A bare lock used as a one-shot signal: made only when a caller must wait, so
+# the uncontended path allocates no Event or Condition (each of which builds
+# locks and a waiter list of its own).
+_allocate_lock = threading.Lock
+_get_ident = threading.get_ident
+
+
+@final
+@attrs.define(eq=False)
+class SyncGuard:
+    """
+    At most one run per key at a time, across threads, and no request lost.
+
+    Unlike a ``threading.Lock`` per key, which runs every caller's function
+    one after the other, the guard lets callers share runs; unlike Go's
+    ``singleflight`` (the ``"share"`` policy), its default ``"coalesce"``
+    policy never hands a caller the result of a run that started before the
+    caller asked: a caller that arrives during a run waits for the next run,
+    and everyone who arrived during one run shares that next run.
+
+    ``SyncGuard(policy="coalesce", max_concurrent=None)``: *policy* is what
+    a caller does when a run for its key is in flight: ``"coalesce"`` (wait
+    for, and share, the next run), ``"share"`` (join the run in flight) or
+    ``"reject"`` (raise :class:`~syncsafe.SyncInProgress`). *max_concurrent*
+    caps the runs in flight across all keys (the controller's
+    max-concurrent-syncs); runs waiting for a slot start first come, first
+    served.
+
+    A run that calls :meth:`run` for another key while every slot is taken
+    waits for a slot like any caller; with ``max_concurrent=1`` that never
+    comes, so do not nest runs under a cap.
+
+    .. versionadded:: 0.1.0
+    """
+
+    policy: Policy = attrs.field(
+        default="coalesce", validator=_validate_policy, on_setattr=attrs.setters.frozen
+    )
+    """The policy of calls that do not name one."""
+    max_concurrent: int | None = attrs.field(default=None, on_setattr=attrs.setters.frozen)
+    """The cap on runs in flight across keys, or ``None``."""
+    _machine: Machine = attrs.field(init=False, repr=False)
+    _mutex: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
+    # Called (outside the mutex) with the key when a caller is about to
+    # block; lets tests and the demo order threads without sleeping.
+    _waiting_hook: Callable[[Hashable], None] | None = attrs.field(
+        init=False, repr=False, default=None
+    )
+
+    def __attrs_post_init__(self) -> None:
+        self._machine = Machine(self.max_concurrent)
+
+    def run(
+        self,
+        key: Hashable,
+        fn: Callable[[], T],
+        *,
+        timeout: float | None = None,
+        policy: Policy | None = None,
+    ) -> Outcome[T]:
+        """
+        Run *fn* for *key*, or share a run of it, by the guard's policy.
+
+        :param timeout: the longest this caller waits for a run, in seconds;
+            on expiry :class:`~syncsafe.SyncTimeout` is raised and the run goes
+            on for its other callers. It does not bound a run this caller
+            executes.
+        :param policy: this call's policy, instead of the guard's.
+        :return: the outcome: the value, the run's generation, and how this
+            caller was served.
+        :raises SyncInProgress: the policy is ``"reject"`` and a run is in flight.
+        :raises SyncFailed: the run that served this caller raised, in another
+            caller; the original exception is the ``__cause__``.
+        :raises ReentrantSync: *fn*, in this thread, called ``run`` for its own key.
+        :raises SyncTimeout: *timeout* expired before a run served this caller.
+
+        Whatever *fn* raises reaches the caller that executed it unchanged,
+        ``KeyboardInterrupt`` included, and never leaves the key stuck.
+        """
+        policy_ = self.policy if policy is None else _checked(policy)
+        mutex = self._mutex
+        machine = self._machine
+        with mutex:
+            caller = machine.arrive(key, policy_, _get_ident())
+            if not isinstance(caller, tuple) and caller.flight.leader is not caller:
+                waker = _allocate_lock()
+                waker.acquire()
+                caller.data = waker
+        if isinstance(caller, tuple):
+            # A solo run, nobody else in flight for the key: the hot path, inlined.
+            try:
+                value = fn()
+            except BaseException as exc:
+                self._finish_solo(key, caller, None, exc)
+                raise
+            with mutex:
+                joined, started = machine.finish_solo(key, caller, value, None)
+                if joined is not None:
+                    self._release_followers(joined)
+            if started:
+                self._wake(started)
+            shared_with = 0 if joined is None else joined.served - 1
+            return new_outcome(Outcome, (value, caller[0], True, True, shared_with, False))
+        flight = caller.flight
+        if flight.leader is not caller and not self._wait(caller, waker, timeout):
+            return self._served(caller)
+        try:
+            value = fn()
+        except BaseException as exc:
+            self._finish(flight, None, exc)
+            raise
+        self._finish(flight, value, None)
+        return Outcome(value, flight.generation, True, caller.fresh, flight.served - 1)  # noqa: FBT003
+
+    def _finish_solo(
+        self, key: Hashable, solo: Solo, value: object, error: BaseException | None
+    ) -> None:
+        with self._mutex:
+            flight, started = self._machine.finish_solo(key, solo, value, error)
+            if flight is not None:
+                self._release_followers(flight)
+        if started:
+            self._wake(started)
+
+    def statistics(self) -> GuardStatistics:
+        """A frozen snapshot of the guard's counters and state."""
+        machine = self._machine
+        with self._mutex:
+            return GuardStatistics(
+                runs=machine.runs,
+                coalesced=machine.coalesced,
+                rejected=machine.rejected,
+                timed_out=machine.timed_out,
+                in_flight=machine.running,
+                waiting=machine.waiting(),
+                keys=machine.keys(),
+            )
+
+    # -------------------------------------------------------------- internals
+
+    def _wait(self, caller: Caller, waker: threading.Lock, timeout: float | None) -> bool:
+        """Block until *caller* leads a started flight (True) or its flight is done (False)."""
+        hook = self._waiting_hook
+        if hook is not None:
+            hook(caller.flight.key)
+        try:
+            acquired = waker.acquire(timeout=-1 if timeout is None else max(timeout, 0.0))
+        except BaseException:  # KeyboardInterrupt while waiting: leave, so nothing waits for us
+            with self._mutex:
+                started = self._machine.leave(caller, timed_out=False)
+            self._wake(started)
+            raise
+        if acquired:
+            flight = caller.flight
+            if flight.state == DONE:
+                return False
+            with self._mutex:
+                self._machine.begin(caller, _get_ident())
+            return True
+        with self._mutex:
+            flight = caller.flight
+            if flight.state == DONE:
+                return False  # served while the timeout expired: take the result
+            started = self._machine.leave(caller)
+        self._wake(started)
+        raise SyncTimeout(flight.key, timeout if timeout is not None else 0.0)
+
+    def _finish(self, flight: Flight, value: object, error: BaseException | None) -> None:
+        with self._mutex:
+            started = self._machine.finish(flight, value, error)
+            self._release_followers(flight)
+        if started:
+            self._wake(started)
+
+    @staticmethod
+    def _release_followers(flight: Flight) -> None:
+        leader = flight.leader
+        for caller in flight.callers:
+            if caller is not leader:
+                cast("threading.Lock", caller.data).release()  # every follower has one
+
+    @staticmethod
+    def _wake(started: Sequence[Flight]) -> None:
+        for flight in started:
+            leader = flight.leader
+            assert leader is not None  # noqa: S101 - a started flight has a leader
+            cast("threading.Lock", leader.data).release()  # a waiting leader has one
+
+    @staticmethod
+    def _served(caller: Caller) -> Outcome[T]:
+        flight = caller.flight
+        if flight.error is not None:
+            raise SyncFailed(flight.key, flight.generation, repr(flight.error)) from flight.error
+        value: T = flight.value  # type: ignore[assignment]  # the leader's fn returned it
+        return Outcome(value, flight.generation, False, caller.fresh, flight.served - 1)  # noqa: FBT003

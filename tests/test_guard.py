@@ -1,0 +1,647 @@
+from __future__ import annotations
+
+import itertools
+import pickle
+import threading
+from collections.abc import Callable, Hashable
+
+import attrs
+import pytest
+
+import syncsafe
+from syncsafe import (
+    Fence,
+    Outcome,
+    ReentrantSync,
+    SyncFailed,
+    SyncGuard,
+    SyncInProgress,
+    SyncTimeout,
+)
+from syncsafe.guard._machine import Machine
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Threads:
+    """Start callables in threads, keep what each returned or raised, join them all."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, object] = {}
+        self._threads: list[threading.Thread] = []
+
+    def start(self, name: str, fn: Callable[[], object]) -> None:
+        """Run *fn* in a new thread called *name*."""
+
+        def body() -> None:
+            try:
+                self.results[name] = fn()
+            except BaseException as exc:  # noqa: BLE001 - kept for the test to assert on
+                self.results[name] = exc
+
+        thread = threading.Thread(target=body, name=name)
+        self._threads.append(thread)
+        thread.start()
+
+    def join(self) -> dict[str, object]:
+        """Wait for every thread; return what each returned or raised, by name."""
+        for thread in self._threads:
+            thread.join(timeout=20)
+            assert not thread.is_alive(), f"{thread.name} hangs"
+        return self.results
+
+
+def waiting_counter(guard: SyncGuard) -> threading.Semaphore:
+    """A semaphore released each time a caller of *guard* is about to block."""
+    blocked = threading.Semaphore(0)
+
+    def hook(_key: Hashable) -> None:
+        blocked.release()
+
+    guard._waiting_hook = hook
+    return blocked
+
+
+def acquire(semaphore: threading.Semaphore, times: int = 1) -> None:
+    """Wait until *semaphore* was released *times* times."""
+    for _ in range(times):
+        assert semaphore.acquire(timeout=10), "a caller never blocked"
+
+
+def _in_run(guard: SyncGuard, key: Hashable = "app") -> tuple[Threads, threading.Event]:
+    """Start a run of *key* that holds until the returned event is set; return once it runs."""
+    started = threading.Event()
+    release = threading.Event()
+
+    def hold() -> str:
+        started.set()
+        assert release.wait(10)
+        return "first"
+
+    threads = Threads()
+    threads.start("first", lambda: guard.run(key, hold))
+    assert started.wait(10)
+    return threads, release
+
+
+def machine(guard: SyncGuard) -> Machine:
+    """The guard's pure state machine."""
+    return guard._machine
+
+
+# ------------------------------------------------------------------ basics
+
+
+def test_an_uncontended_run_leads_a_fresh_run() -> None:
+    """A caller alone executes fn and gets its value with the next generation."""
+    guard = SyncGuard()
+    assert Outcome("v", 1, True, True, 0) == guard.run("app", lambda: "v")  # noqa: FBT003
+    assert 2 == guard.run("app", lambda: "w").generation
+
+
+def test_generations_grow_across_keys_and_idle_periods() -> None:
+    """A generation is never reused: not for another key, not after the key's state was dropped."""
+    guard = SyncGuard()
+    generations = [guard.run(key, lambda: None).generation for key in ["a", "b", "a", "a"]]
+    assert [1, 2, 3, 4] == generations
+    assert 0 == machine(guard).size()
+
+
+def test_idle_keys_leave_no_state() -> None:
+    """20,000 distinct keys in a row: the guard holds nothing afterwards."""
+    guard = SyncGuard()
+    for n in range(20_000):
+        guard.run(("app", n), lambda: None)
+    assert 0 == machine(guard).size()
+    assert 0 == guard.statistics().keys
+    assert 20_000 == guard.statistics().runs
+
+
+def test_the_uncontended_path_makes_no_event_or_condition(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No threading.Event or Condition is built for a run nobody else waits for."""
+    guard = SyncGuard()
+
+    def forbidden(*_args: object, **_kwargs: object) -> None:
+        pytest.fail("the uncontended path built an Event or a Condition")
+
+    monkeypatch.setattr(threading, "Event", forbidden)
+    monkeypatch.setattr(threading, "Condition", forbidden)
+    assert "ok" == guard.run("app", lambda: "ok").value
+    assert "ok" == guard.run("app", lambda: "ok", policy="share").value
+
+
+def test_bad_policies_are_rejected() -> None:
+    """An unknown policy is a ValueError naming it, at construction and per call."""
+    with pytest.raises(ValueError, match="policy='sometimes'"):
+        SyncGuard("sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="policy='never'"):
+        SyncGuard().run("k", lambda: None, policy="never")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_concurrent=0"):
+        SyncGuard(max_concurrent=0)
+
+
+# --------------------------------------------------------------- policies
+
+
+def test_coalesce_serves_callers_who_arrived_mid_run_with_one_later_run() -> None:
+    """Callers arriving during a run wait; the next run serves them all, and starts after them."""
+    guard = SyncGuard()
+    blocked = waiting_counter(guard)
+    threads, release = _in_run(guard)
+    runs: list[str] = []
+
+    def sync(name: str) -> Callable[[], str]:
+        def run() -> str:
+            runs.append(name)
+            return name
+
+        return run
+
+    threads.start("second", lambda: guard.run("app", sync("second")))
+    acquire(blocked)
+    threads.start("third", lambda: guard.run("app", sync("third")))
+    acquire(blocked)
+    assert 2 == guard.statistics().waiting
+    release.set()
+    results = threads.join()
+    assert ["second"] == runs
+    assert Outcome("first", 1, True, True, 0) == results["first"]  # noqa: FBT003
+    assert Outcome("second", 2, True, True, 1) == results["second"]  # noqa: FBT003
+    assert Outcome("second", 2, False, True, 1) == results["third"]  # noqa: FBT003
+    assert attrs.asdict(guard.statistics()) == {
+        "runs": 2,
+        "coalesced": 2,
+        "rejected": 0,
+        "timed_out": 0,
+        "in_flight": 0,
+        "waiting": 0,
+        "keys": 0,
+    }
+
+
+def test_share_joins_the_run_in_flight() -> None:
+    """A share caller gets the running run's outcome, marked not fresh."""
+    guard = SyncGuard(policy="share")
+    blocked = waiting_counter(guard)
+    threads, release = _in_run(guard)
+    threads.start("joiner", lambda: guard.run("app", lambda: "never"))
+    acquire(blocked)
+    release.set()
+    results = threads.join()
+    assert Outcome("first", 1, False, False, 1) == results["joiner"]  # noqa: FBT003
+    assert Outcome("first", 1, True, True, 1) == results["first"]  # noqa: FBT003
+
+
+def test_reject_raises_sync_in_progress() -> None:
+    """A reject caller is refused while a run is in flight, naming the key and the run."""
+    guard = SyncGuard()
+    threads, release = _in_run(guard)
+    with pytest.raises(SyncInProgress, match="'app' rejected: run 1 is in progress") as info:
+        guard.run("app", lambda: None, policy="reject")
+    release.set()
+    threads.join()
+    assert 1 == info.value.generation
+    assert 1 == guard.statistics().rejected
+    assert 2 == guard.run("app", lambda: None, policy="reject").generation
+
+
+# ------------------------------------------------------- errors and timeouts
+
+
+def test_an_exception_reaches_every_caller_of_the_run() -> None:
+    """The leader gets the original error; the others get SyncFailed chained to it."""
+    guard = SyncGuard(policy="share")
+    blocked = waiting_counter(guard)
+    started = threading.Event()
+    release = threading.Event()
+    boom = ValueError("repository unreachable")
+
+    def failing() -> None:
+        started.set()
+        assert release.wait(10)
+        raise boom
+
+    threads = Threads()
+    threads.start("leader", lambda: guard.run("app", failing))
+    assert started.wait(10)
+    threads.start("follower", lambda: guard.run("app", lambda: None))
+    acquire(blocked)
+    release.set()
+    results = threads.join()
+    assert results["leader"] is boom
+    follower = results["follower"]
+    assert isinstance(follower, SyncFailed)
+    assert follower.__cause__ is boom
+    assert (
+        str(follower) == "sync of 'app' failed: run 1 raised ValueError('repository unreachable')"
+    )
+    assert 2 == guard.run("app", lambda: None).generation  # the key is not stuck
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, SystemExit])
+def test_a_base_exception_never_leaves_the_key_stuck(error: type[BaseException]) -> None:
+    """KeyboardInterrupt or SystemExit in fn: leader gets it, waiters get SyncFailed, key free."""
+    guard = SyncGuard()
+    blocked = waiting_counter(guard)
+    started = threading.Event()
+    release = threading.Event()
+
+    def interrupted() -> None:
+        started.set()
+        assert release.wait(10)
+        raise error
+
+    threads = Threads()
+    threads.start("leader", lambda: guard.run("app", interrupted))
+    assert started.wait(10)
+    threads.start("waiter", lambda: guard.run("app", lambda: "next", policy="share"))
+    acquire(blocked)
+    release.set()
+    results = threads.join()
+    assert isinstance(results["leader"], error)
+    assert isinstance(results["waiter"], SyncFailed)
+    assert isinstance(results["waiter"].__cause__, error)
+    assert 0 == machine(guard).size()
+    assert "again" == guard.run("app", lambda: "again").value
+
+
+def test_a_base_exception_in_a_solo_run_frees_the_key() -> None:
+    """An interrupted run nobody joined leaves no state behind."""
+    guard = SyncGuard()
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        guard.run("app", interrupted)
+    assert 0 == machine(guard).size()
+
+
+def test_a_waiter_times_out_without_cancelling_the_run() -> None:
+    """SyncTimeout (a TimeoutError) for the waiter; the run and its other callers go on."""
+    guard = SyncGuard()
+    blocked = waiting_counter(guard)
+    threads, release = _in_run(guard)
+    threads.start("patient", lambda: guard.run("app", lambda: "patient"))
+    acquire(blocked)
+    with pytest.raises(SyncTimeout) as info:
+        guard.run("app", lambda: "impatient", timeout=0.01)
+    assert isinstance(info.value, TimeoutError)
+    assert str(info.value) == (
+        "sync of 'app': no run served this call within 0.01 s (the run in flight goes on)"
+    )
+    release.set()
+    results = threads.join()
+    assert Outcome("first", 1, True, True, 0) == results["first"]  # noqa: FBT003
+    assert Outcome("patient", 2, True, True, 0) == results["patient"]  # noqa: FBT003
+    assert 1 == guard.statistics().timed_out
+    assert 0 == machine(guard).size()
+
+
+def test_the_only_waiter_timing_out_drops_the_next_run() -> None:
+    """A pending run whose every caller gave up never starts."""
+    guard = SyncGuard()
+    threads, release = _in_run(guard)
+    with pytest.raises(SyncTimeout):
+        guard.run("app", lambda: "never", timeout=0)
+    release.set()
+    threads.join()
+    assert 1 == guard.statistics().runs
+    assert 0 == machine(guard).size()
+
+
+def test_a_run_calling_run_for_its_own_key_raises() -> None:
+    """Re-entry for the same key is an error, not a deadlock; another key is fine."""
+    guard = SyncGuard()
+
+    def reentrant() -> object:
+        assert "inner" == guard.run("other", lambda: "inner").value
+        return guard.run("app", lambda: None)
+
+    with pytest.raises(ReentrantSync, match="'app' called from inside its own run"):
+        guard.run("app", reentrant)
+    assert 0 == machine(guard).size()
+
+
+def test_reentry_is_caught_after_others_joined_the_run() -> None:
+    """The check follows the running thread even once the solo run became a shared flight."""
+    guard = SyncGuard(policy="share")
+    blocked = waiting_counter(guard)
+    joined = threading.Event()
+    errors: list[BaseException] = []
+
+    def reentrant() -> None:
+        assert joined.wait(10)
+        try:
+            guard.run("app", lambda: None)
+        except ReentrantSync as exc:
+            errors.append(exc)
+
+    threads = Threads()
+    threads.start("leader", lambda: guard.run("app", reentrant))
+
+    def join_when_the_follower_waits() -> None:
+        acquire(blocked)
+        joined.set()
+
+    threads.start("joiner", join_when_the_follower_waits)
+    threads.start("follower", lambda: guard.run("app", lambda: None))
+    threads.join()
+    assert 1 == len(errors)
+
+
+# ---------------------------------------------------------- max_concurrent
+
+
+def test_max_concurrent_caps_runs_across_keys_first_come_first_served() -> None:
+    """With one slot, runs of other keys wait, and start in arrival order."""
+    guard = SyncGuard(max_concurrent=1)
+    blocked = waiting_counter(guard)
+    threads, release = _in_run(guard, "a")
+    order: list[str] = []
+    for key in ["b", "c", "d"]:
+        threads.start(key, lambda key=key: guard.run(key, lambda: order.append(key)))  # type: ignore[misc]
+        acquire(blocked)
+    stats = guard.statistics()
+    assert (1, 3, 4) == (stats.in_flight, stats.waiting, stats.keys)
+    release.set()
+    threads.join()
+    assert ["b", "c", "d"] == order
+    assert 0 == machine(guard).size()
+
+
+def test_a_caller_joins_a_run_waiting_for_a_slot() -> None:
+    """A second caller for a key whose run waits for a slot shares that run."""
+    guard = SyncGuard(max_concurrent=1)
+    blocked = waiting_counter(guard)
+    threads, release = _in_run(guard, "a")
+    threads.start("b1", lambda: guard.run("b", lambda: "b"))
+    acquire(blocked)
+    threads.start("b2", lambda: guard.run("b", lambda: "never"))
+    acquire(blocked)
+    release.set()
+    results = threads.join()
+    assert Outcome("b", 2, True, True, 1) == results["b1"]  # noqa: FBT003
+    assert Outcome("b", 2, False, True, 1) == results["b2"]  # noqa: FBT003
+
+
+# ----------------------------------------------------------------- stress
+
+
+@pytest.mark.timeout(60)
+def test_stress_64_threads_one_key() -> None:
+    """64 threads x 5 calls: never two runs at once, every call served by a run started after it."""
+    guard = SyncGuard()
+    clock = itertools.count()  # next() is atomic under the GIL
+    lock = threading.Lock()
+    active = peak = 0
+    starts: dict[int, int] = {}
+    calls: list[tuple[int, Outcome[int]]] = []
+    barrier = threading.Barrier(64)
+
+    def sync() -> int:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        started = next(clock)
+        with lock:
+            active -= 1
+        return started
+
+    def worker() -> None:
+        barrier.wait(timeout=10)
+        for _ in range(5):
+            asked = next(clock)
+            outcome = guard.run("app", sync)
+            calls.append((asked, outcome))
+            if outcome.leader:
+                starts[outcome.generation] = outcome.value
+
+    threads = [threading.Thread(target=worker) for _ in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=50)
+    assert 1 == peak
+    assert 320 == len(calls)
+    for asked, outcome in calls:
+        assert outcome.fresh
+        assert starts[outcome.generation] > asked
+    stats = guard.statistics()
+    assert stats.runs == len(starts)
+    assert 320 == stats.runs + stats.coalesced
+    assert 0 == machine(guard).size()
+
+
+# ----------------------------------------------------- statistics and values
+
+
+def test_statistics_is_a_frozen_snapshot() -> None:
+    """statistics() is a value: it does not change, and cannot be changed."""
+    guard = SyncGuard()
+    before = guard.statistics()
+    guard.run("app", lambda: None)
+    assert 0 == before.runs
+    assert 1 == guard.statistics().runs
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        before.runs = 5  # type: ignore[misc]
+
+
+def test_outcome_is_an_immutable_value() -> None:
+    """Outcome compares by value, only to outcomes; it hashes, pickles and cannot be changed."""
+    outcome = Outcome("v", 3, True, False, 2)  # noqa: FBT003
+    assert ("v", 3, True, False, 2, False) == (
+        outcome.value,
+        outcome.generation,
+        outcome.leader,
+        outcome.fresh,
+        outcome.shared_with,
+        outcome.remote,
+    )
+    assert outcome == Outcome("v", 3, True, False, 2, False)  # noqa: FBT003
+    assert outcome != ("v", 3, True, False, 2, False)
+    assert hash(outcome) == hash(Outcome("v", 3, True, False, 2))  # noqa: FBT003
+    assert outcome == pickle.loads(pickle.dumps(outcome))  # noqa: S301 - our own data
+    assert repr(outcome) == (
+        "Outcome(value='v', generation=3, leader=True, fresh=False, shared_with=2, remote=False)"
+    )
+    with pytest.raises(AttributeError):
+        outcome.value = "w"  # type: ignore[misc]
+
+
+def test_fence_accepts_only_newer_generations() -> None:
+    """A paused old leader's generation is refused once a newer one was accepted."""
+    assert Fence().last is None
+    fence = Fence()
+    assert fence.accept(2)
+    assert not fence.accept(1)
+    assert not fence.accept(2)
+    assert fence.accept(7)
+    assert 7 == fence.last
+    assert "Fence(last=7)" == repr(fence)
+    assert not Fence(last=9).accept(9)
+
+
+def test_fence_check_and_set_is_atomic_across_threads() -> None:
+    """Of many threads offering the same generation, exactly one is accepted."""
+    fence = Fence()
+    barrier = threading.Barrier(16)
+    accepted: list[bool] = []
+
+    def offer() -> None:
+        barrier.wait(timeout=10)
+        accepted.append(fence.accept(1))
+
+    threads = [threading.Thread(target=offer) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert 1 == accepted.count(True)
+
+
+def test_the_guard_is_exported() -> None:
+    """The guard's names are importable from syncsafe and syncsafe.guard alike."""
+    assert syncsafe.SyncGuard is syncsafe.guard.SyncGuard
+
+
+# ------------------------------------------------- waiting, at the edges
+
+
+class _LateLock:
+    """A waker whose timed wait reports a timeout just after it was released: the races at once."""
+
+    def __init__(self) -> None:
+        self._released = threading.Event()
+        self._armed = False
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:  # noqa: ARG002, FBT001, FBT002
+        if not self._armed:
+            self._armed = True
+            return True  # the guard arms the waker: locked
+        assert self._released.wait(10)
+        return False  # "timed out" at the very moment it was woken
+
+    def release(self) -> None:
+        self._released.set()
+
+
+class _InterruptedLock:
+    """A waker whose wait is interrupted, as by Ctrl-C in the main thread."""
+
+    def __init__(self) -> None:
+        self._armed = False
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:  # noqa: ARG002, FBT001, FBT002
+        if not self._armed:
+            self._armed = True
+            return True
+        raise KeyboardInterrupt
+
+    def release(self) -> None:
+        pytest.fail("an interrupted waiter was woken")
+
+
+def _first_waker_is(monkeypatch: pytest.MonkeyPatch, fake: object) -> None:
+    """Make the guard's next waker *fake*, and every later one a real lock."""
+    wakers = iter([fake])
+
+    def allocate() -> object:
+        return next(wakers, None) or threading.Lock()
+
+    monkeypatch.setattr("syncsafe.guard._threaded._allocate_lock", allocate)
+
+
+def test_a_waiter_timing_out_as_it_is_served_takes_the_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A timeout that expires as the run ends is no timeout: the caller gets the outcome."""
+    guard = SyncGuard(policy="share")
+    blocked = waiting_counter(guard)
+    _first_waker_is(monkeypatch, _LateLock())
+    threads, release = _in_run(guard)
+    threads.start("late", lambda: guard.run("app", lambda: "never", timeout=5))
+    acquire(blocked)
+    release.set()
+    assert Outcome("first", 1, False, False, 1) == threads.join()["late"]  # noqa: FBT003
+    assert 0 == guard.statistics().timed_out
+
+
+def test_a_leader_timing_out_as_it_is_promoted_passes_the_lead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Made leader just as its timeout expired, a caller gives the run to the next one."""
+    guard = SyncGuard()
+    blocked = waiting_counter(guard)
+    _first_waker_is(monkeypatch, _LateLock())
+    threads, release = _in_run(guard)
+    threads.start("late", lambda: guard.run("app", lambda: "late", timeout=5))
+    acquire(blocked)
+    threads.start("next", lambda: guard.run("app", lambda: "next"))
+    acquire(blocked)
+    release.set()
+    results = threads.join()
+    assert isinstance(results["late"], SyncTimeout)
+    assert Outcome("next", 2, True, True, 0) == results["next"]  # noqa: FBT003
+    assert 0 == machine(guard).size()
+
+
+def test_a_promoted_leader_alone_timing_out_drops_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With nobody to pass the lead to, the promoted run is dropped and the key freed."""
+    guard = SyncGuard()
+    blocked = waiting_counter(guard)
+    _first_waker_is(monkeypatch, _LateLock())
+    threads, release = _in_run(guard)
+    threads.start("late", lambda: guard.run("app", lambda: "late", timeout=5))
+    acquire(blocked)
+    release.set()
+    assert isinstance(threads.join()["late"], SyncTimeout)
+    assert 0 == machine(guard).size()
+    assert 3 == guard.run("app", lambda: None).generation  # the dropped run's generation is spent
+
+
+def test_an_interrupted_waiter_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """KeyboardInterrupt while waiting: the caller leaves, nobody waits for it, no state is left."""
+    guard = SyncGuard()
+    blocked = waiting_counter(guard)
+    _first_waker_is(monkeypatch, _InterruptedLock())
+    threads, release = _in_run(guard)
+    threads.start("interrupted", lambda: guard.run("app", lambda: "never"))
+    acquire(blocked)
+    release.set()
+    assert isinstance(threads.join()["interrupted"], KeyboardInterrupt)
+    assert 1 == guard.statistics().runs
+    assert 0 == machine(guard).size()
+
+
+def test_a_promoted_leader_that_raises_fails_its_followers() -> None:
+    """A failure in a coalesced run reaches its leader unchanged and its followers as SyncFailed."""
+    guard = SyncGuard()
+    blocked = waiting_counter(guard)
+    threads, release = _in_run(guard)
+    boom = OSError("apply failed")
+
+    def failing() -> None:
+        raise boom
+
+    threads.start("second", lambda: guard.run("app", failing))
+    acquire(blocked)
+    threads.start("third", lambda: guard.run("app", lambda: "never"))
+    acquire(blocked)
+    release.set()
+    results = threads.join()
+    assert results["second"] is boom
+    assert isinstance(results["third"], SyncFailed)
+    assert results["third"].__cause__ is boom
+    assert 0 == machine(guard).size()
+
+
+def test_settings_are_read_only_and_shown() -> None:
+    """A guard's policy and cap are fixed at construction and shown in its repr."""
+    guard = SyncGuard("share", 4)
+    assert "SyncGuard(policy='share', max_concurrent=4)" == repr(guard)
+    with pytest.raises(attrs.exceptions.FrozenAttributeError):
+        guard.policy = "reject"

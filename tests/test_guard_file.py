@@ -1,0 +1,523 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import filelock
+import pytest
+
+from syncsafe import (
+    FileGuardState,
+    FileSyncGuard,
+    GuardStateCorrupt,
+    Outcome,
+    ReentrantSync,
+    SyncFailed,
+    SyncInProgress,
+    SyncTimeout,
+)
+from syncsafe.guard._file import key_file_stem
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def blocked_counter(guard: FileSyncGuard) -> threading.Semaphore:
+    """A semaphore released each time a caller of *guard* is about to block on a lock."""
+    blocked = threading.Semaphore(0)
+
+    def hook(_key: str) -> None:
+        blocked.release()
+
+    guard._waiting_hook = hook
+    return blocked
+
+
+def acquire(semaphore: threading.Semaphore) -> None:
+    """Wait until *semaphore* was released once."""
+    assert semaphore.acquire(timeout=10), "a caller never blocked"
+
+
+class Threads:
+    """Start callables in threads, keep what each returned or raised, join them all."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, object] = {}
+        self._threads: list[threading.Thread] = []
+
+    def start(self, name: str, fn: Callable[[], object]) -> None:
+        """Run *fn* in a new thread called *name*."""
+
+        def body() -> None:
+            try:
+                self.results[name] = fn()
+            except BaseException as exc:  # noqa: BLE001 - kept for the test to assert on
+                self.results[name] = exc
+
+        thread = threading.Thread(target=body, name=name)
+        self._threads.append(thread)
+        thread.start()
+
+    def join(self) -> dict[str, object]:
+        """Wait for every thread; return what each returned or raised, by name."""
+        for thread in self._threads:
+            thread.join(timeout=30)
+            assert not thread.is_alive(), f"{thread.name} hangs"
+        return self.results
+
+
+def holding(guard: FileSyncGuard, key: str = "app") -> tuple[Threads, threading.Event]:
+    """Start a run of *key* that holds until the returned event is set; return once it runs."""
+    started = threading.Event()
+    release = threading.Event()
+
+    def hold() -> str:
+        started.set()
+        assert release.wait(20)
+        return "first"
+
+    threads = Threads()
+    threads.start("first", lambda: guard.run(key, hold))
+    assert started.wait(10)
+    return threads, release
+
+
+# ------------------------------------------------------------------ basics
+
+
+def test_an_uncontended_run_writes_the_state(tmp_path: Path) -> None:
+    """A run leads, gets generation 1, and leaves a state file saying run 1 finished."""
+    guard = FileSyncGuard(tmp_path / "locks")
+    assert Outcome("v", 1, True, True, 0) == guard.run("app", lambda: "v")  # noqa: FBT003
+    lock_file, state_file = guard.files("app")
+    assert lock_file.parent == state_file.parent == guard.directory == tmp_path / "locks"
+    state = json.loads(state_file.read_text())
+    assert {"format": 1, "key": "app", "started": 1, "finished": 1, "error": None} == {
+        k: v for k, v in state.items() if k != "pid"
+    }
+    assert FileGuardState("app", 1, 1, None, os.getpid()) == guard.state("app")
+    assert 2 == guard.run("app", lambda: None).generation
+    assert 0 == guard.statistics().keys
+
+
+def test_generations_survive_a_new_guard(tmp_path: Path) -> None:
+    """The generation lives in the state file: a new guard, or a new process, goes on from it."""
+    FileSyncGuard(tmp_path).run("app", lambda: None)
+    assert 2 == FileSyncGuard(tmp_path, durable=False).run("app", lambda: None).generation
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["app", "../../etc/passwd", "a/b\\c", "", ".hidden", "CON", "ü-ñ", "x" * 300, "a\x00b"],
+)
+def test_any_key_gets_a_safe_file_name(tmp_path: Path, key: str) -> None:
+    """Lock and state files stay in the directory for any key, and names are short and plain."""
+    guard = FileSyncGuard(tmp_path)
+    assert "ok" == guard.run(key, lambda: "ok").value
+    lock_file, state_file = guard.files(key)
+    stem = key_file_stem(key)
+    assert lock_file.parent == tmp_path
+    assert not stem.startswith(".")
+    assert len(stem) <= 70
+    assert set(stem) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+    assert state_file.exists()
+
+
+def test_keys_that_differ_only_in_what_is_dropped_get_different_files() -> None:
+    """Case, unsafe characters and length never make two keys share a file."""
+    stems = {key_file_stem(k) for k in ["App", "app", "a/b", "a_b", "a?b", "x" * 60, "x" * 61]}
+    assert 7 == len(stems)
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    """A non-str key is a TypeError; an unknown policy a ValueError."""
+    guard = FileSyncGuard(tmp_path)
+    with pytest.raises(TypeError, match="must be a str"):
+        guard.run(42, lambda: None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="policy='nope'"):
+        guard.run("k", lambda: None, policy="nope")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="policy='nope'"):
+        FileSyncGuard(tmp_path, "nope")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"{not json", "unreadable"),
+        (b"[]", "unreadable"),
+        (b'{"format": 1}', "unreadable"),
+        (
+            b'{"format": 1, "key": "other", "started": 1, "finished": 1, "error": null, "pid": 1}',
+            "format and key",
+        ),
+        (
+            b'{"format": 1, "key": "app", "started": 1, "finished": 2, "error": null, "pid": 1}',
+            "must be integers",
+        ),
+        (
+            b'{"format": 1, "key": "app", "started": "1", "finished": 0, "error": null, "pid": 1}',
+            "must be integers",
+        ),
+        (
+            b'{"format": 1, "key": "app", "started": 1, "finished": 1, "error": 5, "pid": 1}',
+            "error must be",
+        ),
+    ],
+)
+def test_a_foreign_state_file_is_refused(tmp_path: Path, content: bytes, problem: str) -> None:
+    """A state file the guard did not write raises GuardStateCorrupt instead of guessing."""
+    guard = FileSyncGuard(tmp_path)
+    guard.files("app")[1].write_bytes(content)
+    with pytest.raises(GuardStateCorrupt, match=problem):
+        guard.run("app", lambda: None)
+
+
+# ------------------------------------------------------ threads in a process
+
+
+def test_threads_coalesce_and_share_the_local_value(tmp_path: Path) -> None:
+    """Threads arriving mid-run wait; one later run serves them, with its value."""
+    guard = FileSyncGuard(tmp_path)
+    blocked = blocked_counter(guard)
+    threads, release = holding(guard)
+    runs: list[str] = []
+
+    def sync(name: str) -> Callable[[], str]:
+        def run() -> str:
+            runs.append(name)
+            return name
+
+        return run
+
+    threads.start("second", lambda: guard.run("app", sync("second")))
+    acquire(blocked)
+    threads.start("third", lambda: guard.run("app", sync("third")))
+    acquire(blocked)
+    assert 2 == guard.statistics().waiting
+    assert 1 == guard.statistics().in_flight
+    release.set()
+    results = threads.join()
+    assert 1 == len(runs)
+    leader, follower = (
+        (results["second"], results["third"])
+        if runs == ["second"]
+        else (results["third"], results["second"])
+    )
+    assert Outcome(runs[0], 2, True, True, 0) == leader  # noqa: FBT003
+    assert Outcome(runs[0], 2, False, True, 0) == follower  # noqa: FBT003
+    assert 0 == guard.statistics().keys
+
+
+def test_share_joins_the_run_in_flight(tmp_path: Path) -> None:
+    """Under 'share' a thread that waited gets the run it waited for, marked not fresh."""
+    guard = FileSyncGuard(tmp_path, "share")
+    blocked = blocked_counter(guard)
+    threads, release = holding(guard)
+    threads.start("joiner", lambda: guard.run("app", lambda: "never"))
+    acquire(blocked)
+    release.set()
+    assert Outcome("first", 1, False, False, 0) == threads.join()["joiner"]  # noqa: FBT003
+
+
+def test_reject_in_process_and_across_processes(tmp_path: Path) -> None:
+    """'reject' raises SyncInProgress whether the run is in this process or another."""
+    guard = FileSyncGuard(tmp_path)
+    threads, release = holding(guard)
+    with pytest.raises(SyncInProgress, match="run 1 is in progress"):
+        guard.run("app", lambda: None, policy="reject")
+    with pytest.raises(SyncInProgress, match="run 1 is in progress"):
+        FileSyncGuard(tmp_path, "reject").run("app", lambda: None)  # a guard of its own
+    release.set()
+    threads.join()
+    assert 1 == guard.statistics().rejected
+
+
+def test_timeouts_in_process_and_on_the_file_lock(tmp_path: Path) -> None:
+    """SyncTimeout when the wait for either lock is too long; the run in flight goes on."""
+    guard = FileSyncGuard(tmp_path)
+    threads, release = holding(guard)
+    with pytest.raises(SyncTimeout):
+        guard.run("app", lambda: None, timeout=0.01)  # behind the in-process lock
+    with pytest.raises(SyncTimeout):
+        FileSyncGuard(tmp_path).run("app", lambda: None, timeout=0.01)  # behind the file lock
+    release.set()
+    assert Outcome("first", 1, True, True, 0) == threads.join()["first"]  # noqa: FBT003
+    assert 1 == guard.statistics().timed_out
+
+
+def test_an_exception_reaches_the_waiting_threads(tmp_path: Path) -> None:
+    """The leader gets the original; a thread served by that run gets SyncFailed chained to it."""
+    guard = FileSyncGuard(tmp_path, "share")
+    blocked = blocked_counter(guard)
+    started = threading.Event()
+    release = threading.Event()
+    boom = ValueError("render failed")
+
+    def failing() -> None:
+        started.set()
+        assert release.wait(10)
+        raise boom
+
+    threads = Threads()
+    threads.start("leader", lambda: guard.run("app", failing))
+    assert started.wait(10)
+    threads.start("follower", lambda: guard.run("app", lambda: None))
+    acquire(blocked)
+    release.set()
+    results = threads.join()
+    assert results["leader"] is boom
+    follower = results["follower"]
+    assert isinstance(follower, SyncFailed)
+    assert follower.__cause__ is boom
+    assert "ValueError('render failed')" == guard.state("app").error
+    assert 2 == guard.run("app", lambda: None).generation
+
+
+def test_a_run_calling_run_for_its_own_key_raises(tmp_path: Path) -> None:
+    """Re-entry in the same thread is ReentrantSync, not a wait on its own lock."""
+    guard = FileSyncGuard(tmp_path)
+
+    def reentrant() -> object:
+        return guard.run("app", lambda: None)
+
+    with pytest.raises(ReentrantSync):
+        guard.run("app", reentrant)
+    assert 0 == guard.statistics().keys
+    assert 2 == guard.run("app", lambda: None).generation
+
+
+# --------------------------------------------------- another process's runs
+
+
+def test_a_caller_served_by_another_process_returns_without_running(tmp_path: Path) -> None:
+    """A run that started after the request and finished elsewhere serves it: remote, no value."""
+    guard = FileSyncGuard(tmp_path)
+    other = FileSyncGuard(tmp_path)  # writes the state as another process would
+    blocked = blocked_counter(guard)
+    lock_file, state_file = guard.files("app")
+    held = filelock.FileLock(lock_file)  # another process, between taking the lock and its start
+    threads = Threads()
+    holder_ready = threading.Event()
+    done = threading.Event()
+
+    def other_process() -> None:
+        with held:
+            holder_ready.set()
+            acquire(blocked)  # the request has been made and read the state
+            other._write(state_file, FileGuardState("app", 1, 1, None, 4242), sync=True)
+        done.set()
+
+    threads.start("other", other_process)
+    assert holder_ready.wait(10)
+    threads.start("caller", lambda: guard.run("app", lambda: "never"))
+    results = threads.join()
+    assert Outcome(None, 1, False, True, 0, True) == results["caller"]  # noqa: FBT003
+    assert 1 == guard.statistics().coalesced
+
+
+def test_another_process_failure_is_reported_as_text(tmp_path: Path) -> None:
+    """A failed run in another process serves the waiting caller SyncFailed with the error text."""
+    guard = FileSyncGuard(tmp_path)
+    blocked = blocked_counter(guard)
+    lock_file, state_file = guard.files("app")
+    threads = Threads()
+    holder_ready = threading.Event()
+
+    def other_process() -> None:
+        with filelock.FileLock(lock_file):
+            holder_ready.set()
+            acquire(blocked)
+            state = FileGuardState("app", 1, 1, "OSError('disk full')", 4242)
+            guard._write(state_file, state, sync=False)
+
+    threads.start("other", other_process)
+    assert holder_ready.wait(10)
+    threads.start("caller", lambda: guard.run("app", lambda: "never"))
+    error = threads.join()["caller"]
+    assert isinstance(error, SyncFailed)
+    assert error.__cause__ is None
+    assert "sync of 'app' failed: run 1 raised OSError('disk full')" == str(error)
+
+
+CHILD = """
+import sys
+from syncsafe import FileSyncGuard
+
+def sync():
+    print("running", flush=True)
+    sys.stdin.readline()  # holds the run until the parent kills this process
+    return "never"
+
+FileSyncGuard(sys.argv[1]).run("app", sync)
+"""
+
+
+def test_a_process_killed_mid_run_leaves_the_key_free(tmp_path: Path) -> None:
+    """SIGKILL mid-run: the waiting caller runs next, with a new generation; the state is intact."""
+    guard = FileSyncGuard(tmp_path)
+    blocked = blocked_counter(guard)
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        assert "running\n" == child.stdout.readline()
+        threads = Threads()
+        threads.start("waiter", lambda: guard.run("app", lambda: "after the crash"))
+        acquire(blocked)
+        assert FileGuardState("app", 1, 0, None, child.pid) == guard.state("app")
+        child.kill()
+        assert -9 == child.wait(timeout=10)
+    results = threads.join()
+    assert Outcome("after the crash", 2, True, True, 0) == results["waiter"]  # noqa: FBT003
+    assert FileGuardState("app", 2, 2, None, os.getpid()) == guard.state("app")
+    assert 3 == guard.run("app", lambda: None).generation
+
+
+WORKER = """
+import json, os, sys, time
+from syncsafe import FileSyncGuard
+
+directory, marker = sys.argv[1:3]
+guard = FileSyncGuard(directory)
+print("ready", flush=True)
+sys.stdin.readline()
+
+def sync():
+    started = time.monotonic_ns()
+    fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # fails if another run is in
+    os.close(fd)
+    os.unlink(marker)
+    return started
+
+for _ in range(12):
+    asked = time.monotonic_ns()
+    o = guard.run("app", sync)
+    print(json.dumps([asked, o.generation, o.leader, o.value, o.remote]), flush=True)
+"""
+
+
+@pytest.mark.timeout(90)
+def test_stress_4_processes_one_key(tmp_path: Path) -> None:
+    """4 processes x 12 calls: one run at a time, every call served by a run started after it."""
+    marker = tmp_path / "running"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(tmp_path / "locks"), str(marker)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs: list[str] = []
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            assert "ready\n" == proc.stdout.readline()
+        for proc in procs:
+            out, _ = proc.communicate("go\n", timeout=60)
+            outputs.append(out)
+            assert 0 == proc.returncode
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    calls = [json.loads(line) for out in outputs for line in out.splitlines()]
+    assert 48 == len(calls)
+    starts = {generation: value for _, generation, leader, value, _ in calls if leader}
+    for asked, generation, _, _, _ in calls:
+        assert starts[generation] > asked, "served by a run that started before the call"
+    state = FileSyncGuard(tmp_path / "locks").state("app")
+    assert state.started == state.finished == max(starts)
+    assert sorted(starts) == list(range(1, len(starts) + 1))  # no generation lost or reused
+
+
+# ------------------------------------------------------------ filelock traps
+
+
+def test_a_shared_filelock_with_thread_local_false_excludes_no_thread(tmp_path: Path) -> None:
+    """The trap: one FileLock(thread_local=False) shared by threads lets them all in."""
+    lock = filelock.FileLock(tmp_path / "x.lock", thread_local=False)
+    inside = threading.Event()
+    entered: list[str] = []
+
+    def second() -> None:
+        assert inside.wait(10)
+        with lock.acquire(timeout=0):  # no Timeout: the first thread's hold counts for it too
+            entered.append("second")
+
+    with lock:
+        thread = threading.Thread(target=second)
+        thread.start()
+        inside.set()
+        thread.join(timeout=10)
+    assert ["second"] == entered
+
+
+def test_the_guard_excludes_threads_of_one_process(tmp_path: Path) -> None:
+    """Not exposed: two guards, even, in two threads of one process never run at once."""
+    first, second = FileSyncGuard(tmp_path), FileSyncGuard(tmp_path)
+    blocked = blocked_counter(second)
+    threads, release = holding(first)
+    threads.start("second", lambda: second.run("app", lambda: "second"))
+    acquire(blocked)  # blocked on the file lock while the first run holds it
+    release.set()
+    results = threads.join()
+    assert 2 == results["second"].generation  # type: ignore[attr-defined]
+
+
+def test_a_shared_async_filelock_lets_two_tasks_in(tmp_path: Path) -> None:
+    """The trap: one AsyncFileLock shared by tasks lets a second task in while the first holds."""
+
+    async def main() -> list[str]:
+        lock = filelock.AsyncFileLock(tmp_path / "x.lock")
+        entered: list[str] = []
+        async with lock:
+            entered.append("first")
+            await asyncio.wait_for(lock.acquire(), 5)  # no wait at all
+            entered.append("second")
+            await lock.release()
+        return entered
+
+    assert ["first", "second"] == asyncio.run(main())
+
+
+def test_the_guard_excludes_asyncio_tasks(tmp_path: Path) -> None:
+    """Not exposed: tasks that call the guard through threads run one at a time."""
+    guard = FileSyncGuard(tmp_path)
+    blocked = blocked_counter(guard)
+    started = threading.Event()
+    release = threading.Event()
+    active: list[str] = []
+
+    def hold() -> str:
+        active.append("first")
+        started.set()
+        assert release.wait(10)
+        active.remove("first")
+        return "first"
+
+    def second_sync() -> str:
+        assert not active, "two runs at once"
+        return "second"
+
+    async def main() -> list[Outcome[str | None]]:
+        first = asyncio.ensure_future(asyncio.to_thread(guard.run, "app", hold))
+        await asyncio.to_thread(started.wait, 10)
+        second = asyncio.ensure_future(asyncio.to_thread(guard.run, "app", second_sync))
+        await asyncio.to_thread(acquire, blocked)  # the second task's call waits
+        release.set()
+        return list(await asyncio.gather(first, second))
+
+    first, second = asyncio.run(main())
+    assert Outcome("first", 1, True, True, 0) == first  # noqa: FBT003
+    assert Outcome("second", 2, True, True, 0) == second  # noqa: FBT003
