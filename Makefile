@@ -49,7 +49,7 @@ unit: $(VENV)/.stamp-test  ## the test suite with branch coverage, gated
 test: lint typecheck unit bench-quick  ## lint, type-check, run the tests and every benchmark once
 
 bench: $(VENV)/.stamp-test  ## every benchmark suite against its peer; JSON in .benchmarks/
-	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-only \
+	SYNCSAFE_BENCH_FULL=1 $(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-only \
 	  --benchmark-autosave --benchmark-columns=min,median,mean,ops,rounds
 	$(PY) -m benchmarks.summary .benchmarks
 

@@ -11,6 +11,16 @@ EXAMPLES: dict[str, errors.SyncsafeError] = {
     "InvalidAnnotationKey": errors.InvalidAnnotationKey("a/b/c", ["rule one", "rule two"]),
     "InvalidLabelValue": errors.InvalidLabelValue("-x", ["rule"]),
     "AnnotationsTooLarge": errors.AnnotationsTooLarge(300_000, 262_144),
+    "UnknownAlgorithm": errors.UnknownAlgorithm("md5", ["xxh3-128", "sha256"]),
+    "MalformedKustomization": errors.MalformedKustomization(
+        "overlays/prod/kustomization.yaml", "resources must be a list", 3, 12
+    ),
+    "RemoteReferenceRefused": errors.RemoteReferenceRefused(
+        "overlays/prod/kustomization.yaml", "github.com/org/repo//x?ref=v1"
+    ),
+    "CorruptManifest": errors.CorruptManifest("old.json", "not JSON"),
+    "IncomparableChecksums": errors.IncomparableChecksums("xxh3-128", "sha256"),
+    "FileChangedWhileHashing": errors.FileChangedWhileHashing("base/app.yaml", 10, 4),
 }
 
 
@@ -55,3 +65,32 @@ def test_annotations_too_large_message() -> None:
     assert str(errors.AnnotationsTooLarge(300_000, 262_144)) == (
         "annotations total 300000 bytes (keys + values): must have at most 262144 bytes"
     )
+
+
+def test_malformed_kustomization_message_names_file_line_and_column() -> None:
+    """The location is file:line:column when known, the file alone when not."""
+    located = errors.MalformedKustomization("k.yaml", "resources must be a list", 3, 12)
+    assert str(located) == "k.yaml:3:12: malformed kustomization: resources must be a list"
+    assert str(errors.MalformedKustomization("k.yaml", "not UTF-8", 3)) == (
+        "k.yaml:3: malformed kustomization: not UTF-8"
+    )
+    assert str(errors.MalformedKustomization("k.yaml", "not UTF-8")) == (
+        "k.yaml: malformed kustomization: not UTF-8"
+    )
+
+
+def test_file_changed_while_hashing_is_an_os_error() -> None:
+    """It names the file and both sizes, and is caught by except OSError."""
+    error = errors.FileChangedWhileHashing("base/app.yaml", 10, 4)
+    assert isinstance(error, OSError)
+    assert (
+        str(error)
+        == "base/app.yaml changed while it was hashed: stat said 10 bytes, reading gave 4"
+    )
+
+
+def test_remote_reference_refused_names_the_reference() -> None:
+    """The message names the kustomization, the reference and the option."""
+    error = errors.RemoteReferenceRefused("k.yaml", "https://x")
+    assert str(error).startswith("k.yaml: remote reference https://x refused")
+    assert "allow_remote=False" in str(error)

@@ -9,7 +9,7 @@ import pytest
 
 import syncsafe
 
-PUBLIC_MODULES = ["syncsafe.annotations", "syncsafe.errors"]
+PUBLIC_MODULES = ["syncsafe.annotations", "syncsafe.checksum", "syncsafe.errors"]
 
 
 def test_all_is_unique_and_complete() -> None:

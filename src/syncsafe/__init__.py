@@ -11,6 +11,8 @@ imports in every project that installs syncsafe — stays cheap.
 # the ``annotations`` submodule for ``from ... import annotations``.
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Final
 
 __version__ = "0.1.0.dev0"
@@ -24,20 +26,45 @@ _EXPORTS: Final[dict[str, str]] = {
     "check_annotations_size": "syncsafe.annotations",
     "get_annotation": "syncsafe.annotations",
     "validate_label_value": "syncsafe.annotations",
+    # checksum
+    "CHECKSUM_ALGORITHMS": "syncsafe.checksum",
+    "CHECKSUM_FORMAT_VERSION": "syncsafe.checksum",
+    "Changes": "syncsafe.checksum",
+    "Checksum": "syncsafe.checksum",
+    "ChecksumCache": "syncsafe.checksum",
+    "ChecksumCacheWarning": "syncsafe.checksum",
     # errors
     "AnnotationsTooLarge": "syncsafe.errors",
+    "CorruptManifest": "syncsafe.errors",
+    "FileChangedWhileHashing": "syncsafe.errors",
+    "IncomparableChecksums": "syncsafe.errors",
     "InvalidAnnotationKey": "syncsafe.errors",
     "InvalidLabelValue": "syncsafe.errors",
+    "MalformedKustomization": "syncsafe.errors",
+    "RemoteReferenceRefused": "syncsafe.errors",
     "SyncsafeError": "syncsafe.errors",
+    "UnknownAlgorithm": "syncsafe.errors",
 }
 
 __all__ = [
+    "CHECKSUM_ALGORITHMS",
+    "CHECKSUM_FORMAT_VERSION",
     "TOTAL_ANNOTATION_SIZE_LIMIT",
     "AnnotationKey",
     "AnnotationsTooLarge",
+    "Changes",
+    "Checksum",
+    "ChecksumCache",
+    "ChecksumCacheWarning",
+    "CorruptManifest",
+    "FileChangedWhileHashing",
+    "IncomparableChecksums",
     "InvalidAnnotationKey",
     "InvalidLabelValue",
+    "MalformedKustomization",
+    "RemoteReferenceRefused",
     "SyncsafeError",
+    "UnknownAlgorithm",
     "__version__",
     "annotations_size",
     "check_annotations_size",
@@ -52,10 +79,22 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.annotations import check_annotations_size as check_annotations_size
     from syncsafe.annotations import get_annotation as get_annotation
     from syncsafe.annotations import validate_label_value as validate_label_value
+    from syncsafe.checksum import CHECKSUM_ALGORITHMS as CHECKSUM_ALGORITHMS
+    from syncsafe.checksum import CHECKSUM_FORMAT_VERSION as CHECKSUM_FORMAT_VERSION
+    from syncsafe.checksum import Changes as Changes
+    from syncsafe.checksum import Checksum as Checksum
+    from syncsafe.checksum import ChecksumCache as ChecksumCache
+    from syncsafe.checksum import ChecksumCacheWarning as ChecksumCacheWarning
     from syncsafe.errors import AnnotationsTooLarge as AnnotationsTooLarge
+    from syncsafe.errors import CorruptManifest as CorruptManifest
+    from syncsafe.errors import FileChangedWhileHashing as FileChangedWhileHashing
+    from syncsafe.errors import IncomparableChecksums as IncomparableChecksums
     from syncsafe.errors import InvalidAnnotationKey as InvalidAnnotationKey
     from syncsafe.errors import InvalidLabelValue as InvalidLabelValue
+    from syncsafe.errors import MalformedKustomization as MalformedKustomization
+    from syncsafe.errors import RemoteReferenceRefused as RemoteReferenceRefused
     from syncsafe.errors import SyncsafeError as SyncsafeError
+    from syncsafe.errors import UnknownAlgorithm as UnknownAlgorithm
 
 # public submodules, importable as attributes: ``syncsafe.annotations``
 _SUBMODULES: Final = frozenset({"annotations", "buggy", "cli", "errors", "strategies", "testing"})
@@ -76,3 +115,23 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_EXPORTS})
+
+
+class _Package(types.ModuleType):
+    """
+    This package's module type: a submodule never hides the function named after it.
+
+    Importing ``syncsafe.checksum`` (the module) makes the import system set
+    it as the attribute ``checksum`` of this package, which would hide the
+    function ``syncsafe.checksum`` after any ``from syncsafe.checksum import
+    ...``. The attribute stays the exported function; the module is still
+    importable by name (``from syncsafe.checksum import Checksum``).
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == value.__name__:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

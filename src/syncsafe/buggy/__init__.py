@@ -8,6 +8,8 @@ reproduces and keeps its logic, bugs included, line for line where the
 original is given; only the language changed.
 
 - :mod:`syncsafe.buggy.annotations`: the lookup that split ``fluxcd.io/checksum`` on dots.
+- :mod:`syncsafe.buggy.checksum`: the overlay checksum that hashed absolute path + content,
+  ``.yaml`` only, hidden files dropped, symlinked bases never followed.
 """
 
 # No ``from __future__ import annotations`` here: it would bind the name
