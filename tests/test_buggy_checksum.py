@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from syncsafe.buggy import checksum as buggy
-from syncsafe.strategies import FileTree, KustomizeRepo, file_trees, kustomize_repos
+from syncsafe.strategies import FileTree, KustomizeRepo, kustomize_repos, overlay_trees
 
 
 def _expected(*parts: bytes) -> str:
@@ -77,7 +77,7 @@ def test_an_empty_path_is_an_error() -> None:
 
 
 @settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(file_trees())
+@given(overlay_trees())
 def test_generated_trees_write_what_they_describe(
     tmp_path_factory: pytest.TempPathFactory, tree: FileTree
 ) -> None:

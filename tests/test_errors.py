@@ -21,6 +21,13 @@ EXAMPLES: dict[str, errors.SyncsafeError] = {
     "CorruptManifest": errors.CorruptManifest("old.json", "not JSON"),
     "IncomparableChecksums": errors.IncomparableChecksums("xxh3-128", "sha256"),
     "FileChangedWhileHashing": errors.FileChangedWhileHashing("base/app.yaml", 10, 4),
+    "UnsafePathError": errors.UnsafePathError("a/b", "changed while in use"),
+    "PathEscapeError": errors.PathEscapeError("overlays/prod/base", "../../../etc"),
+    "AbsoluteSymlinkError": errors.AbsoluteSymlinkError("base", "/etc"),
+    "SymlinkLoopError": errors.SymlinkLoopError("a/up", "..", "."),
+    "SpecialFileError": errors.SpecialFileError("pipe", "FIFO"),
+    "DanglingSymlinkError": errors.DanglingSymlinkError("x.yaml", "gone.yaml"),
+    "StaleEntryError": errors.StaleEntryError("base/deployment.yaml"),
 }
 
 
@@ -94,3 +101,40 @@ def test_remote_reference_refused_names_the_reference() -> None:
     error = errors.RemoteReferenceRefused("k.yaml", "https://x")
     assert str(error).startswith("k.yaml: remote reference https://x refused")
     assert "allow_remote=False" in str(error)
+
+
+def test_path_escape_message_names_link_target_and_rule() -> None:
+    """The escape message names the link, its target and the rule; without a target, the path."""
+    assert str(errors.PathEscapeError("overlays/prod/base", "../../../etc")) == (
+        "overlays/prod/base -> ../../../etc resolves outside the root"
+    )
+    assert str(errors.PathEscapeError("../x")) == "../x resolves outside the root"
+    assert isinstance(errors.PathEscapeError("a"), ValueError)
+
+
+def test_path_error_messages() -> None:
+    """Each path error names the path (and link target) and the rule it broke."""
+    assert str(errors.AbsoluteSymlinkError("base", "/etc")) == (
+        "base -> /etc: absolute symlink targets are rejected (allow_absolute=False)"
+    )
+    assert str(errors.SymlinkLoopError("a", "b")) == (
+        "a -> b: more than 40 symbolic links followed: a loop"
+    )
+    assert str(errors.SymlinkLoopError("a/up", "..", ".")) == (
+        "a/up -> ..: leads back to its own ancestor '.': a loop"
+    )
+    assert str(errors.SpecialFileError("pipe", "FIFO")) == (
+        "pipe: is a FIFO: special files are never opened"
+    )
+    assert "open each entry before asking for the next" in str(errors.StaleEntryError("x"))
+
+
+def test_dangling_symlink_error_is_a_file_not_found_error() -> None:
+    """A dangling link is caught by 'except FileNotFoundError' with a proper errno and filename."""
+    error = errors.DanglingSymlinkError("x.yaml", "gone.yaml")
+    assert isinstance(error, FileNotFoundError)
+    assert isinstance(error, errors.UnsafePathError)
+    assert (2, "x.yaml") == (error.errno, error.filename)
+    assert str(error) == "x.yaml -> gone.yaml: points to nothing (a dangling symlink)"
+    clone = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own data
+    assert (2, "x.yaml") == (clone.errno, clone.filename)

@@ -9,7 +9,13 @@ import pytest
 
 import syncsafe
 
-PUBLIC_MODULES = ["syncsafe.annotations", "syncsafe.checksum", "syncsafe.errors"]
+PUBLIC_MODULES = [
+    "syncsafe.annotations",
+    "syncsafe.checksum",
+    "syncsafe.errors",
+    "syncsafe.paths",
+    "syncsafe.walk",
+]
 
 
 def test_all_is_unique_and_complete() -> None:
@@ -46,6 +52,18 @@ def test_submodules_are_attributes() -> None:
     assert isinstance(syncsafe.annotations, types.ModuleType)
     assert syncsafe.annotations.__name__ == "syncsafe.annotations"
     assert "AnnotationKey" in dir(syncsafe)
+
+
+def test_walk_is_the_function_whatever_was_imported_first() -> None:
+    """Importing the module syncsafe.walk never turns syncsafe.walk into that module."""
+    code = (
+        "import syncsafe.walk, syncsafe; from syncsafe.walk import WalkEntry; "
+        "from syncsafe import walk; print(walk.__module__, walk.__name__, syncsafe.walk is walk)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "syncsafe.walk walk True" == out.strip()
 
 
 def test_import_is_cheap() -> None:

@@ -34,22 +34,38 @@ _EXPORTS: Final[dict[str, str]] = {
     "ChecksumCache": "syncsafe.checksum",
     "ChecksumCacheWarning": "syncsafe.checksum",
     # errors
+    "AbsoluteSymlinkError": "syncsafe.errors",
     "AnnotationsTooLarge": "syncsafe.errors",
     "CorruptManifest": "syncsafe.errors",
+    "DanglingSymlinkError": "syncsafe.errors",
     "FileChangedWhileHashing": "syncsafe.errors",
     "IncomparableChecksums": "syncsafe.errors",
     "InvalidAnnotationKey": "syncsafe.errors",
     "InvalidLabelValue": "syncsafe.errors",
     "MalformedKustomization": "syncsafe.errors",
+    "PathEscapeError": "syncsafe.errors",
     "RemoteReferenceRefused": "syncsafe.errors",
+    "SpecialFileError": "syncsafe.errors",
+    "StaleEntryError": "syncsafe.errors",
+    "SymlinkLoopError": "syncsafe.errors",
     "SyncsafeError": "syncsafe.errors",
     "UnknownAlgorithm": "syncsafe.errors",
+    "UnsafePathError": "syncsafe.errors",
+    # paths
+    "open_inside": "syncsafe.paths",
+    "resolve": "syncsafe.paths",
+    # walk
+    "Finding": "syncsafe.walk",
+    "WalkEntry": "syncsafe.walk",
+    "scan": "syncsafe.walk",
+    "walk": "syncsafe.walk",
 }
 
 __all__ = [
     "CHECKSUM_ALGORITHMS",
     "CHECKSUM_FORMAT_VERSION",
     "TOTAL_ANNOTATION_SIZE_LIMIT",
+    "AbsoluteSymlinkError",
     "AnnotationKey",
     "AnnotationsTooLarge",
     "Changes",
@@ -57,19 +73,31 @@ __all__ = [
     "ChecksumCache",
     "ChecksumCacheWarning",
     "CorruptManifest",
+    "DanglingSymlinkError",
     "FileChangedWhileHashing",
+    "Finding",
     "IncomparableChecksums",
     "InvalidAnnotationKey",
     "InvalidLabelValue",
     "MalformedKustomization",
+    "PathEscapeError",
     "RemoteReferenceRefused",
+    "SpecialFileError",
+    "StaleEntryError",
+    "SymlinkLoopError",
     "SyncsafeError",
     "UnknownAlgorithm",
+    "UnsafePathError",
+    "WalkEntry",
     "__version__",
     "annotations_size",
     "check_annotations_size",
     "get_annotation",
+    "open_inside",
+    "resolve",
+    "scan",
     "validate_label_value",
+    "walk",
 ]
 
 if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers and IDEs
@@ -85,19 +113,56 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.checksum import Checksum as Checksum
     from syncsafe.checksum import ChecksumCache as ChecksumCache
     from syncsafe.checksum import ChecksumCacheWarning as ChecksumCacheWarning
+    from syncsafe.errors import AbsoluteSymlinkError as AbsoluteSymlinkError
     from syncsafe.errors import AnnotationsTooLarge as AnnotationsTooLarge
     from syncsafe.errors import CorruptManifest as CorruptManifest
+    from syncsafe.errors import DanglingSymlinkError as DanglingSymlinkError
     from syncsafe.errors import FileChangedWhileHashing as FileChangedWhileHashing
     from syncsafe.errors import IncomparableChecksums as IncomparableChecksums
     from syncsafe.errors import InvalidAnnotationKey as InvalidAnnotationKey
     from syncsafe.errors import InvalidLabelValue as InvalidLabelValue
     from syncsafe.errors import MalformedKustomization as MalformedKustomization
+    from syncsafe.errors import PathEscapeError as PathEscapeError
     from syncsafe.errors import RemoteReferenceRefused as RemoteReferenceRefused
+    from syncsafe.errors import SpecialFileError as SpecialFileError
+    from syncsafe.errors import StaleEntryError as StaleEntryError
+    from syncsafe.errors import SymlinkLoopError as SymlinkLoopError
     from syncsafe.errors import SyncsafeError as SyncsafeError
     from syncsafe.errors import UnknownAlgorithm as UnknownAlgorithm
+    from syncsafe.errors import UnsafePathError as UnsafePathError
+    from syncsafe.paths import open_inside as open_inside
+    from syncsafe.paths import resolve as resolve
+    from syncsafe.walk import Finding as Finding
+    from syncsafe.walk import WalkEntry as WalkEntry
+    from syncsafe.walk import scan as scan
+    from syncsafe.walk import walk as walk
 
 # public submodules, importable as attributes: ``syncsafe.annotations``
-_SUBMODULES: Final = frozenset({"annotations", "buggy", "cli", "errors", "strategies", "testing"})
+_SUBMODULES: Final = frozenset(
+    {"annotations", "buggy", "cli", "errors", "paths", "strategies", "testing"}
+)
+
+# Public functions that share their name with the submodule defining them:
+# ``syncsafe.walk`` is the function, from the module ``syncsafe.walk``.
+_SHADOWED: Final = frozenset({"walk"})
+
+
+class _Package(types.ModuleType):
+    """
+    This package's module type: ``syncsafe.walk`` stays the function.
+
+    The import system binds a submodule as an attribute of its package once
+    loaded; without this, ``from syncsafe import walk`` would give the
+    function or the module depending on what was imported first.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> object:
@@ -115,23 +180,3 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_EXPORTS})
-
-
-class _Package(types.ModuleType):
-    """
-    This package's module type: a submodule never hides the function named after it.
-
-    Importing ``syncsafe.checksum`` (the module) makes the import system set
-    it as the attribute ``checksum`` of this package, which would hide the
-    function ``syncsafe.checksum`` after any ``from syncsafe.checksum import
-    ...``. The attribute stays the exported function; the module is still
-    importable by name (``from syncsafe.checksum import Checksum``).
-    """
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == value.__name__:
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

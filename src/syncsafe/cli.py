@@ -25,6 +25,7 @@ __all__ = ["build_parser", "main"]
 
 _COMMANDS: Final = (
     "syncsafe._cli.key",
+    "syncsafe._cli.scan",
     "syncsafe._cli.demo",
 )
 

@@ -15,19 +15,27 @@ never the only place the facts live.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 
 __all__ = [
+    "AbsoluteSymlinkError",
     "AnnotationsTooLarge",
     "CorruptManifest",
+    "DanglingSymlinkError",
     "FileChangedWhileHashing",
     "IncomparableChecksums",
     "InvalidAnnotationKey",
     "InvalidLabelValue",
     "MalformedKustomization",
+    "PathEscapeError",
     "RemoteReferenceRefused",
+    "SpecialFileError",
+    "StaleEntryError",
+    "SymlinkLoopError",
     "SyncsafeError",
     "UnknownAlgorithm",
+    "UnsafePathError",
 ]
 
 
@@ -97,6 +105,157 @@ class AnnotationsTooLarge(SyncsafeError, ValueError):
 
 
 # ---------------------------------------------------------------------- paths
+
+
+class UnsafePathError(SyncsafeError, ValueError):
+    """
+    A path inside a root cannot be used safely; ``rule`` says why.
+
+    The base of every path-safety error: ``except UnsafePathError`` catches an
+    escape, an absolute link, a loop, a special file and a dangling link alike.
+    Raised before anything outside the root is opened.
+    """
+
+    def __init__(self, path: str, rule: str) -> None:
+        super().__init__(path, rule)
+        self.path = path
+        self.rule = rule
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.rule}"
+
+    def __reduce__(self) -> tuple[type[UnsafePathError], tuple[str | None, ...]]:
+        return type(self), (self.path, self.rule)
+
+
+class PathEscapeError(UnsafePathError):
+    """
+    A path, or a symlink on the way to it, resolves outside the root.
+
+    ``path`` is the path or the link (relative to the root, where the link
+    lives), ``target`` the link's text, or ``None`` when the path itself
+    climbs above the root with ``..``.
+    """
+
+    def __init__(self, path: str, target: str | None = None) -> None:
+        rule = "resolves outside the root"
+        super().__init__(path, rule)
+        self.target = target
+
+    def __str__(self) -> str:
+        if self.target is None:
+            return f"{self.path} {self.rule}"
+        return f"{self.path} -> {self.target} {self.rule}"
+
+    def __reduce__(self) -> tuple[type[PathEscapeError], tuple[str, str | None]]:
+        return type(self), (self.path, self.target)
+
+
+class AbsoluteSymlinkError(UnsafePathError):
+    """
+    A symlink inside the root has an absolute target.
+
+    Rejected by default even when the target happens to be inside the root: a
+    checkout's absolute link is right at one location only (pass
+    ``allow_absolute=True`` to accept targets below the root's real path).
+    """
+
+    def __init__(self, path: str, target: str) -> None:
+        super().__init__(path, "absolute symlink targets are rejected (allow_absolute=False)")
+        self.target = target
+
+    def __str__(self) -> str:
+        return f"{self.path} -> {self.target}: {self.rule}"
+
+    def __reduce__(self) -> tuple[type[AbsoluteSymlinkError], tuple[str, str]]:
+        return type(self), (self.path, self.target)
+
+
+class SymlinkLoopError(UnsafePathError):
+    """
+    Following a symlink never ends.
+
+    Either more than 40 links were followed in one resolution (``a -> b``,
+    ``b -> a``), as the kernel's limit, or — while walking — a directory link
+    leads back to a directory the walk is already inside (``ancestor``, its
+    path relative to the root, ``"."`` for the root itself).
+    """
+
+    def __init__(self, path: str, target: str, ancestor: str | None = None) -> None:
+        rule = (
+            "more than 40 symbolic links followed: a loop"
+            if ancestor is None
+            else f"leads back to its own ancestor {ancestor!r}: a loop"
+        )
+        super().__init__(path, rule)
+        self.target = target
+        self.ancestor = ancestor
+
+    def __str__(self) -> str:
+        return f"{self.path} -> {self.target}: {self.rule}"
+
+    def __reduce__(self) -> tuple[type[SymlinkLoopError], tuple[str, str, str | None]]:
+        return type(self), (self.path, self.target, self.ancestor)
+
+
+class SpecialFileError(UnsafePathError):
+    """
+    A FIFO, socket or device where a regular file was expected.
+
+    syncsafe never opens one for reading: a FIFO would block the reader forever
+    and a device could be read without end.
+    """
+
+    def __init__(self, path: str, kind: str) -> None:
+        super().__init__(path, f"is a {kind}: special files are never opened")
+        self.kind = kind
+
+    def __reduce__(self) -> tuple[type[SpecialFileError], tuple[str, str]]:
+        return type(self), (self.path, self.kind)
+
+
+class DanglingSymlinkError(UnsafePathError, FileNotFoundError):
+    """
+    A symlink inside the root whose target (inside the root) does not exist.
+
+    Also a :class:`FileNotFoundError`, which is what reading through it gives.
+    """
+
+    def __init__(self, path: str, target: str) -> None:
+        UnsafePathError.__init__(self, path, "points to nothing (a dangling symlink)")
+        self.target = target
+        # OSError.__new__ read the constructor's arguments as (errno, strerror):
+        # set the fields an ``except FileNotFoundError`` handler looks at.
+        self.errno, self.strerror, self.filename = errno.ENOENT, self.rule, path
+
+    def __str__(self) -> str:
+        return f"{self.path} -> {self.target}: {self.rule}"
+
+    def __reduce__(self) -> tuple[type[DanglingSymlinkError], tuple[str, str]]:
+        return type(self), (self.path, self.target)
+
+
+class StaleEntryError(SyncsafeError, RuntimeError):
+    """
+    A :class:`~syncsafe.walk.WalkEntry` was opened after the walk moved past it.
+
+    An entry opens its file relative to the walker's open directory descriptor;
+    once the walk has left that directory the descriptor is closed. Read each
+    entry before asking the walk for the next one.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path}: the walk has moved past this entry's directory; "
+            "open each entry before asking for the next"
+        )
+
+    def __reduce__(self) -> tuple[type[StaleEntryError], tuple[str]]:
+        return type(self), (self.path,)
 
 
 # ------------------------------------------------------------------- checksum

@@ -18,7 +18,11 @@ from typing import Any, final
 
 import attrs
 import yaml
+from hypothesis import assume
 from hypothesis import strategies as st
+
+from syncsafe.testing._model import Model, ModelError
+from syncsafe.testing._trees import SECRET, Entry, File, Folder, Symlink, TreeSpec
 
 __all__ = [
     "FileTree",
@@ -27,6 +31,8 @@ __all__ = [
     "file_trees",
     "invalid_annotation_keys",
     "kustomize_repos",
+    "overlay_trees",
+    "symlink_trees",
 ]
 
 _NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -134,6 +140,98 @@ def invalid_annotation_keys() -> st.SearchStrategy[str]:
     )
 
 
+# ---------------------------------------------------------------- file trees
+
+_DIR_NAMES = ("a", "b", "c")
+_FILE_NAMES = ("f", "g.yaml", ".env", "a.b", "caf\u00e9", "x\udcff", "-d", "sp ace")
+_LINK_NAMES = ("l", "m", "n.yaml")
+_TARGET_PARTS = ("a", "b", "c", "..", ".", "f", "g.yaml", "l", "m", "n.yaml", "", "zz")
+
+
+def _dir_paths(max_depth: int = 3) -> list[str]:
+    paths = [""]
+    frontier = [""]
+    for _ in range(max_depth):
+        frontier = [f"{p}{n}/" for p in frontier for n in _DIR_NAMES]
+        paths += frontier
+    return paths
+
+
+_DIRS = _dir_paths()
+
+
+@st.composite
+def _tree(draw: st.DrawFn, *, links: bool, escaping: bool | None) -> TreeSpec:
+    dirs = sorted(draw(st.sets(st.sampled_from(_DIRS[1:]), max_size=6)))
+    where = ["", *dirs]
+    entries: list[Entry] = [Folder(d.rstrip("/")) for d in dirs]
+    files = draw(
+        st.sets(st.tuples(st.sampled_from(where), st.sampled_from(_FILE_NAMES)), max_size=8)
+    )
+    entries += [File(d + n, (d + n).encode("utf-8", "surrogateescape")) for d, n in sorted(files)]
+    if links:
+        target = (
+            st.lists(st.sampled_from(_TARGET_PARTS), min_size=1, max_size=4)
+            .map("/".join)
+            .filter(bool)  # a symlink's text cannot be empty
+        )
+        absolute = st.sampled_from(("{root}/a", "{root}/f", "{base}/outside"))
+        targets = st.one_of(target, target, target, absolute) if escaping is None else target
+        made = draw(
+            st.dictionaries(
+                st.tuples(st.sampled_from(where), st.sampled_from(_LINK_NAMES)),
+                targets,
+                max_size=5,
+            )
+        )
+        links_out = [Symlink(d + n, t) for (d, n), t in sorted(made.items())]
+        if escaping:
+            d, n = draw(st.tuples(st.sampled_from(where), st.sampled_from(_LINK_NAMES)))
+            links_out = [s for s in links_out if s.path != d + n]
+            # One more '..' than the link is deep: it leaves the root at once.
+            links_out.append(Symlink(d + n, "../" * (d.count("/") + 1) + "outside"))
+        entries += links_out
+    spec = TreeSpec(
+        "generated",
+        "generated",
+        tuple(entries),
+        outside=(Folder("outside"), File("outside/secret.yaml", SECRET)),
+    )
+    if escaping is False:
+        model = Model(spec)
+        for entry in entries:
+            if isinstance(entry, Symlink):
+                try:
+                    model.resolve_link(tuple(entry.path.split("/")))
+                except ModelError as exc:
+                    assume(exc.tag != "escape")
+    return spec
+
+
+def file_trees() -> st.SearchStrategy[TreeSpec]:
+    r"""
+    Trees of regular files and directories (no links), odd names included.
+
+    Names include a dot-file, a non-ASCII name, a name with an undecodable
+    byte (``\\udcff``, surrogateescape), a leading dash and a space. Build one
+    with :func:`syncsafe.testing.build_tree`.
+    """
+    return _tree(links=False, escaping=None)
+
+
+def symlink_trees(*, escaping: bool | None = None) -> st.SearchStrategy[TreeSpec]:
+    """
+    Trees of files, directories and symlinks with random relative targets.
+
+    Targets mix names, ``.``, ``..`` and empty components, so they may stay
+    inside, escape, loop or dangle; with ``escaping=None`` some are absolute
+    (``{root}/a``, filled in by :func:`~syncsafe.testing.build_tree`).
+    ``escaping=True`` adds one link that leaves the root; ``escaping=False``
+    keeps only trees in which no link does (it may still loop or dangle).
+    """
+    return _tree(links=True, escaping=escaping)
+
+
 # ------------------------------------------------------------------- checksum
 
 
@@ -187,12 +285,21 @@ class FileTree:
         return result
 
 
-_FILE_NAMES = ("a.yaml", "b.yml", "ab", "a=b", ".env", "c.txt", "kustomization.yaml", "\u00e9.yaml")
-_DIR_NAMES = ("d0", "d1", ".hidden")
+_OVERLAY_FILE_NAMES = (
+    "a.yaml",
+    "b.yml",
+    "ab",
+    "a=b",
+    ".env",
+    "c.txt",
+    "kustomization.yaml",
+    "\u00e9.yaml",
+)
+_OVERLAY_DIR_NAMES = ("d0", "d1", ".hidden")
 
 
 @st.composite
-def file_trees(
+def overlay_trees(
     draw: st.DrawFn, *, overlay: str = "o", bases: str = "b", max_files: int = 6
 ) -> FileTree:
     """
@@ -205,17 +312,17 @@ def file_trees(
     root = the tree's top: :meth:`FileTree.reached` says what a walk sees.
     """
     content = st.binary(max_size=24)
-    dirs = st.lists(st.sampled_from(_DIR_NAMES), max_size=2)
+    dirs = st.lists(st.sampled_from(_OVERLAY_DIR_NAMES), max_size=2)
     files: dict[str, bytes] = {}
     for _ in range(draw(st.integers(1, max_files))):
-        path = "/".join([overlay, *draw(dirs), draw(st.sampled_from(_FILE_NAMES))])
+        path = "/".join([overlay, *draw(dirs), draw(st.sampled_from(_OVERLAY_FILE_NAMES))])
         files[path] = draw(content)
     base_names = draw(
         st.lists(st.sampled_from(("x", "y", "z")), min_size=1, max_size=2, unique=True)
     )
     for base in base_names:
         for _ in range(draw(st.integers(1, max_files))):
-            path = "/".join([bases, base, *draw(dirs), draw(st.sampled_from(_FILE_NAMES))])
+            path = "/".join([bases, base, *draw(dirs), draw(st.sampled_from(_OVERLAY_FILE_NAMES))])
             files[path] = draw(content)
     links: dict[str, str] = {}
     for i in range(draw(st.integers(1, 3))):

@@ -38,7 +38,10 @@ class Row:
 
 
 # (scenario key, module): imported only when the demo runs, in this order.
-SCENARIOS: Final[Sequence[tuple[str, str]]] = (("annotations", "syncsafe._demo.annotations"),)
+SCENARIOS: Final[Sequence[tuple[str, str]]] = (
+    ("annotations", "syncsafe._demo.annotations"),
+    ("paths", "syncsafe._demo.paths"),
+)
 
 
 def run_all(only: Sequence[str] = ()) -> list[Row]:

@@ -10,6 +10,8 @@ original is given; only the language changed.
 - :mod:`syncsafe.buggy.annotations`: the lookup that split ``fluxcd.io/checksum`` on dots.
 - :mod:`syncsafe.buggy.checksum`: the overlay checksum that hashed absolute path + content,
   ``.yaml`` only, hidden files dropped, symlinked bases never followed.
+- :mod:`syncsafe.buggy.paths`: the kustomize build's symlink checks, ``Build()`` and
+  ``FixedBuild()``.
 """
 
 # No ``from __future__ import annotations`` here: it would bind the name

@@ -5,9 +5,70 @@ The plugin (:mod:`syncsafe.testing.plugin`) is registered through a
 ``pytest11`` entry point, so installing syncsafe makes its options and
 fixtures available in any pytest run.
 
+The tree corpora (:func:`attack_corpus`, :func:`benign_corpus`) describe
+malicious and benign file trees declaratively (:class:`TreeSpec`);
+:func:`build_tree` creates one on disk, for testing any code that reads a
+checkout.
+
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import importlib
+from typing import TYPE_CHECKING, Final
+
+# public name -> the module that defines it; loaded on first use (PEP 562),
+# because pytest imports this package (for the plugin) in every run.
+_EXPORTS: Final[dict[str, str]] = {
+    "ROOT_NAME": "syncsafe.testing._trees",
+    "SECRET": "syncsafe.testing._trees",
+    "Fifo": "syncsafe.testing._trees",
+    "File": "syncsafe.testing._trees",
+    "Folder": "syncsafe.testing._trees",
+    "Symlink": "syncsafe.testing._trees",
+    "TreeSpec": "syncsafe.testing._trees",
+    "attack_corpus": "syncsafe.testing._trees",
+    "benign_corpus": "syncsafe.testing._trees",
+    "build_tree": "syncsafe.testing._trees",
+}
+
+__all__ = [
+    "ROOT_NAME",
+    "SECRET",
+    "Fifo",
+    "File",
+    "Folder",
+    "Symlink",
+    "TreeSpec",
+    "attack_corpus",
+    "benign_corpus",
+    "build_tree",
+]
+
+if TYPE_CHECKING:
+    from syncsafe.testing._trees import ROOT_NAME as ROOT_NAME
+    from syncsafe.testing._trees import SECRET as SECRET
+    from syncsafe.testing._trees import Fifo as Fifo
+    from syncsafe.testing._trees import File as File
+    from syncsafe.testing._trees import Folder as Folder
+    from syncsafe.testing._trees import Symlink as Symlink
+    from syncsafe.testing._trees import TreeSpec as TreeSpec
+    from syncsafe.testing._trees import attack_corpus as attack_corpus
+    from syncsafe.testing._trees import benign_corpus as benign_corpus
+    from syncsafe.testing._trees import build_tree as build_tree
+
+
+def __getattr__(name: str) -> object:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        msg = f"module 'syncsafe.testing' has no attribute {name!r}"
+        raise AttributeError(msg) from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -1,0 +1,494 @@
+"""
+Descriptor-based path resolution: the one place syncsafe decides path safety.
+
+Everything here works relative to open directory descriptors, one component
+at a time, and never hands a long path string to a system call: a directory
+is entered with ``openat(parent_fd, name, O_DIRECTORY | O_NOFOLLOW)``, so a
+component that is (or has just been swapped for) a symlink is never followed
+by the kernel behind our back — it fails, and we read the link and apply our
+own rules to its target. ``..`` is never handed to the kernel either: it pops
+our own record of where we are, so a directory moved away under us cannot
+take us above the root.
+
+A :class:`_Dir` is one physical directory below the root, linked to its
+parent. Its descriptor may be closed (``fd == -1``) and reopened later from
+the nearest open ancestor by name, each step again with ``O_NOFOLLOW``, and
+checked against the identity recorded when it was first opened. That is what
+lets the walker keep a bounded number of descriptors in a tree 2,100 levels
+deep.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+import stat
+import sys
+from collections import deque
+from collections.abc import Callable
+from typing import Final, Literal, TypeAlias, final
+
+from syncsafe.errors import (
+    AbsoluteSymlinkError,
+    PathEscapeError,
+    SymlinkLoopError,
+    UnsafePathError,
+)
+
+__all__ = [
+    "DIR_FLAGS",
+    "FILE_FLAGS",
+    "MAX_SYMLINK_HOPS",
+    "Dir",
+    "Resolved",
+    "Root",
+    "StrPath",
+    "close_dir",
+    "ensure_fd",
+    "file_kind",
+    "openat2_beneath",
+    "read_link",
+    "resolve_from",
+]
+
+MAX_SYMLINK_HOPS: Final = 40  # Linux's MAXSYMLINKS
+
+StrPath: TypeAlias = "str | os.PathLike[str]"
+
+_O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+_O_NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)
+# O_NONBLOCK on a directory or regular file changes nothing; on a FIFO that
+# slipped in by a race it makes open() return at once instead of waiting for a
+# writer. O_DIRECTORY makes open() fail on anything but a directory without
+# opening it, so a FIFO or device is never opened by a directory step.
+DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _O_CLOEXEC | _O_NONBLOCK
+FILE_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | _O_CLOEXEC | _O_NONBLOCK
+# What open() says when O_NOFOLLOW meets a symlink (Linux: ELOOP, or ENOTDIR
+# with O_DIRECTORY; FreeBSD: EMLINK), or when O_DIRECTORY meets a non-directory.
+_NOT_A_PLAIN_DIR: Final = frozenset({errno.ELOOP, errno.EMLINK, errno.ENOTDIR})
+
+_KINDS: Final = {
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFSOCK: "socket",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFDIR: "directory",
+    stat.S_IFLNK: "symlink",
+    stat.S_IFREG: "regular file",
+}
+
+
+def file_kind(mode: int) -> str:
+    """A human name for the file type in *mode*: ``"FIFO"``, ``"socket"``, ..."""
+    return _KINDS.get(stat.S_IFMT(mode), "special file")
+
+
+@final
+class Dir:
+    """One physical directory at or below the root; ``fd`` is -1 while closed."""
+
+    __slots__ = ("_real", "depth", "fd", "frame", "ident", "name", "parent")
+
+    def __init__(
+        self, name: str, parent: Dir | None, fd: int, ident: tuple[int, int] | None
+    ) -> None:
+        self.name = name
+        self.parent = parent
+        self.depth: int = 0 if parent is None else parent.depth + 1
+        self.fd = fd
+        self.ident = ident
+        self.frame = -1  # the walker's stack index while this is one of its frames
+        self._real: str | None = None
+
+    def real(self) -> str:
+        """The absolute physical path (built on demand, then cached)."""
+        if self._real is None:
+            parts: list[str] = []
+            node: Dir | None = self
+            while node is not None and node._real is None:  # noqa: SLF001 - same class
+                parts.append(node.name)
+                node = node.parent
+            base = "" if node is None else node._real  # noqa: SLF001
+            assert base is not None  # noqa: S101 - the root's is always set
+            self._real = base + "".join("/" + p for p in reversed(parts))
+        return self._real or "/"
+
+    def rel(self) -> str:
+        """The POSIX path relative to the root (``"."`` for the root)."""
+        parts: list[str] = []
+        node: Dir | None = self
+        while node is not None and node.parent is not None:
+            parts.append(node.name)
+            node = node.parent
+        return "/".join(reversed(parts)) or "."
+
+
+def close_dir(node: Dir) -> None:
+    """Close *node*'s descriptor if open."""
+    if node.fd >= 0:
+        fd, node.fd = node.fd, -1
+        os.close(fd)
+
+
+def _identity(fd: int) -> tuple[int, int]:
+    st = os.fstat(fd)
+    return (st.st_dev, st.st_ino)
+
+
+def ensure_fd(node: Dir, opened: list[Dir]) -> int:
+    """
+    *node*'s descriptor, reopening it (and closed ancestors) from the nearest open one.
+
+    Each step is ``openat(parent, name, O_DIRECTORY | O_NOFOLLOW)``: a name that
+    became a symlink fails instead of being followed. A reopened directory
+    must be the one first seen there (same device and inode), else the tree
+    changed under us and we refuse to go on. Every node opened here is
+    appended to *opened*: the caller owns those descriptors.
+    """
+    if node.fd >= 0:
+        return node.fd
+    chain: list[Dir] = []
+    cur: Dir | None = node
+    while cur is not None and cur.fd < 0:
+        chain.append(cur)
+        cur = cur.parent
+    for step in reversed(chain):
+        parent = step.parent
+        assert parent is not None  # noqa: S101 - the root is never closed while in use
+        try:
+            fd = os.open(step.name, DIR_FLAGS, dir_fd=parent.fd)
+        except OSError as exc:
+            raise UnsafePathError(step.rel(), "changed while in use (a directory moved)") from exc
+        step.fd = fd
+        opened.append(step)
+        if step.ident is not None and _identity(fd) != step.ident:
+            raise UnsafePathError(step.rel(), "changed while in use (a directory was replaced)")
+    return node.fd
+
+
+@final
+class Root:
+    """The root: ``realpath`` once, opened once, the top of every :class:`Dir` chain."""
+
+    __slots__ = ("abs_parts", "node", "parts", "real")
+
+    def __init__(self, root: StrPath) -> None:
+        self.real = os.path.realpath(root)
+        fd = os.open(self.real, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
+        self.node = Dir("", None, fd, _identity(fd))
+        self.node._real = self.real.rstrip("/")  # noqa: SLF001 - "" for "/" itself
+        self.parts = _components(self.real)
+        # lexical on purpose: the root as the caller spelled it, links unresolved
+        self.abs_parts = _components(os.path.abspath(root))  # noqa: PTH100
+
+    def close(self) -> None:
+        """Close the root's descriptor."""
+        close_dir(self.node)
+
+    def __enter__(self) -> Root:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _components(path: str) -> tuple[str, ...]:
+    return tuple(c for c in path.split("/") if c not in {"", "."})
+
+
+Kind = Literal["dir", "file", "missing"]
+
+
+@final
+class Resolved:
+    """
+    Where a resolution ended.
+
+    ``kind`` is ``"dir"`` (``node`` is the directory, its descriptor open),
+    ``"file"`` (anything that is not a directory: ``node`` is the parent, open,
+    ``name`` the entry in it and ``st`` its ``lstat``) or ``"missing"``
+    (non-strict only: ``node`` is the deepest existing directory and ``rest``
+    the remaining components, applied lexically and still inside the root).
+    ``owned`` says whether the caller must close ``node``'s descriptor.
+    ``link_target`` is the text of the first symlink followed, if any.
+    """
+
+    __slots__ = ("hops", "kind", "link_target", "name", "node", "owned", "rest", "st")
+
+    def __init__(
+        self,
+        kind: Kind,
+        node: Dir,
+        *,
+        owned: bool,
+        name: str = "",
+        st: os.stat_result | None = None,
+        rest: tuple[str, ...] = (),
+        link_target: str | None = None,
+        hops: int = 0,
+    ) -> None:
+        self.kind = kind
+        self.node = node
+        self.owned = owned
+        self.name = name
+        self.st = st
+        self.rest = rest
+        self.link_target = link_target
+        self.hops = hops
+
+    def names(self) -> tuple[str, ...]:
+        """The physical components from the root to where the resolution ended."""
+        parts: list[str] = []
+        cur: Dir | None = self.node
+        while cur is not None and cur.parent is not None:
+            parts.append(cur.name)
+            cur = cur.parent
+        parts.reverse()
+        if self.kind == "file":
+            parts.append(self.name)
+        return (*parts, *self.rest)
+
+    def release(self) -> None:
+        """Close the result's descriptor if the caller owns it."""
+        if self.owned:
+            close_dir(self.node)
+
+
+_Source = tuple[str, str] | None  # (the link, as a path relative to the root; its target)
+
+
+def _join(node: Dir, name: str) -> str:
+    rel = node.rel()
+    return name if rel == "." else f"{rel}/{name}"
+
+
+def resolve_from(  # noqa: C901, PLR0912, PLR0915 - one loop, one case per kind of component
+    root: Root,
+    start: Dir,
+    path: str,
+    *,
+    label: str,
+    strict: bool,
+    allow_absolute: bool,
+    link: _Source = None,
+) -> Resolved:
+    """
+    Resolve *path* (relative, ``/``-separated) from directory *start*.
+
+    The kernel's rules, with ours on top: a symlink's target is resolved
+    relative to the link's directory before any later ``..`` applies; a ``..``
+    above the root is a :class:`PathEscapeError` at once, even if a later
+    component would come back in; an absolute target is an
+    :class:`AbsoluteSymlinkError` unless *allow_absolute* (then it must name a
+    place below the root's real path); more than 40 links is a
+    :class:`SymlinkLoopError`. A missing component raises
+    :class:`FileNotFoundError` when *strict*; otherwise the rest is applied
+    lexically, still confined to the root. *label* names *path* in errors;
+    *link* says that *path* is the target of that symlink (one hop already).
+    """
+    queue: deque[tuple[str, _Source]] = deque((c, link) for c in path.split("/"))
+    opened: list[Dir] = []
+    cur = start
+    hops = 0 if link is None else 1
+    first_target = None if link is None else link[1]
+    lexical: list[str] | None = None  # set once a component is missing (non-strict)
+    result: Resolved | None = None
+    if link is not None and link[1].startswith("/"):
+        queue.clear()
+        cur = _absolute(root, link[0], link[1], link, queue, allow_absolute=allow_absolute)
+    try:
+        while queue:
+            comp, source = queue.popleft()
+            if comp in {"", "."}:
+                continue
+            if comp == "..":
+                if lexical:
+                    lexical.pop()
+                elif cur.parent is None:
+                    raise _escape(label, source)
+                else:
+                    cur = cur.parent
+                continue
+            if lexical is not None:
+                lexical.append(comp)
+                continue
+            parent_fd = ensure_fd(cur, opened)
+            try:
+                fd = os.open(comp, DIR_FLAGS, dir_fd=parent_fd)
+            except OSError as exc:
+                if exc.errno not in _NOT_A_PLAIN_DIR and exc.errno != errno.ENOENT:
+                    raise
+                try:
+                    st = os.stat(comp, dir_fd=parent_fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    st = None
+            else:
+                child = Dir(comp, cur, fd, None)
+                opened.append(child)
+                cur = child
+                continue
+            if st is None:  # missing
+                if strict:
+                    raise FileNotFoundError(
+                        errno.ENOENT, f"{_join(cur, comp)} does not exist", label
+                    )
+                lexical = [comp]
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                hops += 1
+                where = _join(cur, comp)
+                target = read_link(comp, parent_fd, where)
+                if first_target is None:
+                    first_target = target
+                if hops > MAX_SYMLINK_HOPS:
+                    raise SymlinkLoopError(where, target)
+                here: _Source = (where, target)
+                if target.startswith("/"):
+                    cur = _absolute(root, where, target, here, queue, allow_absolute=allow_absolute)
+                else:
+                    queue.extendleft((c, here) for c in reversed(target.split("/")))
+                continue
+            if stat.S_ISDIR(st.st_mode):  # it was not a directory a moment ago
+                raise UnsafePathError(_join(cur, comp), "changed while in use (became a directory)")
+            if queue:  # more to come: 'file/x', 'file/.' and 'file/' all need a directory
+                if strict:
+                    raise NotADirectoryError(
+                        errno.ENOTDIR, f"{_join(cur, comp)} is not a directory", label
+                    )
+                lexical = [comp]
+                continue
+            result = Resolved(
+                "file",
+                cur,
+                owned=cur in opened,
+                name=comp,
+                st=st,
+                link_target=first_target,
+                hops=hops,
+            )
+        if result is None:
+            if lexical is not None:
+                ensure_fd(cur, opened)
+                result = Resolved(
+                    "missing",
+                    cur,
+                    owned=cur in opened,
+                    rest=tuple(lexical),
+                    link_target=first_target,
+                    hops=hops,
+                )
+            else:
+                ensure_fd(cur, opened)
+                result = Resolved(
+                    "dir", cur, owned=cur in opened, link_target=first_target, hops=hops
+                )
+        return result
+    finally:
+        keep = None if result is None else result.node
+        for node in opened:
+            if node is not keep:
+                close_dir(node)
+
+
+def read_link(name: str, dir_fd: int, where: str) -> str:
+    """The text of symlink *name* in *dir_fd*; one that stopped being a link is a change."""
+    try:
+        return os.readlink(name, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        raise UnsafePathError(where, "changed while in use (no longer a symlink)") from exc
+
+
+def _escape(label: str, source: _Source) -> PathEscapeError:
+    if source is None:
+        return PathEscapeError(label)
+    return PathEscapeError(*source)
+
+
+def _absolute(
+    root: Root,
+    where: str,
+    target: str,
+    source: _Source,
+    queue: deque[tuple[str, _Source]],
+    *,
+    allow_absolute: bool,
+) -> Dir:
+    """Restart at the root for an absolute *target* below its real path, or raise."""
+    if not allow_absolute:
+        raise AbsoluteSymlinkError(where, target)
+    parts = [c for c in target.split("/") if c not in {"", "."}]
+    for base in (root.parts, root.abs_parts):
+        # Compared component by component, and only up to the root: a '..' in
+        # that stretch would make the comparison lexical, so it counts as out.
+        if tuple(parts[: len(base)]) == base:
+            queue.extendleft((c, source) for c in reversed(parts[len(base) :]))
+            return root.node
+    raise PathEscapeError(where, target)
+
+
+# ----------------------------------------------------------- openat2 fast path
+
+_SYS_OPENAT2: Final = 437  # the same number on every Linux architecture since 5.6
+_RESOLVE_NO_MAGICLINKS: Final = 0x02
+_RESOLVE_BENEATH: Final = 0x08
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = (
+        ("flags", ctypes.c_uint64),
+        ("mode", ctypes.c_uint64),
+        ("resolve", ctypes.c_uint64),
+    )
+
+
+def _load_syscall() -> Callable[..., int] | None:
+    if sys.platform != "linux" or platform.machine() not in {
+        "x86_64",
+        "aarch64",
+        "arm64",
+        "riscv64",
+        "ppc64le",
+        "s390x",
+    }:
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        call: Callable[..., int] = libc.syscall
+    except (OSError, AttributeError):  # pragma: no cover - no libc symbol table
+        return None
+    return call
+
+
+_syscall = _load_syscall()
+openat2_available: bool = _syscall is not None
+
+
+def openat2_beneath(dir_fd: int, path: str, flags: int) -> int | None:
+    """
+    Open *path* below *dir_fd* with ``openat2(RESOLVE_BENEATH)``; ``None`` if that fails.
+
+    The kernel refuses any step that leaves *dir_fd* — a ``..`` above it, an
+    absolute link, even an escape that later comes back — in one atomic walk.
+    Any failure (including "not supported here") returns ``None``: the caller
+    then takes the portable path, which gives the precise error.
+    """
+    global openat2_available  # noqa: PLW0603 - a process-wide capability, learned once
+    if not openat2_available or _syscall is None:
+        return None
+    how = _OpenHow(flags, 0, _RESOLVE_BENEATH | _RESOLVE_NO_MAGICLINKS)
+    fd: int = _syscall(
+        ctypes.c_long(_SYS_OPENAT2),
+        ctypes.c_int(dir_fd),
+        ctypes.c_char_p(os.fsencode(path)),
+        ctypes.byref(how),
+        ctypes.c_size_t(ctypes.sizeof(how)),
+    )
+    if fd < 0:
+        if ctypes.get_errno() in {errno.ENOSYS, errno.EPERM, errno.E2BIG}:
+            openat2_available = False  # pragma: no cover - old kernel or seccomp
+        return None
+    return fd

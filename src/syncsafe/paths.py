@@ -1,0 +1,179 @@
+"""
+Resolve and open paths inside a root, following symlinks only while they stay inside.
+
+The incident's checks compared strings (``strings.HasPrefix(target, root)``:
+``/repo-evil`` counts as inside ``/repo``), looked at one hop of a link, and
+checked first and read later. Here containment is decided on path
+components, after resolving every component physically — a symlink's target
+is resolved where the link lives, before a later ``..`` applies, as the
+kernel does — and opening happens relative to directory descriptors with
+``O_NOFOLLOW`` per component, so what was checked is what is read.
+
+The rules, in one place (:mod:`syncsafe.walk` uses the same code):
+
+- ``..`` that stays inside the root is fine; one above the root is a
+  :class:`~syncsafe.errors.PathEscapeError` at once, even if a later
+  component would come back in (``../repo/x`` only works at one location).
+- A relative symlink is resolved from its own directory, by the same rules.
+- An absolute symlink target is an :class:`~syncsafe.errors.AbsoluteSymlinkError`
+  unless ``allow_absolute=True``; then it must lie below the root's real path
+  (or the root as given), compared component by component.
+- At most 40 links per resolution, as Linux; more is a
+  :class:`~syncsafe.errors.SymlinkLoopError`.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+from syncsafe import _fs
+from syncsafe._fs import FILE_FLAGS, Root, StrPath, file_kind, resolve_from
+from syncsafe.errors import PathEscapeError, SpecialFileError, UnsafePathError
+
+__all__ = ["open_inside", "resolve"]
+
+
+def resolve(
+    root: StrPath, path: StrPath, *, strict: bool = True, allow_absolute: bool = False
+) -> Path:
+    """
+    The absolute, physically resolved location of *path* inside *root*.
+
+    *root* is resolved once with :func:`os.path.realpath` (a checkout directory
+    may itself be a symlink); the result is that real root or a path below
+    it. *path* is relative to *root*; an absolute *path* is accepted only with
+    *allow_absolute*, and only below the root.
+
+    Raises :class:`~syncsafe.errors.PathEscapeError`,
+    :class:`~syncsafe.errors.AbsoluteSymlinkError` or
+    :class:`~syncsafe.errors.SymlinkLoopError` (all
+    :class:`~syncsafe.errors.UnsafePathError`) as the module describes;
+    :class:`FileNotFoundError` when a component does not exist, or with
+    ``strict=False`` resolves the rest of the path lexically, still confined to
+    the root; :class:`NotADirectoryError` when a file is used as a directory.
+
+    It does **not** promise that the path still resolves there a moment later:
+    to read, use :func:`open_inside`, which has no such gap.
+    """
+    with Root(root) as r:
+        rel = _relative(r, path, allow_absolute=allow_absolute)
+        res = resolve_from(
+            r, r.node, rel, label=os.fspath(path), strict=strict, allow_absolute=allow_absolute
+        )
+        try:
+            names = res.names()
+        finally:
+            res.release()
+        return Path(r.real, *names)
+
+
+def open_inside(root: StrPath, path: StrPath, *, allow_absolute: bool = False) -> BinaryIO:
+    """
+    Open the regular file *path* inside *root* for reading, without a check-then-use gap.
+
+    Every directory on the way is opened relative to its parent's descriptor
+    with ``O_NOFOLLOW``; a component that is a symlink is read and its target
+    resolved by :func:`resolve`'s rules; the file itself is opened with
+    ``O_NOFOLLOW | O_NONBLOCK`` and ``fstat`` must say it is a regular file. A
+    directory swapped for a symlink to outside between any two of these
+    steps makes the open fail; it never reads outside content.
+
+    On Linux 5.6+ a fast path first asks the kernel to resolve the parent
+    directory with ``openat2(RESOLVE_BENEATH)``, which applies the same rules
+    atomically; anything it refuses is retried on the portable path, which
+    gives the precise error.
+
+    Raises what :func:`resolve` raises, plus
+    :class:`~syncsafe.errors.SpecialFileError` for a FIFO, socket or device
+    (never opened for reading) and :class:`IsADirectoryError` for a directory.
+    The caller closes the file (use ``with``).
+    """
+    with Root(root) as r:
+        rel = _relative(r, path, allow_absolute=allow_absolute)
+        label = os.fspath(path)
+        fd = _open_fast(r, rel, label) if _fs.openat2_available else None
+        if fd is None:
+            fd = _open_portable(r, rel, label, allow_absolute=allow_absolute)
+    try:
+        return os.fdopen(fd, "rb")
+    except BaseException:  # pragma: no cover - fdopen of a fresh descriptor does not fail
+        os.close(fd)
+        raise
+
+
+def _relative(r: Root, path: StrPath, *, allow_absolute: bool) -> str:
+    text = os.fspath(path)
+    if not text.startswith("/"):
+        return text
+    if not allow_absolute:
+        raise UnsafePathError(text, "is absolute: give a path relative to the root")
+    parts = [c for c in text.split("/") if c not in {"", "."}]
+    for base in (r.parts, r.abs_parts):
+        if tuple(parts[: len(base)]) == base:
+            return "/".join(parts[len(base) :]) or "."
+    raise PathEscapeError(text)
+
+
+def _checked(fd: int, label: str) -> int:
+    """*fd* if it is a regular file; otherwise close it and raise."""
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode):
+        return fd
+    os.close(fd)
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", label)
+    raise SpecialFileError(label, file_kind(mode))
+
+
+def _open_fast(r: Root, rel: str, label: str) -> int | None:
+    """The openat2 path: the parent by the kernel's RESOLVE_BENEATH, the name by hand."""
+    head, _, name = rel.rpartition("/")
+    if name in {"", ".", ".."}:
+        return None
+    parent = r.node.fd
+    if head:
+        opened = _fs.openat2_beneath(r.node.fd, head, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        if opened is None:
+            return None
+        parent = opened
+    try:
+        # lstat first: a FIFO or device is never opened, not even non-blocking.
+        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            return None  # a link to follow, or an error to report precisely
+        try:
+            fd = os.open(name, FILE_FLAGS, dir_fd=parent)
+        except OSError:
+            return None  # it changed since the lstat: let the portable path say how
+        return _checked(fd, label)
+    except FileNotFoundError:
+        return None
+    finally:
+        if parent != r.node.fd:
+            os.close(parent)
+
+
+def _open_portable(r: Root, rel: str, label: str, *, allow_absolute: bool) -> int:
+    res = resolve_from(r, r.node, rel, label=label, strict=True, allow_absolute=allow_absolute)
+    try:
+        if res.kind == "dir":
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", label)
+        st = res.st
+        assert st is not None  # noqa: S101 - a "file" result always has its lstat
+        if not stat.S_ISREG(st.st_mode):
+            raise SpecialFileError(label, file_kind(st.st_mode))
+        try:
+            fd = os.open(res.name, FILE_FLAGS, dir_fd=res.node.fd)
+        except OSError as exc:
+            if exc.errno in {errno.ELOOP, errno.EMLINK}:
+                raise UnsafePathError(label, "changed while being opened") from exc
+            raise
+        return _checked(fd, label)
+    finally:
+        res.release()
