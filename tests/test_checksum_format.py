@@ -3,6 +3,8 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import subprocess
+import sys
 
 import pytest
 import xxhash
@@ -221,3 +223,16 @@ def test_matches_annotation_needs_a_key() -> None:
     """Without a key on the checksum or in the call there is nothing to look up."""
     with pytest.raises(ValueError, match="no annotation key"):
         Checksum.build("xxh3-64", {}).matches_annotation({})
+
+
+def test_module_attribute_stays_the_function() -> None:
+    """Importing the syncsafe.checksum module first does not hide the syncsafe.checksum function."""
+    code = (
+        "from syncsafe.checksum import Checksum; import syncsafe, syncsafe.checksum; "
+        "from syncsafe.checksum._tree import checksum; "
+        "print(syncsafe.checksum is checksum, syncsafe.Checksum is Checksum)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "True True" == out.strip()

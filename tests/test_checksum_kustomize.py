@@ -1,9 +1,18 @@
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from syncsafe import MalformedKustomization
+import pytest
+import xxhash
+
+from syncsafe import (
+    MalformedKustomization,
+    RemoteReferenceRefused,
+    UnsafePathError,
+    overlay_checksum,
+)
 from syncsafe.checksum._kustomize import Chart, parse_kustomization
+from syncsafe.strategies import FileTree
 
 EVERY_FIELD = b"""\
 apiVersion: kustomize.config.k8s.io/v1beta1
@@ -151,3 +160,204 @@ def test_malformed_kustomizations_name_file_line_and_rule(
     message = str(info.value)
     assert message.startswith(f"{where}: malformed kustomization: ")
     assert problem in message
+
+
+# ------------------------------------------------------------ overlay_checksum
+
+OVERLAY = FileTree(
+    {
+        "overlays/prod/kustomization.yaml": (
+            b"resources:\n- ../../base\n- github.com/org/infra//deploy?ref=v1\n"
+            b"configMapGenerator:\n- name: cfg\n  files: [settings=conf/app.ini]\n  envs: [.env]\n"
+        ),
+        "overlays/prod/conf/app.ini": b"debug=false\n",
+        "overlays/prod/.env": b"A=1\n",
+        "overlays/prod/unused.yaml": b"",
+        "base/kustomization.yaml": b"resources:\n- app.yaml\n",
+        "base/app.yaml": b"kind: ConfigMap\n",
+        "base/README.md": b"",
+    }
+)
+
+
+def test_overlay_checksum_hashes_the_closure_and_lists_remotes(tmp_path: Path) -> None:
+    """Exactly the files a build reads; the remote base is listed and named in the digest."""
+    repo = OVERLAY.write(tmp_path)
+    result = overlay_checksum(repo / "overlays/prod", root=repo)
+    assert [
+        "base/app.yaml",
+        "base/kustomization.yaml",
+        "overlays/prod/.env",
+        "overlays/prod/conf/app.ini",
+        "overlays/prod/kustomization.yaml",
+    ] == list(result.files)
+    assert ("github.com/org/infra//deploy?ref=v1",) == result.remote
+    assert xxhash.xxh3_128_hexdigest(b"debug=false\n") == result.files["overlays/prod/conf/app.ini"]
+    (repo / "base/README.md").write_bytes(b"edited")
+    assert result == overlay_checksum(repo / "overlays/prod", root=repo)
+    (repo / "base/app.yaml").write_bytes(b"kind: Secret\n")
+    changed = overlay_checksum(
+        repo / "overlays/prod", root=repo, annotation_key="fluxcd.io/checksum"
+    )
+    assert ("base/app.yaml",) == result.diff(changed).modified
+    assert changed.annotation_key == "fluxcd.io/checksum"
+
+
+def test_remote_references_can_be_refused(tmp_path: Path) -> None:
+    """allow_remote=False turns a remote base into an error naming the file and reference."""
+    repo = OVERLAY.write(tmp_path)
+    with pytest.raises(RemoteReferenceRefused) as info:
+        overlay_checksum(repo / "overlays/prod", root=repo, allow_remote=False)
+    assert ("overlays/prod/kustomization.yaml", "github.com/org/infra//deploy?ref=v1") == (
+        info.value.path,
+        info.value.reference,
+    )
+
+
+def test_a_local_directory_wins_over_a_remote_looking_name(tmp_path: Path) -> None:
+    """Like kustomize, a reference that exists locally is local even if it looks like a host."""
+    repo = FileTree(
+        {
+            "o/kustomization.yaml": b"resources:\n- example.com/base\n",
+            "o/example.com/base/kustomization.yaml": b"resources: []\n",
+        }
+    ).write(tmp_path)
+    result = overlay_checksum(repo / "o", root=repo)
+    assert () == result.remote
+    assert "o/example.com/base/kustomization.yaml" in result.files
+
+
+def test_symlinked_bases_are_named_by_their_physical_path(tmp_path: Path) -> None:
+    """A base reached through a link is followed from its real directory, as kustomize does."""
+    repo = FileTree(
+        {
+            "overlays/east/kustomization.yaml": b"resources: [base]\n",
+            "bases/east/kustomization.yaml": b"resources: [../common]\n",
+            "bases/common/kustomization.yaml": b"resources: [c.yaml]\n",
+            "bases/common/c.yaml": b"",
+        },
+        {"overlays/east/base": "../../bases/east"},
+    ).write(tmp_path)
+    assert [
+        "bases/common/c.yaml",
+        "bases/common/kustomization.yaml",
+        "bases/east/kustomization.yaml",
+        "overlays/east/kustomization.yaml",
+    ] == list(overlay_checksum(repo / "overlays/east", root=repo).files)
+
+
+def test_local_helm_charts_are_hashed_and_pulled_ones_listed(tmp_path: Path) -> None:
+    """A chart in the chart home is hashed file by file; a chart with a repo only is remote."""
+    repo = FileTree(
+        {
+            "o/kustomization.yaml": (
+                b"helmGlobals: {chartHome: ../charts}\n"
+                b"helmCharts:\n"
+                b"- {name: local, valuesFile: values.yaml}\n"
+                b"- {name: pulled, repo: 'https://charts.example.com', version: 1.2.3}\n"
+                b"- {name: pinned, version: 2.0.0}\n"
+            ),
+            "o/values.yaml": b"",
+            "charts/local/Chart.yaml": b"name: local\n",
+            "charts/local/templates/cm.yaml": b"",
+            "charts/pinned-2.0.0/pinned/Chart.yaml": b"name: pinned\n",
+        }
+    ).write(tmp_path)
+    result = overlay_checksum(repo / "o", root=repo)
+    assert [
+        "charts/local/Chart.yaml",
+        "charts/local/templates/cm.yaml",
+        "charts/pinned-2.0.0/pinned/Chart.yaml",
+        "o/kustomization.yaml",
+        "o/values.yaml",
+    ] == list(result.files)
+    assert ("helm:https://charts.example.com#pulled@1.2.3",) == result.remote
+
+
+def _error(tmp_path: Path, files: dict[str, bytes], links: dict[str, str] | None = None) -> str:
+    repo = FileTree(files, links or {}).write(tmp_path)
+    with pytest.raises((MalformedKustomization, UnsafePathError)) as info:
+        overlay_checksum(repo / "o", root=repo)
+    return str(info.value)
+
+
+def test_a_missing_file_names_the_kustomization_and_line(tmp_path: Path) -> None:
+    """A reference to nothing is an error at the line that makes it."""
+    message = _error(
+        tmp_path,
+        {"o/kustomization.yaml": b"resources:\n- a.yaml\n- gone.yaml\n"} | {"o/a.yaml": b""},
+    )
+    assert (
+        "o/kustomization.yaml:3:3: malformed kustomization: resources: gone.yaml does not exist"
+        == message
+    )
+
+
+def test_a_directory_without_kustomization_is_an_error(tmp_path: Path) -> None:
+    """A directory resource must hold a kustomization, and the overlay too."""
+    message = _error(tmp_path, {"o/kustomization.yaml": b"resources: [../b]\n", "b/x.yaml": b""})
+    assert message.startswith("o/kustomization.yaml:1:13: malformed kustomization: ../b (b) has no")
+    (tmp_path / "o/kustomization.yaml").unlink()
+    with pytest.raises(
+        MalformedKustomization, match=r"the overlay \(o\) has no kustomization file"
+    ):
+        overlay_checksum(tmp_path / "o", root=tmp_path)
+
+
+def test_several_kustomization_files_are_an_error(tmp_path: Path) -> None:
+    """Kustomize refuses a directory with both kustomization.yaml and kustomization.yml."""
+    message = _error(tmp_path, {"o/kustomization.yaml": b"", "o/kustomization.yml": b""})
+    assert "several kustomization files: o/kustomization.yaml, o/kustomization.yml" in message
+
+
+def test_a_file_field_naming_a_directory_is_an_error(tmp_path: Path) -> None:
+    """patches[].path must be a file."""
+    message = _error(tmp_path, {"o/kustomization.yaml": b"patches:\n- path: sub\n", "o/sub/x": b""})
+    assert (
+        "o/kustomization.yaml:2:9: malformed kustomization: patches[0].path: sub is a directory"
+        in message
+    )
+
+
+def test_absolute_and_escaping_references_are_errors(tmp_path: Path) -> None:
+    """Nothing outside the root is read: absolute paths and ../ past the root are refused."""
+    message = _error(tmp_path / "a", {"o/kustomization.yaml": b"resources: [/etc/passwd]\n"})
+    assert "/etc/passwd is absolute" in message
+    (tmp_path / "secret.yaml").write_bytes(b"")
+    message = _error(tmp_path / "b", {"o/kustomization.yaml": b"resources: [../../secret.yaml]\n"})
+    assert "outside the root" in message
+    message = _error(
+        tmp_path / "c",
+        {"o/kustomization.yaml": b"resources: [link.yaml]\n"},
+        {"o/link.yaml": "../../secret.yaml"},
+    )
+    assert "outside the root" in message
+
+
+def test_an_overlay_that_is_a_file_is_an_error(tmp_path: Path) -> None:
+    """The overlay must be a directory."""
+    repo = FileTree({"o/kustomization.yaml": b""}).write(tmp_path)
+    with pytest.raises(MalformedKustomization, match="an overlay is a directory"):
+        overlay_checksum(repo / "o/kustomization.yaml", root=repo)
+
+
+def test_a_chart_that_is_nowhere_is_an_error(tmp_path: Path) -> None:
+    """A chart neither in the chart home nor given a repo cannot be built."""
+    message = _error(tmp_path, {"o/kustomization.yaml": b"helmCharts:\n- name: x\n"})
+    assert message == (
+        "o/kustomization.yaml:2: malformed kustomization: "
+        "helm chart x is neither in o/charts nor given a repo"
+    )
+
+
+def test_cycles_terminate(tmp_path: Path) -> None:
+    """Two kustomizations naming each other are each read once: the closure ends."""
+    repo = FileTree(
+        {
+            "o/kustomization.yaml": b"resources: [../p]\n",
+            "p/kustomization.yaml": b"resources: [../o]\n",
+        }
+    ).write(tmp_path)
+    assert ["o/kustomization.yaml", "p/kustomization.yaml"] == list(
+        overlay_checksum(repo / "o", root=repo).files
+    )

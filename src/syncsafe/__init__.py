@@ -33,6 +33,8 @@ _EXPORTS: Final[dict[str, str]] = {
     "Checksum": "syncsafe.checksum",
     "ChecksumCache": "syncsafe.checksum",
     "ChecksumCacheWarning": "syncsafe.checksum",
+    "checksum": "syncsafe.checksum",
+    "overlay_checksum": "syncsafe.checksum",
     # errors
     "AbsoluteSymlinkError": "syncsafe.errors",
     "AnnotationsTooLarge": "syncsafe.errors",
@@ -92,8 +94,10 @@ __all__ = [
     "__version__",
     "annotations_size",
     "check_annotations_size",
+    "checksum",
     "get_annotation",
     "open_inside",
+    "overlay_checksum",
     "resolve",
     "scan",
     "validate_label_value",
@@ -113,6 +117,8 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.checksum import Checksum as Checksum
     from syncsafe.checksum import ChecksumCache as ChecksumCache
     from syncsafe.checksum import ChecksumCacheWarning as ChecksumCacheWarning
+    from syncsafe.checksum import checksum as checksum
+    from syncsafe.checksum import overlay_checksum as overlay_checksum
     from syncsafe.errors import AbsoluteSymlinkError as AbsoluteSymlinkError
     from syncsafe.errors import AnnotationsTooLarge as AnnotationsTooLarge
     from syncsafe.errors import CorruptManifest as CorruptManifest
@@ -143,13 +149,14 @@ _SUBMODULES: Final = frozenset(
 )
 
 # Public functions that share their name with the submodule defining them:
-# ``syncsafe.walk`` is the function, from the module ``syncsafe.walk``.
-_SHADOWED: Final = frozenset({"walk"})
+# ``syncsafe.walk`` is the function, from the module ``syncsafe.walk``;
+# ``syncsafe.checksum`` the function, from the package ``syncsafe.checksum``.
+_SHADOWED: Final = frozenset({"checksum", "walk"})
 
 
 class _Package(types.ModuleType):
     """
-    This package's module type: ``syncsafe.walk`` stays the function.
+    This package's module type: ``syncsafe.walk`` and ``syncsafe.checksum`` stay functions.
 
     The import system binds a submodule as an attribute of its package once
     loaded; without this, ``from syncsafe import walk`` would give the

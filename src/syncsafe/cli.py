@@ -26,6 +26,8 @@ __all__ = ["build_parser", "main"]
 _COMMANDS: Final = (
     "syncsafe._cli.key",
     "syncsafe._cli.scan",
+    "syncsafe._cli.checksum",
+    "syncsafe._cli.diff",
     "syncsafe._cli.demo",
 )
 

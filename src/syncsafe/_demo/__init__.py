@@ -41,6 +41,7 @@ class Row:
 SCENARIOS: Final[Sequence[tuple[str, str]]] = (
     ("annotations", "syncsafe._demo.annotations"),
     ("paths", "syncsafe._demo.paths"),
+    ("checksum", "syncsafe._demo.checksum"),
 )
 
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 from syncsafe.checksum._algorithms import CHECKSUM_ALGORITHMS
 from syncsafe.checksum._cache import ChecksumCache, ChecksumCacheWarning
 from syncsafe.checksum._format import FORMAT_VERSION as CHECKSUM_FORMAT_VERSION
+from syncsafe.checksum._overlay import overlay_checksum
+from syncsafe.checksum._tree import checksum
 from syncsafe.checksum._value import Changes, Checksum
 
 __all__ = [
@@ -35,4 +37,6 @@ __all__ = [
     "Checksum",
     "ChecksumCache",
     "ChecksumCacheWarning",
+    "checksum",
+    "overlay_checksum",
 ]

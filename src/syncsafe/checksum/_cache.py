@@ -26,7 +26,7 @@ import xxhash
 from syncsafe.checksum._algorithms import BY_NAME
 
 if TYPE_CHECKING:
-    from syncsafe.checksum._types import StrPath
+    from syncsafe._fs import StrPath
 
 __all__ = ["RACY_MARGIN_NS", "ChecksumCache", "ChecksumCacheWarning", "StatKey"]
 
