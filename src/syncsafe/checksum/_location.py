@@ -33,7 +33,8 @@ def relative_inside(root: StrPath, path: StrPath) -> str:
         real_root, real_path = os.path.realpath(root_s), os.path.realpath(path_s)
         rel = os.path.relpath(real_path, real_root)
         if rel == os.pardir or rel.startswith(os.pardir + os.sep):
-            raise PathEscapeError(path_s, real_path)
+            lexical = os.path.abspath(path_s)  # noqa: PTH100 - lexical, as above
+            raise PathEscapeError(path_s, None if real_path == lexical else real_path)
     posix = Path(rel).as_posix()
     resolve(root_s, posix)  # every component checked: a link that leaves the root raises
     return "" if posix == "." else posix
