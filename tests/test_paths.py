@@ -252,3 +252,63 @@ def test_the_fast_path_falls_back_for_links_and_gaps(
     monkeypatch.setattr(_fs, "openat2_beneath", lambda *_: None)
     with open_inside(tree, "base/deployment.yaml") as f:
         assert b"deployment" == f.read()
+
+
+def test_only_regular_files_pass_the_final_fstat(tmp_path: Path) -> None:
+    """After opening, fstat must say regular file: a directory or FIFO is closed and refused."""
+    from syncsafe.paths import _checked  # noqa: PLC0415 - a private helper, pinned here
+
+    os.mkfifo(tmp_path / "pipe")
+    dir_fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    with pytest.raises(IsADirectoryError):
+        _checked(dir_fd, "d")
+    fifo_fd = os.open(tmp_path / "pipe", os.O_RDONLY | os.O_NONBLOCK)
+    with pytest.raises(SpecialFileError, match="FIFO"):
+        _checked(fifo_fd, "pipe")
+    for fd in (dir_fd, fifo_fd):  # both were closed by _checked
+        with pytest.raises(OSError, match="Bad file descriptor"):
+            os.fstat(fd)
+
+
+def test_a_file_swapped_for_a_link_between_lstat_and_open(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the final open meets a symlink (ELOOP) the portable path refuses; other errors pass."""
+    monkeypatch.setattr(_fs, "openat2_available", False)
+    real_open = os.open
+
+    def fail_with(code: int) -> None:
+        def fake(path: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+            if path == "deployment.yaml":
+                raise OSError(code, os.strerror(code))
+            return real_open(path, flags, mode, dir_fd=dir_fd)
+
+        monkeypatch.setattr("syncsafe.paths.os.open", fake)
+
+    fail_with(40)  # ELOOP
+    with pytest.raises(UnsafePathError, match="changed while being opened"):
+        open_inside(tree, "base/deployment.yaml")
+    fail_with(13)  # EACCES
+    with pytest.raises(PermissionError):
+        open_inside(tree, "base/deployment.yaml")
+
+
+def test_the_fast_path_hands_a_failed_open_to_the_portable_path(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A final open that fails on the openat2 path is retried, and decided, portably."""
+    if not _fs.openat2_available:
+        pytest.skip("openat2 is not available here")
+    real_open = os.open
+    calls: list[str] = []
+
+    def flaky(path: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        calls.append(path)
+        if path == "deployment.yaml" and calls.count(path) == 1:
+            raise OSError(40, "Too many levels of symbolic links")
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr("syncsafe.paths.os.open", flaky)
+    with open_inside(tree, "base/deployment.yaml") as f:
+        assert b"deployment" == f.read()
+    assert ["deployment.yaml", "base", "deployment.yaml", "deployment.yaml"] == calls[1:]

@@ -241,6 +241,24 @@ def test_open_checks_the_file_is_the_one_listed(tmp_path: Path) -> None:
     it.close()
 
 
+def test_open_refuses_a_file_that_became_a_fifo_or_vanished(tmp_path: Path) -> None:
+    """With the stat taken, a FIFO in the file's place is SpecialFileError; a gone file, ENOENT."""
+    _write(tmp_path, {"a": "a", "b": "b"})
+    it = walk(tmp_path)
+    entry = next(it)
+    _ = entry.stat
+    (tmp_path / "a").unlink()
+    os.mkfifo(tmp_path / "a")
+    with pytest.raises(SpecialFileError):
+        entry.open()
+    entry = next(it)
+    _ = entry.stat
+    (tmp_path / "b").unlink()
+    with pytest.raises(FileNotFoundError):
+        entry.open()
+    it.close()
+
+
 def test_an_entry_not_from_a_walk() -> None:
     """A hand-made WalkEntry has no directory to read from and says so."""
     entry = WalkEntry("x")
@@ -284,26 +302,35 @@ def _deep(root: Path, depth: int) -> None:
 
 
 def _remove_deep(root: Path) -> None:
-    """Remove a deep chain without long paths or recursion: hoist each level up, then delete."""
-    while (root / "d").exists():
-        for child in (root / "d").iterdir():
-            if child.name != "d":
-                child.unlink()
-        if (root / "d" / "d").exists():
-            (root / "d" / "d").rename(root / "next")
-        (root / "d").rmdir()
-        if (root / "next").exists():
-            (root / "next").rename(root / "d")
-    for child in root.iterdir():
-        child.unlink()
+    """Remove the chain bottom-up by descriptors, one at a time: no long path, no recursion."""
+    top = root.stat().st_ino
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    while True:  # down to the deepest directory
+        try:
+            child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        except FileNotFoundError:
+            break
+        os.close(fd)
+        fd = child
+    while True:  # then up, emptying each level and removing the one below
+        for name in os.listdir(fd):  # noqa: PTH208 - a descriptor, not a path
+            os.unlink(name, dir_fd=fd)
+        if os.fstat(fd).st_ino == top:
+            os.close(fd)
+            return
+        parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        os.rmdir("d", dir_fd=parent)
+        fd = parent
 
 
-@pytest.fixture
-def deep_tree(tmp_path: Path) -> Iterator[Path]:
+@pytest.fixture(scope="module")
+def deep_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A chain of 2,100 directories: its deepest path is longer than PATH_MAX (4096)."""
-    _deep(tmp_path, 2_100)
-    yield tmp_path
-    _remove_deep(tmp_path)
+    root = tmp_path_factory.mktemp("deep")
+    _deep(root, 2_100)
+    yield root
+    _remove_deep(root)
 
 
 @pytest.mark.timeout(60)
