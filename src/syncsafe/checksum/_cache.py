@@ -188,9 +188,9 @@ class ChecksumCache:
             raw = name.encode("ascii")
             parts.append(_SECTION.pack(len(raw), BY_NAME[name].digest_size, len(section)))
             parts.append(raw)
-            for key, digest in section.items():
-                parts.append(_ENTRY.pack(*key))
-                parts.append(digest)
+            # All keys, then all digests: each block reads back in one C call.
+            parts.extend(_ENTRY.pack(*key) for key in section)
+            parts.extend(section.values())
         body = b"".join(parts)
         return body + xxhash.xxh3_128_digest(body)
 
@@ -221,18 +221,20 @@ class ChecksumCache:
                 if BY_NAME.get(name) is None or BY_NAME[name].digest_size != size:
                     msg = f"unknown algorithm section {name!r}"
                     raise ValueError(msg)
-                end = at + count * (_ENTRY.size + size)
+                split = at + count * _ENTRY.size
+                end = split + count * size
                 if end > len(body):
                     msg = "truncated entry"
                     raise ValueError(msg)
-                entry = struct.Struct(f"{_ENTRY.format}{size}s")
+                keys = cast("list[StatKey]", list(_ENTRY.iter_unpack(body[at:split])))
+                digests = [body[i : i + size] for i in range(split, end, size)]
                 # The racy-git rule against the cache's own write time: an
                 # entry not safely older than the save is never trusted.
                 newest = written_ns - RACY_MARGIN_NS
                 result[name] = {
-                    cast("StatKey", e[:6]): e[6]
-                    for e in entry.iter_unpack(body[at:end])
-                    if e[3] <= newest and e[4] <= newest
+                    key: digest
+                    for key, digest in zip(keys, digests, strict=True)
+                    if key[3] <= newest and key[4] <= newest
                 }
                 at = end
         except (struct.error, UnicodeDecodeError) as exc:
