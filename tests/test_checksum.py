@@ -152,6 +152,16 @@ def test_sourceignore_between_root_and_path_applies(tmp_path: Path) -> None:
     assert ["overlays/dev/a.yaml"] == list(checksum(repo / "overlays/dev", root=repo).files)
 
 
+def test_a_subtree_with_pattern_characters_in_its_name(tmp_path: Path) -> None:
+    """The subtree restriction escapes *, ?, [, backslash and a trailing space literally."""
+    names = ["we[i]rd*dir?", "back\\slash", "trail "]
+    repo = FileTree(
+        {f"{n}/x": n.encode() for n in names} | {"weird-dir/x": b"", "wexrd/x": b""}
+    ).write(tmp_path)
+    for name in names:
+        assert [f"{name}/x"] == list(checksum(repo / name, root=repo).files)
+
+
 def test_exclude_must_not_be_one_string(tmp_path: Path) -> None:
     """A bare string would be read as one pattern per character: refused."""
     with pytest.raises(TypeError, match="not one string"):

@@ -162,8 +162,9 @@ def checksum(  # noqa: C901, PLR0912, PLR0915 - the per-file loop, kept in one p
     The checksum of every file under *path*, as kustomize would read them.
 
     *root* (default: *path* itself) is the boundary: symlinks are followed
-    while they resolve inside it, and one that leaves it is an error
-    (:class:`~syncsafe.PathEscapeError` and its kin), never silently dropped.
+    while they resolve inside it, and one that leaves it, loops or dangles is
+    an error (:class:`~syncsafe.PathEscapeError` and its kin), never silently
+    dropped: a file the checksum cannot see is a change it cannot see.
     Paths in the result are relative to *root*, POSIX, as reached (a file
     under a symlinked directory appears under the link's name).
 
