@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tracemalloc
 from pathlib import Path
+from typing import BinaryIO
 
 import pathspec
 import pytest
@@ -21,10 +22,11 @@ from syncsafe import (
     checksum,
 )
 from syncsafe.buggy import checksum as buggy
-from syncsafe.checksum import _cache
+from syncsafe.checksum import _cache, _tree
 from syncsafe.checksum._algorithms import get_algorithm
 from syncsafe.checksum._tree import hash_stream
 from syncsafe.strategies import FileTree
+from syncsafe.walk import WalkEntry, walk
 
 HOUR = 3_600 * 10**9
 
@@ -252,6 +254,36 @@ def test_a_file_that_shrinks_or_grows_while_read_is_an_error() -> None:
     assert xxhash.xxh3_128_digest(b"x" * 20) == hash_stream(
         io.BytesIO(b"x" * 20), 20, "large", algorithm, buffer
     )
+
+
+@pytest.mark.parametrize(("delta", "small"), [(-1, True), (1, True), (-1, False), (1, False)])
+def test_a_file_whose_size_changed_since_its_stat_is_an_error(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    delta: int,
+    small: bool,  # noqa: FBT001
+) -> None:
+    """A file that grew or shrank after the walk saw it is never hashed as if it had not."""
+    content = b"x" * (100 if small else (1 << 20) + 100)
+    repo = FileTree({"f": content}).write(tmp_path)
+
+    class Moved:
+        """A walk entry whose stat is one byte off, as if the file changed after it."""
+
+        def __init__(self, entry: WalkEntry) -> None:
+            self.entry = entry
+            self.path = entry.path
+            fields = list(entry.stat)
+            fields[6] += delta  # st_size
+            self.stat = os.stat_result(fields)
+
+        def open(self) -> BinaryIO:
+            return self.entry.open()
+
+    monkeypatch.setattr(_tree, "walk", lambda *a, **k: (Moved(e) for e in walk(*a, **k)))
+    with pytest.raises(FileChangedWhileHashing) as info:
+        checksum(repo)
+    assert (len(content) + delta, len(content)) == (info.value.expected, info.value.actual)
 
 
 def test_digest_is_the_same_across_processes_and_hash_seeds(tmp_path: Path) -> None:

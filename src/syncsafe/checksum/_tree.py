@@ -42,21 +42,11 @@ def hash_stream(
     """
     The digest of *file*'s *size* bytes, read in chunks of ``len(buffer)``.
 
-    Memory stays constant: a file larger than the buffer is fed to the hash
-    chunk by chunk. Raises
-    :class:`~syncsafe.FileChangedWhileHashing` when the file ends before
-    *size* bytes, or, for a large file, runs past them.
+    Memory stays constant: the file is fed to the hash chunk by chunk, to
+    its end. Raises :class:`~syncsafe.FileChangedWhileHashing` when that end
+    is not at *size* bytes: the file changed since its size was taken.
     """
     readinto = cast("io.BufferedIOBase", file).readinto
-    if size <= len(buffer):
-        window = buffer[:size]
-        done = 0
-        while done < size:
-            got = readinto(window[done:])
-            if not got:
-                raise FileChangedWhileHashing(path, size, done)
-            done += got
-        return algorithm.oneshot(window)
     hasher = algorithm.new()
     done = 0
     while got := readinto(buffer):
@@ -227,11 +217,14 @@ def checksum(  # noqa: C901, PLR0912, PLR0915 - the per-file loop, kept in one p
                 hits += 1
         if digest is None:
             with entry.open() as file:
-                if size <= chunk:
-                    window = buffer[:size]
-                    if cast("io.BufferedIOBase", file).readinto(window) == size:
-                        digest = oneshot(window)
-                    else:  # a short read: retry, or report the file changing under us
+                if size < chunk:
+                    # One read of size + 1 bytes, past the buffered layer: it
+                    # returns exactly size bytes only if the file still ends
+                    # where its stat said, so growth is seen without a syscall.
+                    raw = cast("io.RawIOBase", getattr(file, "raw", file))
+                    if raw.readinto(buffer[: size + 1]) == size:
+                        digest = oneshot(buffer[:size])
+                    else:  # a short read, or the file changed: read it again, or raise
                         file.seek(0)
                         digest = hash_stream(file, size, rel, algo, buffer)
                 else:
