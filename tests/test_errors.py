@@ -16,6 +16,16 @@ EXAMPLES: dict[str, errors.SyncsafeError] = {
     "InvalidRevision": errors.InvalidRevision("main@md5:00", "unknown digest algorithm 'md5'"),
     "UnknownCommit": errors.UnknownCommit("a" * 40, "/repo", "fatal: bad object"),
     "InvalidMetric": errors.InvalidMetric("1bad", "a metric name must match ..."),
+    "UnknownAlgorithm": errors.UnknownAlgorithm("md5", ["xxh3-128", "sha256"]),
+    "MalformedKustomization": errors.MalformedKustomization(
+        "overlays/prod/kustomization.yaml", "resources must be a list", 3, 12
+    ),
+    "RemoteReferenceRefused": errors.RemoteReferenceRefused(
+        "overlays/prod/kustomization.yaml", "github.com/org/repo//x?ref=v1"
+    ),
+    "CorruptManifest": errors.CorruptManifest("old.json", "not JSON"),
+    "IncomparableChecksums": errors.IncomparableChecksums("xxh3-128", "sha256"),
+    "FileChangedWhileHashing": errors.FileChangedWhileHashing("base/app.yaml", 10, 4),
     "UnsafePathError": errors.UnsafePathError("a/b", "changed while in use"),
     "PathEscapeError": errors.PathEscapeError("overlays/prod/base", "../../../etc"),
     "AbsoluteSymlinkError": errors.AbsoluteSymlinkError("base", "/etc"),
@@ -92,6 +102,35 @@ def test_storm_stale_messages_name_the_input_and_the_rule() -> None:
     assert isinstance(errors.InvalidDuration("x", "y"), ValueError)
     assert isinstance(errors.NaiveTimestamp("x", "y"), ValueError)
     assert isinstance(errors.UnknownCommit("x", "y"), LookupError)
+
+
+def test_malformed_kustomization_message_names_file_line_and_column() -> None:
+    """The location is file:line:column when known, the file alone when not."""
+    located = errors.MalformedKustomization("k.yaml", "resources must be a list", 3, 12)
+    assert str(located) == "k.yaml:3:12: malformed kustomization: resources must be a list"
+    assert str(errors.MalformedKustomization("k.yaml", "not UTF-8", 3)) == (
+        "k.yaml:3: malformed kustomization: not UTF-8"
+    )
+    assert str(errors.MalformedKustomization("k.yaml", "not UTF-8")) == (
+        "k.yaml: malformed kustomization: not UTF-8"
+    )
+
+
+def test_file_changed_while_hashing_is_an_os_error() -> None:
+    """It names the file and both sizes, and is caught by except OSError."""
+    error = errors.FileChangedWhileHashing("base/app.yaml", 10, 4)
+    assert isinstance(error, OSError)
+    assert (
+        str(error)
+        == "base/app.yaml changed while it was hashed: stat said 10 bytes, reading gave 4"
+    )
+
+
+def test_remote_reference_refused_names_the_reference() -> None:
+    """The message names the kustomization, the reference and the option."""
+    error = errors.RemoteReferenceRefused("k.yaml", "https://x")
+    assert str(error).startswith("k.yaml: remote reference https://x refused")
+    assert "allow_remote=False" in str(error)
 
 
 def test_path_escape_message_names_link_target_and_rule() -> None:

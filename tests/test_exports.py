@@ -16,6 +16,9 @@ PUBLIC_MODULES = [
     "syncsafe.paths",
     "syncsafe.stale",
     "syncsafe.storm",
+    "syncsafe.checksum",
+    "syncsafe.errors",
+    "syncsafe.paths",
     "syncsafe.walk",
 ]
 

@@ -26,6 +26,15 @@ _EXPORTS: Final[dict[str, str]] = {
     "check_annotations_size": "syncsafe.annotations",
     "get_annotation": "syncsafe.annotations",
     "validate_label_value": "syncsafe.annotations",
+    # syncsafe.checksum
+    "CHECKSUM_ALGORITHMS": "syncsafe.checksum",
+    "CHECKSUM_FORMAT_VERSION": "syncsafe.checksum",
+    "Changes": "syncsafe.checksum",
+    "Checksum": "syncsafe.checksum",
+    "ChecksumCache": "syncsafe.checksum",
+    "ChecksumCacheWarning": "syncsafe.checksum",
+    "checksum": "syncsafe.checksum",
+    "overlay_checksum": "syncsafe.checksum",
     # syncsafe.guard
     "AsyncSyncGuard": "syncsafe.guard",
     "Fence": "syncsafe.guard",
@@ -73,16 +82,21 @@ _EXPORTS: Final[dict[str, str]] = {
     # syncsafe.errors
     "AbsoluteSymlinkError": "syncsafe.errors",
     "AnnotationsTooLarge": "syncsafe.errors",
+    "CorruptManifest": "syncsafe.errors",
     "DanglingSymlinkError": "syncsafe.errors",
+    "FileChangedWhileHashing": "syncsafe.errors",
     "GuardStateCorrupt": "syncsafe.errors",
+    "IncomparableChecksums": "syncsafe.errors",
     "InvalidAnnotationKey": "syncsafe.errors",
     "InvalidDuration": "syncsafe.errors",
     "InvalidLabelValue": "syncsafe.errors",
     "InvalidMetric": "syncsafe.errors",
     "InvalidRevision": "syncsafe.errors",
+    "MalformedKustomization": "syncsafe.errors",
     "NaiveTimestamp": "syncsafe.errors",
     "PathEscapeError": "syncsafe.errors",
     "ReentrantSync": "syncsafe.errors",
+    "RemoteReferenceRefused": "syncsafe.errors",
     "SpecialFileError": "syncsafe.errors",
     "StaleEntryError": "syncsafe.errors",
     "SymlinkLoopError": "syncsafe.errors",
@@ -90,11 +104,14 @@ _EXPORTS: Final[dict[str, str]] = {
     "SyncInProgress": "syncsafe.errors",
     "SyncTimeout": "syncsafe.errors",
     "SyncsafeError": "syncsafe.errors",
+    "UnknownAlgorithm": "syncsafe.errors",
     "UnknownCommit": "syncsafe.errors",
     "UnsafePathError": "syncsafe.errors",
 }
 
 __all__ = [
+    "CHECKSUM_ALGORITHMS",
+    "CHECKSUM_FORMAT_VERSION",
     "PRODUCTION_WORDS",
     "SYNC_EVENT_REASONS",
     "TOTAL_ANNOTATION_SIZE_LIMIT",
@@ -103,26 +120,35 @@ __all__ = [
     "AnnotationKey",
     "AnnotationsTooLarge",
     "AsyncSyncGuard",
+    "Changes",
+    "Checksum",
+    "ChecksumCache",
+    "ChecksumCacheWarning",
     "CommitTimeLookup",
+    "CorruptManifest",
     "DanglingSymlinkError",
     "EventBatch",
     "Fence",
+    "FileChangedWhileHashing",
     "FileGuardState",
     "FileSyncGuard",
     "Finding",
     "GuardStateCorrupt",
     "GuardStatistics",
+    "IncomparableChecksums",
     "InvalidAnnotationKey",
     "InvalidDuration",
     "InvalidLabelValue",
     "InvalidMetric",
     "InvalidRevision",
+    "MalformedKustomization",
     "MetricFamily",
     "NaiveTimestamp",
     "Outcome",
     "PathEscapeError",
     "Policy",
     "ReentrantSync",
+    "RemoteReferenceRefused",
     "Revision",
     "SpecialFileError",
     "StaleEntryError",
@@ -137,18 +163,21 @@ __all__ = [
     "SyncInProgress",
     "SyncTimeout",
     "SyncsafeError",
+    "UnknownAlgorithm",
     "UnknownCommit",
     "UnsafePathError",
     "WalkEntry",
     "__version__",
     "annotations_size",
     "check_annotations_size",
+    "checksum",
     "events_from",
     "format_duration",
     "get_annotation",
     "git_commit_time",
     "is_production_namespace",
     "open_inside",
+    "overlay_checksum",
     "parse_duration",
     "parse_duration_ns",
     "parse_revision",
@@ -171,18 +200,31 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.annotations import check_annotations_size as check_annotations_size
     from syncsafe.annotations import get_annotation as get_annotation
     from syncsafe.annotations import validate_label_value as validate_label_value
+    from syncsafe.checksum import CHECKSUM_ALGORITHMS as CHECKSUM_ALGORITHMS
+    from syncsafe.checksum import CHECKSUM_FORMAT_VERSION as CHECKSUM_FORMAT_VERSION
+    from syncsafe.checksum import Changes as Changes
+    from syncsafe.checksum import Checksum as Checksum
+    from syncsafe.checksum import ChecksumCache as ChecksumCache
+    from syncsafe.checksum import ChecksumCacheWarning as ChecksumCacheWarning
+    from syncsafe.checksum import checksum as checksum
+    from syncsafe.checksum import overlay_checksum as overlay_checksum
     from syncsafe.errors import AbsoluteSymlinkError as AbsoluteSymlinkError
     from syncsafe.errors import AnnotationsTooLarge as AnnotationsTooLarge
+    from syncsafe.errors import CorruptManifest as CorruptManifest
     from syncsafe.errors import DanglingSymlinkError as DanglingSymlinkError
+    from syncsafe.errors import FileChangedWhileHashing as FileChangedWhileHashing
     from syncsafe.errors import GuardStateCorrupt as GuardStateCorrupt
+    from syncsafe.errors import IncomparableChecksums as IncomparableChecksums
     from syncsafe.errors import InvalidAnnotationKey as InvalidAnnotationKey
     from syncsafe.errors import InvalidDuration as InvalidDuration
     from syncsafe.errors import InvalidLabelValue as InvalidLabelValue
     from syncsafe.errors import InvalidMetric as InvalidMetric
     from syncsafe.errors import InvalidRevision as InvalidRevision
+    from syncsafe.errors import MalformedKustomization as MalformedKustomization
     from syncsafe.errors import NaiveTimestamp as NaiveTimestamp
     from syncsafe.errors import PathEscapeError as PathEscapeError
     from syncsafe.errors import ReentrantSync as ReentrantSync
+    from syncsafe.errors import RemoteReferenceRefused as RemoteReferenceRefused
     from syncsafe.errors import SpecialFileError as SpecialFileError
     from syncsafe.errors import StaleEntryError as StaleEntryError
     from syncsafe.errors import SymlinkLoopError as SymlinkLoopError
@@ -190,6 +232,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.errors import SyncInProgress as SyncInProgress
     from syncsafe.errors import SyncsafeError as SyncsafeError
     from syncsafe.errors import SyncTimeout as SyncTimeout
+    from syncsafe.errors import UnknownAlgorithm as UnknownAlgorithm
     from syncsafe.errors import UnknownCommit as UnknownCommit
     from syncsafe.errors import UnsafePathError as UnsafePathError
     from syncsafe.guard import AsyncSyncGuard as AsyncSyncGuard
@@ -250,7 +293,7 @@ _SUBMODULES: Final = frozenset(
 
 # Public functions that share their name with the submodule defining them:
 # ``syncsafe.walk`` is the function, from the module ``syncsafe.walk``.
-_SHADOWED: Final = frozenset({"walk"})
+_SHADOWED: Final = frozenset({"checksum", "walk"})
 
 
 class _Package(types.ModuleType):

@@ -28,6 +28,8 @@ _COMMANDS: Final = (
     "syncsafe._cli.storm",
     "syncsafe._cli.stale",
     "syncsafe._cli.scan",
+    "syncsafe._cli.checksum",
+    "syncsafe._cli.diff",
     "syncsafe._cli.demo",
 )
 

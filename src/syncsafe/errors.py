@@ -21,16 +21,21 @@ from collections.abc import Sequence
 __all__ = [
     "AbsoluteSymlinkError",
     "AnnotationsTooLarge",
+    "CorruptManifest",
     "DanglingSymlinkError",
+    "FileChangedWhileHashing",
     "GuardStateCorrupt",
+    "IncomparableChecksums",
     "InvalidAnnotationKey",
     "InvalidDuration",
     "InvalidLabelValue",
     "InvalidMetric",
     "InvalidRevision",
+    "MalformedKustomization",
     "NaiveTimestamp",
     "PathEscapeError",
     "ReentrantSync",
+    "RemoteReferenceRefused",
     "SpecialFileError",
     "StaleEntryError",
     "SymlinkLoopError",
@@ -38,6 +43,7 @@ __all__ = [
     "SyncInProgress",
     "SyncTimeout",
     "SyncsafeError",
+    "UnknownAlgorithm",
     "UnknownCommit",
     "UnsafePathError",
 ]
@@ -263,6 +269,136 @@ class StaleEntryError(SyncsafeError, RuntimeError):
 
 
 # ------------------------------------------------------------------- checksum
+
+
+class UnknownAlgorithm(SyncsafeError, ValueError):
+    """A checksum algorithm name is not one syncsafe implements; ``known`` lists those it does."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        super().__init__(name, tuple(known))
+        self.name = name
+        self.known: tuple[str, ...] = tuple(known)
+
+    def __str__(self) -> str:
+        return f"unknown checksum algorithm {self.name!r}: use one of {', '.join(self.known)}"
+
+    def __reduce__(self) -> tuple[type[UnknownAlgorithm], tuple[str, tuple[str, ...]]]:
+        return type(self), (self.name, self.known)
+
+
+class MalformedKustomization(SyncsafeError, ValueError):
+    """
+    A kustomization file cannot be read the way ``kustomize build`` reads it.
+
+    ``path`` is the file (relative to the root), ``line`` and ``column`` are
+    1-based where the YAML gives them (``None`` otherwise), ``problem`` is the
+    rule it breaks. A checksum that skipped such a file would miss whatever it
+    refers to, so the file is an error, never a warning.
+    """
+
+    def __init__(
+        self, path: str, problem: str, line: int | None = None, column: int | None = None
+    ) -> None:
+        super().__init__(path, problem, line, column)
+        self.path = path
+        self.problem = problem
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        where = self.path
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: malformed kustomization: {self.problem}"
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[MalformedKustomization], tuple[str, str, int | None, int | None]]:
+        return type(self), (self.path, self.problem, self.line, self.column)
+
+
+class RemoteReferenceRefused(SyncsafeError, ValueError):
+    """
+    A kustomization refers to a remote base, and remote references were refused.
+
+    A remote reference (a URL or a git reference such as
+    ``github.com/org/repo//path?ref=v1``) cannot be hashed from the checkout:
+    what it points to can change without any local file changing.
+    """
+
+    def __init__(self, path: str, reference: str) -> None:
+        super().__init__(path, reference)
+        self.path = path
+        self.reference = reference
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path}: remote reference {self.reference} refused: its content is not "
+            "in the checkout and cannot be hashed (allow_remote=False)"
+        )
+
+    def __reduce__(self) -> tuple[type[RemoteReferenceRefused], tuple[str, str]]:
+        return type(self), (self.path, self.reference)
+
+
+class CorruptManifest(SyncsafeError, ValueError):
+    """A checksum manifest (``Checksum.to_json``) is not valid: ``problem`` says why."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        super().__init__(source, problem)
+        self.source = source
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"checksum manifest {self.source} is corrupt: {self.problem}"
+
+    def __reduce__(self) -> tuple[type[CorruptManifest], tuple[str, str]]:
+        return type(self), (self.source, self.problem)
+
+
+class IncomparableChecksums(SyncsafeError, ValueError):
+    """Two checksums of different algorithms or format versions were compared file by file."""
+
+    def __init__(self, left: str, right: str) -> None:
+        super().__init__(left, right)
+        self.left = left
+        self.right = right
+
+    def __str__(self) -> str:
+        return (
+            f"cannot diff a {self.left} checksum against a {self.right} checksum: "
+            "per-file digests only compare within one algorithm and format"
+        )
+
+    def __reduce__(self) -> tuple[type[IncomparableChecksums], tuple[str, str]]:
+        return type(self), (self.left, self.right)
+
+
+class FileChangedWhileHashing(SyncsafeError, OSError):
+    """
+    A file's size changed between its ``stat`` and the end of reading it.
+
+    The digest would describe no version of the file that ever existed, so
+    none is returned: run the checksum again once the writer has finished.
+    """
+
+    def __init__(self, path: str, expected: int, actual: int) -> None:
+        # One argument: three would be read by OSError as (errno, strerror, filename).
+        super().__init__(path)
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path} changed while it was hashed: stat said {self.expected} bytes, "
+            f"reading gave {self.actual}"
+        )
+
+    def __reduce__(self) -> tuple[type[FileChangedWhileHashing], tuple[str, int, int]]:
+        return type(self), (self.path, self.expected, self.actual)
 
 
 # ---------------------------------------------------------------------- guard

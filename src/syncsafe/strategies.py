@@ -10,9 +10,15 @@ this module needs Hypothesis (``pip install syncsafe[test]``).
 
 from __future__ import annotations
 
+import os
+import posixpath
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, final
 
+import attrs
+import yaml
 from hypothesis import assume
 from hypothesis import strategies as st
 
@@ -23,10 +29,14 @@ if TYPE_CHECKING:
     from syncsafe.storm import SyncEvent
 
 __all__ = [
+    "FileTree",
+    "KustomizeRepo",
     "annotation_keys",
     "durations",
     "file_trees",
     "invalid_annotation_keys",
+    "kustomize_repos",
+    "overlay_trees",
     "symlink_trees",
     "sync_events",
 ]
@@ -352,3 +362,251 @@ def symlink_trees(*, escaping: bool | None = None) -> st.SearchStrategy[TreeSpec
     keeps only trees in which no link does (it may still loop or dangle).
     """
     return _tree(links=True, escaping=escaping)
+
+
+# ------------------------------------------------------------------- checksum
+
+
+@final
+@attrs.frozen
+class FileTree:
+    """
+    A file tree to write into a directory: regular files and relative symlinks.
+
+    Symlinks point at regular files or at directories that hold only regular
+    files, so a tree never has a loop, and :meth:`reached` can say which
+    paths a walk reaches each file by.
+    """
+
+    files: Mapping[str, bytes]
+    """POSIX path -> content."""
+    links: Mapping[str, str] = attrs.field(factory=dict)
+    """POSIX path of the link -> its (relative) target text."""
+
+    def write(self, root: str | os.PathLike[str]) -> Path:
+        """Create the tree under *root* (which may exist) and return it as a Path."""
+        base = Path(root)
+        for path, content in self.files.items():
+            target = base / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        for path, text in self.links.items():
+            link = base / path
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(text)
+        return base
+
+    def reached(self, under: str = "") -> dict[str, str]:
+        """
+        Every path a walk of *under* reaches a regular file by -> the file's own path.
+
+        A file under a symlinked directory is reached both where it is (if
+        that is under *under*) and through the link.
+        """
+        prefix = f"{under}/" if under else ""
+        result = {p: p for p in self.files if p.startswith(prefix)}
+        for link, text in self.links.items():
+            if not link.startswith(prefix):
+                continue
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(link), text))
+            if target in self.files:
+                result[link] = target
+            for path in self.files:
+                if path.startswith(target + "/"):
+                    result[link + path[len(target) :]] = path
+        return result
+
+
+_OVERLAY_FILE_NAMES = (
+    "a.yaml",
+    "b.yml",
+    "ab",
+    "a=b",
+    ".env",
+    "c.txt",
+    "kustomization.yaml",
+    "\u00e9.yaml",
+)
+_OVERLAY_DIR_NAMES = ("d0", "d1", ".hidden")
+
+
+@st.composite
+def overlay_trees(
+    draw: st.DrawFn, *, overlay: str = "o", bases: str = "b", max_files: int = 6
+) -> FileTree:
+    """
+    Trees with an *overlay* directory and *bases* beside it, linked into the overlay.
+
+    Files of any kind (hidden, ``.yaml``, ``.env``, none) sit in the overlay
+    and in base directories ``<bases>/<x>``; the overlay holds relative
+    symlinks to whole base directories and to single base files, the shape
+    of a nested overlay with a symlinked base. Check ``<overlay>`` with
+    root = the tree's top: :meth:`FileTree.reached` says what a walk sees.
+    """
+    content = st.binary(max_size=24)
+    dirs = st.lists(st.sampled_from(_OVERLAY_DIR_NAMES), max_size=2)
+    files: dict[str, bytes] = {}
+    for _ in range(draw(st.integers(1, max_files))):
+        path = "/".join([overlay, *draw(dirs), draw(st.sampled_from(_OVERLAY_FILE_NAMES))])
+        files[path] = draw(content)
+    base_names = draw(
+        st.lists(st.sampled_from(("x", "y", "z")), min_size=1, max_size=2, unique=True)
+    )
+    for base in base_names:
+        for _ in range(draw(st.integers(1, max_files))):
+            path = "/".join([bases, base, *draw(dirs), draw(st.sampled_from(_OVERLAY_FILE_NAMES))])
+            files[path] = draw(content)
+    links: dict[str, str] = {}
+    for i in range(draw(st.integers(1, 3))):
+        at = draw(st.sampled_from(("", "d0/")))
+        depth = 1 + at.count("/")
+        up = "../" * depth
+        base = draw(st.sampled_from(base_names))
+        in_base = sorted(p for p in files if p.startswith(f"{bases}/{base}/"))
+        if draw(st.booleans()) or not in_base:
+            links[f"{overlay}/{at}link{i}"] = f"{up}{bases}/{base}"
+        else:
+            links[f"{overlay}/{at}link{i}.yaml"] = up + draw(st.sampled_from(in_base))
+    # A file path must not be a directory of another path, nor a link's place.
+    paths = set(files) | set(links)
+    dir_prefixes = {p.rsplit("/", k)[0] for p in paths for k in range(1, p.count("/") + 1)}
+    files = {p: c for p, c in files.items() if p not in dir_prefixes}
+    links = {p: t for p, t in links.items() if p not in dir_prefixes and p not in files}
+    return FileTree(files, links)
+
+
+@final
+@attrs.frozen
+class KustomizeRepo:
+    """
+    A generated kustomize repository and, per overlay, the files a build reads.
+
+    ``reads[overlay]`` lists the physical paths (relative to the repository)
+    that ``kustomize build <overlay>`` opens; ``remote[overlay]`` the remote
+    references it names. ``unread`` are files no build of any overlay opens
+    (READMEs, unreferenced files).
+    """
+
+    tree: FileTree
+    reads: Mapping[str, frozenset[str]]
+    remote: Mapping[str, frozenset[str]]
+    unread: frozenset[str]
+
+
+def _dump(document: dict[str, Any]) -> bytes:
+    return yaml.safe_dump(document, sort_keys=False).encode()
+
+
+_TEXT = st.binary(min_size=1, max_size=16)
+_REMOTE_BASE = "github.com/example/infra//deploy?ref=v1.2.0"
+_CHART = {
+    "name": "ingress",
+    "repo": "https://charts.example.com",
+    "version": "1.0.0",
+    "valuesFile": "values.yaml",
+}
+
+
+def _draw_base(draw: st.DrawFn, base: str, files: dict[str, bytes]) -> set[str]:
+    """Write base *base* into *files*; return the files a build of it reads."""
+    where = f"bases/{base}"
+    resources = [f"r{i}.yaml" for i in range(draw(st.integers(1, 3)))]
+    reads = {f"{where}/kustomization.yaml"}
+    doc: dict[str, Any] = {"resources": resources}
+    for name in resources:
+        files[f"{where}/{name}"] = b"kind: ConfigMap\n" + draw(_TEXT)
+        reads.add(f"{where}/{name}")
+    if draw(st.booleans()):
+        doc["configMapGenerator"] = [{"name": base, "files": ["app.properties"], "envs": [".env"]}]
+        for name in ("app.properties", ".env"):
+            files[f"{where}/{name}"] = draw(_TEXT)
+            reads.add(f"{where}/{name}")
+    files[f"{where}/kustomization.yaml"] = _dump(doc)
+    files[f"{where}/README.md"] = b"# " + draw(_TEXT)
+    files[f"{where}/unused.yaml"] = draw(_TEXT)
+    return reads
+
+
+def _draw_overlay(
+    draw: st.DrawFn,
+    where: str,
+    base: str,
+    files: dict[str, bytes],
+    links: dict[str, str],
+) -> tuple[set[str], set[str]]:
+    """Write overlay *where* on *base*; return the files it reads and its remotes."""
+    up = "../" * (where.count("/") + 1)
+    reads = {f"{where}/kustomization.yaml"}
+    remote: set[str] = set()
+    if draw(st.booleans()):
+        links[f"{where}/base"] = f"{up}bases/{base}"
+        resources = ["base"]
+    else:
+        resources = [f"{up}bases/{base}"]
+    if draw(st.booleans()):
+        resources.append(_REMOTE_BASE)
+        remote.add(_REMOTE_BASE)
+    doc: dict[str, Any] = {"resources": resources}
+    if draw(st.booleans()):
+        doc["components"] = [f"{up}components/tls"]
+        reads |= {"components/tls/kustomization.yaml", "components/tls/patch.yaml"}
+    if draw(st.booleans()):
+        doc["patches"] = [{"path": "patch.yaml"}, {"patch": "- op: remove\n  path: /x\n"}]
+        doc["patchesStrategicMerge"] = ["smp.yaml"]
+        for name in ("patch.yaml", "smp.yaml"):
+            files[f"{where}/{name}"] = draw(_TEXT)
+            reads.add(f"{where}/{name}")
+    if draw(st.booleans()):
+        doc["configMapGenerator"] = [{"name": "extra", "files": ["settings=conf/settings.ini"]}]
+        files[f"{where}/conf/settings.ini"] = draw(_TEXT)
+        reads.add(f"{where}/conf/settings.ini")
+    if draw(st.booleans()):
+        doc["helmCharts"] = [_CHART]
+        files[f"{where}/values.yaml"] = draw(_TEXT)
+        reads.add(f"{where}/values.yaml")
+        remote.add("helm:https://charts.example.com#ingress@1.0.0")
+    files[f"{where}/kustomization.yaml"] = _dump(doc)
+    files[f"{where}/notes.txt"] = draw(_TEXT)
+    return reads, remote
+
+
+@st.composite
+def kustomize_repos(draw: st.DrawFn, *, max_overlays: int = 3) -> KustomizeRepo:
+    """
+    Kustomize repositories: bases, a component and overlays that use them.
+
+    Bases list resources and generate config maps from files and ``.env``
+    files; the component carries a patch; overlays reach their base by a
+    relative path or through a symlinked ``base`` directory, add patches (by
+    path and strategic merge), ``key=path`` generator files, helm values
+    files, and sometimes a remote base. Each base has a README and an
+    unreferenced file beside it, each overlay a notes file: no build reads them.
+    """
+    files: dict[str, bytes] = {}
+    links: dict[str, str] = {}
+    bases = st.lists(st.sampled_from(("app", "db", "web")), min_size=1, max_size=3, unique=True)
+    base_reads = {base: _draw_base(draw, base, files) for base in draw(bases)}
+    files["components/tls/kustomization.yaml"] = _dump(
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1alpha1",
+            "kind": "Component",
+            "patches": [{"path": "patch.yaml"}],
+        }
+    )
+    files["components/tls/patch.yaml"] = draw(_TEXT)
+    overlays = st.lists(
+        st.sampled_from(("dev", "prod/east", "prod/west")),
+        min_size=1,
+        max_size=max_overlays,
+        unique=True,
+    )
+    reads: dict[str, frozenset[str]] = {}
+    remote: dict[str, frozenset[str]] = {}
+    for name in draw(overlays):
+        where = f"overlays/{name}"
+        base = draw(st.sampled_from(sorted(base_reads)))
+        own, remotes = _draw_overlay(draw, where, base, files, links)
+        reads[where] = frozenset(own | base_reads[base])
+        remote[where] = frozenset(remotes)
+    unread = {p for p in files if p.endswith(("/README.md", "/unused.yaml", "/notes.txt"))}
+    return KustomizeRepo(FileTree(files, links), reads, remote, frozenset(unread))

@@ -44,6 +44,7 @@ SCENARIOS: Final[Sequence[tuple[str, str]]] = (
     ("annotations", "syncsafe._demo.annotations"),
     ("storm", "syncsafe._demo.storm"),
     ("staleness", "syncsafe._demo.stale"),
+    ("checksum", "syncsafe._demo.checksum"),
 )
 
 

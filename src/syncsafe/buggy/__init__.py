@@ -10,6 +10,8 @@ original is given; only the language changed.
 - :mod:`syncsafe.buggy.annotations`: the lookup that split ``fluxcd.io/checksum`` on dots.
 - :mod:`syncsafe.buggy.storm`: the storm detector that re-counted every poll, and the
   staleness script whose ``case`` never matched and whose ``git log`` always failed.
+- :mod:`syncsafe.buggy.checksum`: the overlay checksum that hashed absolute path + content,
+  ``.yaml`` only, hidden files dropped, symlinked bases never followed.
 - :mod:`syncsafe.buggy.paths`: the kustomize build's symlink checks, ``Build()`` and
   ``FixedBuild()``.
 - :mod:`syncsafe.buggy.sync`: the app controller's ``Sync()``, which let 47

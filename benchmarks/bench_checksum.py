@@ -1,0 +1,161 @@
+"""
+checksum against a plain unsafe loop, against dirhash, warm cache against cold, and a 1 GiB file.
+
+The tree is 10,000 files of 2 KiB in 100 directories with SYNCSAFE_BENCH_FULL=1
+(``make bench``), 1,000 otherwise, read once before timing so that every
+run finds it in the page cache. The large file is 1 GiB with
+SYNCSAFE_BENCH_FULL=1, 16 MiB otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import dirhash  # type: ignore[import-untyped]
+import pytest
+import xxhash
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from syncsafe import ChecksumCache, checksum
+from syncsafe.checksum._cache import RACY_MARGIN_NS
+
+Measure = Callable[[str, bool], BenchmarkFixture]
+
+FULL = os.environ.get("SYNCSAFE_BENCH_FULL") == "1"
+FILES = 10_000 if FULL else 1_000
+FILE_SIZE = 2 * 1024
+BIG = (1 << 30) if FULL else (16 << 20)
+GROUP = f"checksum-{FILES}-files"
+
+
+def _warm(root: Path) -> None:
+    for path in root.rglob("*"):
+        if path.is_file():
+            path.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tree of small files, in the page cache."""
+    root = tmp_path_factory.mktemp("checksum-tree")
+    pool = os.urandom(FILE_SIZE * 16)
+    for i in range(FILES):
+        directory = root / f"d{i // 100:03d}"
+        if i % 100 == 0:
+            directory.mkdir()
+        start = (i * 131) % (len(pool) - FILE_SIZE)
+        (directory / f"f{i:05d}.yaml").write_bytes(pool[start : start + FILE_SIZE])
+    _warm(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def warm_cache(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache file holding every file of *tree*."""
+    # The racy-git rule keeps files younger than the margin out of the cache;
+    # a real checkout is older than that, so wait for this one to age.
+    newest = max(p.stat().st_ctime_ns for p in tree.rglob("*"))
+    wait = newest + RACY_MARGIN_NS - time.time_ns()
+    if wait > 0:
+        time.sleep(wait / 1e9 + 0.05)
+    file = tmp_path_factory.mktemp("checksum-cache") / "cache"
+    cache = ChecksumCache(file)
+    checksum(tree, cache=cache)
+    assert cache.misses == FILES
+    return file
+
+
+def _unsafe_loop(root: Path) -> str:
+    """The loop everyone writes: os.walk, read, xxh3, sort. No containment, no canonical form."""
+    digests = []
+    for directory, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(directory, name)  # noqa: PTH118
+            with open(path, "rb") as file:  # noqa: PTH123
+                digests.append((path, xxhash.xxh3_128_digest(file.read())))
+    digests.sort()
+    return xxhash.xxh3_128_hexdigest(b"".join(p.encode() + d for p, d in digests))
+
+
+def test_unsafe_loop_baseline(measure: Measure, tree: Path) -> None:
+    """Baseline: os.walk + read + xxh3 + sort."""
+    assert len(measure(GROUP, True)(_unsafe_loop, tree)) == 32  # noqa: FBT003
+
+
+def test_checksum_cold(measure: Measure, tree: Path) -> None:
+    """syncsafe.checksum, no cache: walk, containment, open per directory fd, canonical encoding."""
+    result = measure(GROUP, False)(checksum, tree)  # noqa: FBT003
+    assert len(result.files) == FILES
+
+
+def test_dirhash_peer(measure: Measure, tree: Path) -> None:
+    """Peer: dirhash 0.5.0 with sha256 (what a reader might reach for)."""
+    digest = measure(GROUP, False)(dirhash.dirhash, tree, "sha256")  # noqa: FBT003
+    assert len(digest) == 64
+
+
+def test_checksum_cold_cache_group(measure: Measure, tree: Path) -> None:
+    """Baseline of the cache group: the same cold checksum."""
+    result = measure(f"{GROUP}-cache", True)(checksum, tree)  # noqa: FBT003
+    assert len(result.files) == FILES
+
+
+def test_checksum_warm_cache(measure: Measure, tree: Path, warm_cache: Path) -> None:
+    """With a ChecksumCache holding every file: stat each, read none."""
+
+    def run() -> int:
+        cache = ChecksumCache(warm_cache)
+        checksum(tree, cache=cache)
+        return cache.hits
+
+    assert measure(f"{GROUP}-cache", False)(run) == FILES  # noqa: FBT003
+
+
+@pytest.fixture(scope="session")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One large file (1 GiB in full runs), in the page cache."""
+    root = tmp_path_factory.mktemp("checksum-big")
+    block = os.urandom(1 << 20)
+    with (root / "big.bin").open("wb") as out:
+        for _ in range(BIG >> 20):
+            out.write(block)
+    with (root / "big.bin").open("rb") as file:
+        while file.read(1 << 24):
+            pass
+    return root
+
+
+def _plain_stream(path: Path) -> bytes:
+    hasher = xxhash.xxh3_128()
+    buffer = bytearray(1 << 20)
+    with path.open("rb") as file:
+        while n := file.readinto(buffer):
+            hasher.update(memoryview(buffer)[:n])
+    return hasher.digest()
+
+
+def test_big_file_plain_stream(measure: Measure, big_file: Path) -> None:
+    """Baseline: read the large file in 1 MiB chunks into xxh3-128."""
+    bench = measure("checksum-big-file", True)  # noqa: FBT003
+    bench.extra_info["bytes"] = BIG
+    assert len(bench(_plain_stream, big_file / "big.bin")) == 16
+
+
+def test_big_file_checksum(measure: Measure, big_file: Path) -> None:
+    """syncsafe.checksum of the large file; peak Python memory recorded, and constant."""
+    tracemalloc.start()
+    try:
+        checksum(big_file)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    bench = measure("checksum-big-file", False)  # noqa: FBT003
+    bench.extra_info["bytes"] = BIG
+    bench.extra_info["tracemalloc_peak_bytes"] = peak
+    assert peak < 4 << 20  # one 1 MiB read buffer and change, whatever the file size
+    result = bench(checksum, big_file)
+    assert list(result.files) == ["big.bin"]

@@ -1,0 +1,42 @@
+"""
+Tree checksums that cannot miss a change: canonical, location-independent, complete.
+
+- :func:`checksum`: every file under a path, read through
+  :func:`syncsafe.walk.walk` (symlinks followed while they stay inside the
+  root), hidden files included, ``.git`` and ``.sourceignore`` patterns
+  excluded;
+- :func:`overlay_checksum`: exactly the files ``kustomize build`` reads for an
+  overlay, remote bases listed;
+- :class:`Checksum`: the digest (``"xxh3-128:<hex>"``, the algorithm named
+  in it), the manifest of per-file digests, :meth:`~Checksum.diff`, a JSON
+  round trip and the comparison with an annotation's value;
+- :class:`ChecksumCache`: per-file digests reused across runs by ``stat``,
+  with git's racy-clean rule.
+
+The digest is the hash of one canonical, versioned encoding (header, then
+length-prefixed entries sorted by path bytes), specified in
+``docs/reference/checksum-format.md``. It replaces the incident's
+``calculateChecksum`` (:mod:`syncsafe.buggy.checksum`).
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from syncsafe.checksum._algorithms import CHECKSUM_ALGORITHMS
+from syncsafe.checksum._cache import ChecksumCache, ChecksumCacheWarning
+from syncsafe.checksum._format import FORMAT_VERSION as CHECKSUM_FORMAT_VERSION
+from syncsafe.checksum._overlay import overlay_checksum
+from syncsafe.checksum._tree import checksum
+from syncsafe.checksum._value import Changes, Checksum
+
+__all__ = [
+    "CHECKSUM_ALGORITHMS",
+    "CHECKSUM_FORMAT_VERSION",
+    "Changes",
+    "Checksum",
+    "ChecksumCache",
+    "ChecksumCacheWarning",
+    "checksum",
+    "overlay_checksum",
+]

@@ -1,0 +1,258 @@
+"""
+:class:`ChecksumCache`: per-file digests kept across runs, keyed on ``stat``.
+
+The key is ``(device, inode, size, mtime_ns, ctime_ns, mode)``. Editing a
+file changes its ctime (which no program can set back), so an edit changes
+the key; the one hole is an edit within the same clock tick as the stat that
+was cached, which leaves every field equal. That is git's "racy clean"
+problem, and the cure is git's: an entry is only trusted when the file's
+mtime and ctime are safely older than the moment hashing started, so that
+any later edit must carry a later timestamp.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, cast, final
+
+import filelock
+import xxhash
+
+from syncsafe.checksum._algorithms import BY_NAME
+
+if TYPE_CHECKING:
+    from syncsafe._fs import StrPath
+
+__all__ = ["RACY_MARGIN_NS", "ChecksumCache", "ChecksumCacheWarning", "StatKey"]
+
+StatKey = tuple[int, int, int, int, int, int]
+"""``(st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns, st_mode)``."""
+
+RACY_MARGIN_NS: Final = 2_000_000_000
+"""
+How much older than the start of hashing a file's mtime and ctime must be
+for its digest to be cached: two seconds, the coarsest timestamp granularity
+in common use (FAT), which also covers the kernel's coarse file-time clock.
+"""
+
+_MAGIC: Final = b"syncsafe checksum cache\n"
+_VERSION: Final = 1
+_HEAD: Final = struct.Struct(">IqI")  # version, written_ns, number of sections
+_SECTION: Final = struct.Struct(">HHQ")  # name length, digest size, entry count
+_ENTRY: Final = struct.Struct(">QQQqqQ")  # dev, ino, size, mtime_ns, ctime_ns, mode
+_TRAILER_SIZE: Final = 16  # xxh3-128 of everything before it
+_LOCK_TIMEOUT: Final = 60.0
+
+
+def _now_ns() -> int:
+    """Wall-clock time; a module function so that tests can move the clock."""
+    return time.time_ns()
+
+
+class ChecksumCacheWarning(UserWarning):
+    """A cache file was ignored because it is corrupt or not a syncsafe cache."""
+
+
+@final
+class ChecksumCache:
+    """
+    Per-file digests remembered in *file*, so that unchanged files are not read again.
+
+    Pass it to :func:`~syncsafe.checksum` (``cache=ChecksumCache(".syncsafe-cache")``);
+    the checksum loads it on first use and saves it when the run added entries.
+    A digest is reused only for a file whose ``stat`` key is unchanged and
+    whose mtime and ctime were at least :data:`RACY_MARGIN_NS` older than
+    the start of the run that hashed it (the racy-git rule); younger files are
+    hashed every time until they age.
+
+    Saving is atomic (temporary file, ``fsync``, ``rename``, then ``fsync`` of
+    the directory) and happens under a lock file (``<file>.lock``), so
+    concurrent processes never leave a torn cache: the last one to save wins.
+    A cache file that is corrupt, truncated or not a syncsafe cache is
+    ignored with a :class:`ChecksumCacheWarning` and rewritten on save;
+    nothing from it is trusted. A saved cache holds the entries this object
+    used or added, so that it does not grow without bound: use one cache
+    file per tree.
+
+    Unlike a plain ``dict`` memo, it never trusts a key it cannot prove is
+    stable, and unlike git's index it stores nothing but digests.
+    """
+
+    def __init__(self, file: StrPath) -> None:
+        self.file = Path(file)
+        self._entries: dict[str, dict[StatKey, bytes]] | None = None
+        self._live: dict[str, dict[StatKey, bytes]] = {}
+        self._dirty = False
+        self.hits = 0
+        """Digests reused since this object was made."""
+        self.misses = 0
+        """Files hashed since this object was made."""
+
+    def __repr__(self) -> str:
+        return f"ChecksumCache({str(self.file)!r})"
+
+    # ------------------------------------------------------------------ use
+
+    def lookup(self, algorithm: str, key: StatKey) -> bytes | None:
+        """The cached digest of the file with stat *key*, or ``None``."""
+        entries, live = self.tables(algorithm)
+        digest = entries.get(key)
+        if digest is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        live[key] = digest
+        return digest
+
+    def tables(self, algorithm: str) -> tuple[dict[StatKey, bytes], dict[StatKey, bytes]]:
+        """
+        The loaded entries of *algorithm*, and those this object has used (saved).
+
+        For a caller's hot loop: ``digest = entries.get(key)``, and on a hit
+        ``live[key] = digest`` so that the entry survives the next save.
+        """
+        if self._entries is None:
+            self._entries = self._load()
+        return self._entries.setdefault(algorithm, {}), self._live.setdefault(algorithm, {})
+
+    def record(self, algorithm: str, key: StatKey, digest: bytes, started_ns: int) -> None:
+        """
+        Remember *digest* for stat *key* if the file is safely older than *started_ns*.
+
+        *started_ns* is the wall-clock time at which the run began, before
+        the file was stat-ed. A file modified less than
+        :data:`RACY_MARGIN_NS` before it is not cached.
+        """
+        if max(key[3], key[4]) + RACY_MARGIN_NS > started_ns:
+            return
+        if self._entries is None:
+            self._entries = self._load()
+        self._entries.setdefault(algorithm, {})[key] = digest
+        self._live.setdefault(algorithm, {})[key] = digest
+        self._dirty = True
+
+    @staticmethod
+    def start() -> int:
+        """The wall-clock time a run starts at: pass it to :meth:`record`."""
+        return _now_ns()
+
+    # ---------------------------------------------------------- persistence
+
+    def save(self) -> None:
+        """Write the entries used or added to the file, atomically, under the lock."""
+        data = self._encode(self._live, _now_ns())
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(f"{self.file}.lock", timeout=_LOCK_TIMEOUT):
+            fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=f".{self.file.name}.")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                    out.flush()
+                    os.fsync(out.fileno())
+                Path(tmp).replace(self.file)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            _fsync_dir(self.file.parent)
+        self._dirty = False
+
+    def save_if_changed(self) -> None:
+        """:meth:`save` when entries were added since the last save."""
+        if self._dirty:
+            self.save()
+
+    def _load(self) -> dict[str, dict[StatKey, bytes]]:
+        try:
+            data = self.file.read_bytes()
+        except FileNotFoundError:
+            return {}
+        try:
+            return self._decode(data)
+        except ValueError as exc:
+            warnings.warn(
+                ChecksumCacheWarning(f"ignoring checksum cache {self.file}: {exc}"),
+                stacklevel=4,
+            )
+            return {}
+
+    @staticmethod
+    def _encode(entries: dict[str, dict[StatKey, bytes]], written_ns: int) -> bytes:
+        parts = [_MAGIC, _HEAD.pack(_VERSION, written_ns, len(entries))]
+        for name in sorted(entries):
+            section = entries[name]
+            raw = name.encode("ascii")
+            parts.append(_SECTION.pack(len(raw), BY_NAME[name].digest_size, len(section)))
+            parts.append(raw)
+            # All keys, then all digests: each block reads back in one C call.
+            parts.extend(_ENTRY.pack(*key) for key in section)
+            parts.extend(section.values())
+        body = b"".join(parts)
+        return body + xxhash.xxh3_128_digest(body)
+
+    @staticmethod
+    def _decode(data: bytes) -> dict[str, dict[StatKey, bytes]]:
+        """Parse a cache file; ``ValueError`` saying why when it cannot be trusted."""
+        if not data.startswith(_MAGIC):
+            msg = "not a syncsafe checksum cache"
+            raise ValueError(msg)
+        body, trailer = data[:-_TRAILER_SIZE], data[-_TRAILER_SIZE:]
+        if len(data) < len(_MAGIC) + _HEAD.size + _TRAILER_SIZE or (
+            xxhash.xxh3_128_digest(body) != trailer
+        ):
+            msg = "corrupt (its integrity digest does not match)"
+            raise ValueError(msg)
+        try:
+            version, written_ns, sections = _HEAD.unpack_from(body, len(_MAGIC))
+            if version != _VERSION:
+                msg = f"format version {version} is not supported"
+                raise ValueError(msg)
+            at = len(_MAGIC) + _HEAD.size
+            result: dict[str, dict[StatKey, bytes]] = {}
+            for _ in range(sections):
+                name_len, size, count = _SECTION.unpack_from(body, at)
+                at += _SECTION.size
+                name = body[at : at + name_len].decode("ascii")
+                at += name_len
+                if BY_NAME.get(name) is None or BY_NAME[name].digest_size != size:
+                    msg = f"unknown algorithm section {name!r}"
+                    raise ValueError(msg)
+                split = at + count * _ENTRY.size
+                end = split + count * size
+                if end > len(body):
+                    msg = "truncated entry"
+                    raise ValueError(msg)
+                keys = cast("list[StatKey]", list(_ENTRY.iter_unpack(body[at:split])))
+                digests = [body[i : i + size] for i in range(split, end, size)]
+                # The racy-git rule against the cache's own write time: an
+                # entry not safely older than the save is never trusted.
+                newest = written_ns - RACY_MARGIN_NS
+                result[name] = {
+                    key: digest
+                    for key, digest in zip(keys, digests, strict=True)
+                    if key[3] <= newest and key[4] <= newest
+                }
+                at = end
+        except (struct.error, UnicodeDecodeError) as exc:
+            msg = f"corrupt ({exc})"
+            raise ValueError(msg) from None
+        if at != len(body):
+            msg = "corrupt (trailing bytes)"
+            raise ValueError(msg)
+        return result
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in *path* durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

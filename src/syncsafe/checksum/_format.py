@@ -1,0 +1,119 @@
+"""
+The canonical encoding that a tree digest is the hash of (format version 1).
+
+The whole specification is ``docs/reference/checksum-format.md``; in short::
+
+    field(x)  = len(x) as 8 bytes, big-endian || x
+    header    = field("syncsafe-checksum") || field("1") || field(algorithm)
+                || field(annotation key, or empty)
+    file      = field("f") || field(path) || field(digest of the content)
+    remote    = field("r") || field(reference) || field("")
+    encoding  = header || files sorted by path bytes || remotes sorted by bytes
+    digest    = algorithm || ":" || hex(H(encoding))
+
+Every field carries its length, so no two different trees give the same
+encoding (files ``a``=``bc`` and ``ab``=``c`` cannot collide the way a plain
+concatenation does); the content enters as its own digest, so a file's
+digest can be cached and the tree digest recomputed from a manifest.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from syncsafe.checksum._algorithms import Algorithm
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "TAG_FILE",
+    "TAG_REMOTE",
+    "encode",
+    "encode_sorted",
+    "field",
+    "path_bytes",
+    "tree_digest",
+]
+
+FORMAT_NAME: Final = "syncsafe-checksum"
+FORMAT_VERSION: Final = 1
+TAG_FILE: Final = b"f"
+TAG_REMOTE: Final = b"r"
+
+_FILE_TAG_FIELD: Final = len(TAG_FILE).to_bytes(8, "big") + TAG_FILE
+_REMOTE_TAG_FIELD: Final = len(TAG_REMOTE).to_bytes(8, "big") + TAG_REMOTE
+_TABLE: Final = 1024
+_LENGTHS: Final = tuple(n.to_bytes(8, "big") for n in range(_TABLE))
+
+
+def field(data: bytes) -> bytes:
+    """*data* prefixed with its length as an unsigned 64-bit big-endian integer."""
+    return len(data).to_bytes(8, "big") + data
+
+
+_FS_ENCODING: Final = sys.getfilesystemencoding()
+_FS_ERRORS: Final = sys.getfilesystemencodeerrors()
+
+
+def path_bytes(path: str) -> bytes:
+    """A manifest path as the bytes the file system knows it by (undoing surrogateescape)."""
+    return path.encode(_FS_ENCODING, _FS_ERRORS)  # os.fsencode, without its type checks
+
+
+def encode(
+    algorithm: str,
+    annotation_key: str | None,
+    files: Iterable[tuple[bytes, bytes]],
+    remote: Iterable[str] = (),
+) -> bytes:
+    """
+    The canonical encoding: header, then *files* and *remote* sorted by bytes.
+
+    *files* are ``(path bytes, content digest)`` pairs. Sorting here, not in
+    the caller, means no caller can get the order wrong.
+    """
+    ordered = sorted(files)
+    return encode_sorted(
+        algorithm, annotation_key, [p for p, _ in ordered], [d for _, d in ordered], remote
+    )
+
+
+def encode_sorted(
+    algorithm: str,
+    annotation_key: str | None,
+    paths: list[bytes],
+    digests: list[bytes],
+    remote: Iterable[str] = (),
+) -> bytes:
+    """:func:`encode` for *paths* already sorted (and unique), with their *digests*."""
+    parts = [
+        field(FORMAT_NAME.encode()),
+        field(str(FORMAT_VERSION).encode()),
+        field(algorithm.encode("ascii")),
+        field(b"" if annotation_key is None else annotation_key.encode()),
+    ]
+    extend = parts.extend
+    lengths = _LENGTHS
+    tag = _FILE_TAG_FIELD
+    for path, digest in zip(paths, digests, strict=True):
+        if len(path) < _TABLE and len(digest) < _TABLE:  # the common case, without to_bytes calls
+            extend((tag, lengths[len(path)], path, lengths[len(digest)], digest))
+        else:
+            extend((tag, field(path), field(digest)))
+    for reference in sorted(r.encode() for r in remote):
+        extend((_REMOTE_TAG_FIELD, field(reference), field(b"")))
+    return b"".join(parts)
+
+
+def tree_digest(
+    algorithm: Algorithm,
+    annotation_key: str | None,
+    files: Iterable[tuple[bytes, bytes]],
+    remote: Iterable[str] = (),
+) -> str:
+    """``"<algorithm>:<hex>"``: the hash of :func:`encode` with *algorithm* itself."""
+    encoded = encode(algorithm.name, annotation_key, files, remote)
+    return f"{algorithm.name}:{algorithm.oneshot(encoded).hex()}"

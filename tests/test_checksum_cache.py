@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from syncsafe import ChecksumCache, ChecksumCacheWarning
+from syncsafe.checksum import _cache
+from syncsafe.checksum._cache import RACY_MARGIN_NS
+
+HOUR = 3_600 * 10**9
+DIGEST = bytes(range(16))
+
+
+def _key(
+    mtime_ns: int, ctime_ns: int | None = None, ino: int = 7
+) -> tuple[int, int, int, int, int, int]:
+    return (1, ino, 10, mtime_ns, mtime_ns if ctime_ns is None else ctime_ns, 0o100644)
+
+
+def test_entries_round_trip_through_the_file(tmp_path: Path) -> None:
+    """A saved entry is found by a new cache object reading the same file."""
+    file = tmp_path / "cache"
+    cache = ChecksumCache(file)
+    started = ChecksumCache.start()
+    key = _key(started - HOUR)
+    assert cache.lookup("xxh3-128", key) is None
+    cache.record("xxh3-128", key, DIGEST, started)
+    cache.save_if_changed()
+    again = ChecksumCache(file)
+    assert DIGEST == again.lookup("xxh3-128", key)
+    assert again.lookup("sha256", key) is None
+    assert (1, 1) == (again.hits, again.misses)
+    assert repr(again) == f"ChecksumCache({str(file)!r})"
+
+
+def test_racy_entries_are_not_cached(tmp_path: Path) -> None:
+    """A file modified less than the margin before the run started is hashed every time."""
+    cache = ChecksumCache(tmp_path / "cache")
+    started = ChecksumCache.start()
+    young = _key(started - RACY_MARGIN_NS + 1)
+    young_ctime = _key(started - HOUR, ctime_ns=started)
+    cache.record("xxh3-128", young, DIGEST, started)
+    cache.record("xxh3-128", young_ctime, DIGEST, started)
+    assert cache.lookup("xxh3-128", young) is None
+    assert cache.lookup("xxh3-128", young_ctime) is None
+    cache.save_if_changed()
+    assert not (tmp_path / "cache").exists()  # nothing worth saving
+
+
+def test_entries_younger_than_the_save_are_dropped_on_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The racy-git rule against the cache's own write time, if the clock went backwards."""
+    file = tmp_path / "cache"
+    cache = ChecksumCache(file)
+    key = _key(10 * HOUR)
+    cache.record("xxh3-128", key, DIGEST, 20 * HOUR)
+    monkeypatch.setattr(_cache, "_now_ns", lambda: 10 * HOUR)  # written "before" the file aged
+    cache.save()
+    assert ChecksumCache(file).lookup("xxh3-128", key) is None
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda _: b"something else entirely", "not a syncsafe checksum cache"),
+        (lambda data: data[:-1], "corrupt"),
+        (lambda data: data[:40] + bytes([data[40] ^ 1]) + data[41:], "corrupt"),
+        (lambda data: data[:30], "corrupt"),
+    ],
+)
+def test_corrupt_or_foreign_cache_is_ignored_with_a_warning(
+    tmp_path: Path, damage: object, message: str
+) -> None:
+    """A damaged file is never trusted: a warning, no entries, and the next save rewrites it."""
+    file = tmp_path / "cache"
+    cache = ChecksumCache(file)
+    key = _key(0)
+    cache.record("xxh3-128", key, DIGEST, HOUR)
+    cache.save()
+    file.write_bytes(damage(file.read_bytes()))  # type: ignore[operator]
+    reread = ChecksumCache(file)
+    with pytest.warns(ChecksumCacheWarning, match=message):
+        assert reread.lookup("xxh3-128", key) is None
+    reread.record("xxh3-128", key, DIGEST, HOUR)
+    reread.save()
+    assert DIGEST == ChecksumCache(file).lookup("xxh3-128", key)
+
+
+def _raw_cache(*, version: int = 1, section: bytes, count: int, body: bytes) -> bytes:
+    import struct  # noqa: PLC0415
+
+    import xxhash  # noqa: PLC0415
+
+    data = (
+        _cache._MAGIC
+        + struct.pack(">IqI", version, 10 * HOUR, 1)
+        + struct.pack(">HHQ", len(section), 16, count)
+        + section
+        + body
+    )
+    return data + xxhash.xxh3_128_digest(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_raw_cache(version=9, section=b"xxh3-128", count=0, body=b""), "version 9"),
+        (_raw_cache(section=b"md5", count=0, body=b""), "unknown algorithm section 'md5'"),
+        (_raw_cache(section=b"xxh3-128", count=1, body=b"\0" * 48), "truncated entry"),
+        (_raw_cache(section=b"xxh3-128", count=0, body=b"\0"), "trailing bytes"),
+        (_raw_cache(section=b"xxh3-128", count=2, body=b"\0" * 64), "truncated entry"),
+    ],
+)
+def test_well_sealed_but_invalid_caches_are_ignored(
+    tmp_path: Path, data: bytes, message: str
+) -> None:
+    """A file with a valid seal but impossible content is still not trusted."""
+    (tmp_path / "cache").write_bytes(data)
+    with pytest.warns(ChecksumCacheWarning, match=message):
+        assert ChecksumCache(tmp_path / "cache").lookup("xxh3-128", _key(0)) is None
+
+
+def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path: Path) -> None:
+    """A save replaces the file whole; only the file and its lock file remain."""
+    file = tmp_path / "sub" / "cache"
+    cache = ChecksumCache(file)
+    cache.record("xxh3-64", _key(0), DIGEST[:8], HOUR)
+    cache.save()
+    assert sorted(p.name for p in file.parent.iterdir()) == ["cache", "cache.lock"]
+
+
+def test_a_failed_save_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the rename fails the previous cache is intact and the temporary file is removed."""
+    file = tmp_path / "cache"
+    cache = ChecksumCache(file)
+    cache.record("xxh3-128", _key(0), DIGEST, HOUR)
+    cache.save()
+    before = file.read_bytes()
+
+    def fail(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "replace", fail)
+    cache.record("xxh3-128", _key(0, ino=8), DIGEST, HOUR)
+    with pytest.raises(OSError, match="No space left"):
+        cache.save()
+    assert before == file.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "cache.lock"]
+
+
+@pytest.mark.timeout(30)
+def test_concurrent_saves_never_tear_the_file(tmp_path: Path) -> None:
+    """Savers racing on one file leave a valid cache holding one saver's entries."""
+    file = tmp_path / "cache"
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def saver(ino: int) -> None:
+        try:
+            cache = ChecksumCache(file)
+            for i in range(200):
+                cache.record("xxh3-128", _key(0, ino=ino * 1000 + i), DIGEST, HOUR)
+            barrier.wait()
+            for _ in range(5):
+                cache.save()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=saver, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [] == errors
+    reread = ChecksumCache(file)
+    found = [n for n in range(4) if reread.lookup("xxh3-128", _key(0, ino=n * 1000)) == DIGEST]
+    assert len(found) == 1
+    winner = found[0]
+    assert all(reread.lookup("xxh3-128", _key(0, ino=winner * 1000 + i)) for i in range(200))

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from syncsafe import Checksum, checksum
+from syncsafe.cli import main
+from syncsafe.strategies import FileTree
+
+REPO = FileTree(
+    {
+        "overlays/dev/kustomization.yaml": b"resources:\n- ../../base\n- https://example.com/x.yaml\n",
+        "base/kustomization.yaml": b"resources:\n- app.yaml\n",
+        "base/app.yaml": b"kind: ConfigMap\n",
+        "base/README.md": b"not read by a build\n",
+    }
+)
+
+
+def test_checksum_prints_the_digest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The default output is the digest alone, the same one the library gives."""
+    repo = REPO.write(tmp_path / "repo")
+    assert main(["checksum", str(repo)]) == 0
+    out, err = capsys.readouterr()
+    assert f"{checksum(repo).digest}\n" == out
+    assert "" == err  # no progress bar when stderr is not a terminal
+
+
+def test_checksum_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--root, --algorithm, --annotation-key, --exclude and --cache reach the library."""
+    repo = REPO.write(tmp_path / "repo")
+    args = ["checksum", str(repo / "base"), "--root", str(repo), "--algorithm", "sha256"]
+    args += ["--annotation-key", "fluxcd.io/checksum", "--exclude", "*.md"]
+    args += ["--cache", str(tmp_path / "cache"), "--json"]
+    assert main(args) == 0
+    result = Checksum.from_json(capsys.readouterr().out)
+    assert ["base/app.yaml", "base/kustomization.yaml"] == list(result.files)
+    assert result.digest.startswith("sha256:")
+    assert result.annotation_key == "fluxcd.io/checksum"
+
+
+def test_overlay_lists_remote_bases_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--overlay hashes what a build reads; remote bases are named on stderr."""
+    repo = REPO.write(tmp_path / "repo")
+    assert main(["checksum", "--overlay", str(repo / "overlays/dev"), "--root", str(repo)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("xxh3-128:")
+    assert "remote, not hashed: https://example.com/x.yaml\n" == err
+    assert (
+        main(
+            [
+                "checksum",
+                "--overlay",
+                "--no-remote",
+                str(repo / "overlays/dev"),
+                "--root",
+                str(repo),
+            ]
+        )
+        == 2
+    )
+    assert "remote reference https://example.com/x.yaml refused" in capsys.readouterr().err
+
+
+def test_manifest_and_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two manifests diff to the edited file with status 1; identical ones give 0."""
+    repo = REPO.write(tmp_path / "repo")
+    old, new = str(tmp_path / "old.json"), str(tmp_path / "new.json")
+    assert main(["checksum", str(repo), "--manifest", old]) == 0
+    (repo / "base/app.yaml").write_bytes(b"kind: Secret\n")
+    assert main(["checksum", str(repo), "--manifest", new]) == 0
+    capsys.readouterr()
+    assert main(["diff", old, old]) == 0
+    assert capsys.readouterr().out.endswith("no changes\n")
+    assert main(["diff", old, new]) == 1
+    out = capsys.readouterr().out
+    assert "modified base/app.yaml\n" in out
+    assert main(["diff", "--json", old, new]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert (False, ["base/app.yaml"], [], []) == (
+        report["same"],
+        report["modified"],
+        report["added"],
+        report["removed"],
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.json", "old.json", "repo"]
+
+
+def test_diff_reports_a_changed_annotation_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same files under another annotation key differ in the header only."""
+    repo = REPO.write(tmp_path / "repo")
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(checksum(repo).to_json())
+    new.write_text(checksum(repo, annotation_key="example.com/sum").to_json())
+    assert main(["diff", str(old), str(new)]) == 1
+    assert "annotation key None -> example.com/sum" in capsys.readouterr().out
+
+
+def test_diff_of_a_corrupt_manifest_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hand-edited manifest is refused with status 2, naming the file."""
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "syncsafe-checksum"}')
+    assert main(["diff", str(bad), str(bad)]) == 2
+    assert f"checksum manifest {bad} is corrupt" in capsys.readouterr().err
+
+
+def test_checksum_of_a_missing_path_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path that does not exist is status 2 with a one-line message."""
+    assert main(["checksum", str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err.startswith("syncsafe checksum: error: ")
+
+
+def test_the_progress_bar_shows_on_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a terminal a long run draws a bar on stderr; stdout keeps only the digest."""
+    repo = REPO.write(tmp_path / "repo")
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    monkeypatch.setattr("syncsafe._cli.checksum._PROGRESS_DELAY", 0)
+    assert main(["checksum", str(repo)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("xxh3-128:")
+    assert "files" in err
