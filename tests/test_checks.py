@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from syncsafe import walk
+from syncsafe import FileSyncGuard, SyncGuard, walk
 from syncsafe.buggy import paths as buggy_paths
+from syncsafe.buggy.sync import App
 from syncsafe.testing import (
     ConformanceError,
     File,
@@ -22,6 +25,7 @@ from syncsafe.testing import (
     benign_corpus,
     check_checksum,
     check_path_confinement,
+    check_single_flight,
 )
 
 FEW = settings(max_examples=15, deadline=None, database=None)
@@ -179,3 +183,84 @@ def test_check_checksum_catches_a_blind_spot() -> None:
 def test_file_entries_are_exported() -> None:
     """File is the public spec entry the checks build trees from."""
     assert File("a", b"x").content == b"x"
+
+
+# ------------------------------------------------------------- single flight
+
+
+class _BuggyGuard:
+    """The incident's App.sync / App.fixed_sync behind the guard interface: one App per key."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.apps: dict[str, App] = {}
+        self.local = threading.local()
+        self.lock = threading.Lock()
+
+    def run(self, key: str, fn: Callable[[], object]) -> object:
+        with self.lock:
+            app = self.apps.setdefault(key, App(key, work=self._work))
+        self.local.fn, self.local.value = fn, None
+        getattr(app, self.method)()
+        return self.local.value
+
+    def _work(self) -> None:
+        self.local.value = self.local.fn()
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [SyncGuard, lambda: FileSyncGuard(tempfile.mkdtemp(prefix="syncsafe-guard-"))],
+    ids=["SyncGuard", "FileSyncGuard"],
+)
+def test_the_guards_pass_check_single_flight(factory: Callable[[], object]) -> None:
+    """The guards never run twice and serve every caller with a later run."""
+    check_single_flight(factory, settings=FEW)
+
+
+@pytest.mark.parametrize(
+    ("method", "message"),
+    [
+        ("sync", "was refused: RuntimeError: sync already in progress"),
+        ("fixed_sync", "was refused: RuntimeError: sync already in progress"),
+    ],
+)
+def test_the_buggy_syncs_fail_check_single_flight(method: str, message: str) -> None:
+    """Sync() and FixedSync() both drop the request that arrives mid-sync."""
+    with pytest.raises(ConformanceError, match=message):
+        check_single_flight(lambda: _BuggyGuard(method), settings=FEW)
+
+
+def test_sharing_the_run_in_flight_fails_the_freshness_rule() -> None:
+    """Go's singleflight semantics (policy='share') hand out a result older than the request."""
+    with pytest.raises(ConformanceError, match="not a run that started after it asked"):
+        check_single_flight(lambda: SyncGuard(policy="share"), settings=FEW)
+
+
+def test_a_guard_that_swallows_errors_or_is_not_a_guard() -> None:
+    """A run's exception must reach its caller; a factory must return something with run()."""
+
+    class Swallowing:
+        def run(self, key: str, fn: Callable[[], object]) -> object:
+            del key
+            try:
+                return fn()
+            except ValueError:
+                return None
+
+    with pytest.raises(ConformanceError, match="raised ValueError but its caller got None"):
+        check_single_flight(Swallowing, settings=FEW)
+    with pytest.raises(TypeError, match="has no run"):
+        check_single_flight(object, settings=FEW)
+
+
+def test_an_unguarded_runner_fails_under_stress() -> None:
+    """No guard at all: overlapping runs of one key are caught, with the callers named."""
+
+    class Unguarded:
+        def run(self, key: str, fn: Callable[[], object]) -> object:
+            del key
+            return fn()
+
+    with pytest.raises(ConformanceError, match="runs of key 'app' at once"):
+        check_single_flight(Unguarded, settings=FEW)

@@ -124,3 +124,67 @@ def test_a_project_that_only_installs_syncsafe(pytester: pytest.Pytester) -> Non
     for name in names:
         fixtures.stdout.fnmatch_lines([f"{name} *-- *syncsafe/testing/plugin.py:*"])
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_kustomize_repo_and_sequencer_fixtures(pytester: pytest.Pytester) -> None:
+    """kustomize_repo says what a build reads; sequencer orders two threads without sleeps."""
+    pytester.makepyfile(
+        """
+        import threading
+        from syncsafe import overlay_checksum
+
+        def test_repo(kustomize_repo):
+            assert (kustomize_repo.overlay / "base").is_symlink()
+            digest = overlay_checksum(kustomize_repo.overlay, root=kustomize_repo.root)
+            assert set(digest.files) == kustomize_repo.reads
+            assert "bases/prod-east/README.md" in kustomize_repo.unread
+
+        def test_sequencer(sequencer):
+            order = []
+
+            def worker(first, second, name):
+                with sequencer(first):
+                    order.append(name)
+                with sequencer(second):
+                    order.append(name)
+
+            threads = [
+                threading.Thread(target=worker, args=(1, 2, "b")),
+                threading.Thread(target=worker, args=(0, 3, "a")),
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(10)
+            assert order == ["a", "b", "b", "a"]
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_a_team_runs_check_single_flight_on_its_guard(pytester: pytest.Pytester) -> None:
+    """A project's own guard, checked with the plugin's settings fixture: pass and fail."""
+    pytester.makepyfile(
+        """
+        import threading
+        import pytest
+        from syncsafe.testing import ConformanceError, check_single_flight
+
+        class RejectingGuard:
+            def __init__(self):
+                self.busy = threading.Lock()
+
+            def run(self, key, fn):
+                if not self.busy.acquire(blocking=False):
+                    raise RuntimeError("sync already in progress")
+                try:
+                    return fn()
+                finally:
+                    self.busy.release()
+
+        def test_ours_is_rejected(syncsafe_hypothesis_settings):
+            with pytest.raises(ConformanceError, match="the update it carried is lost"):
+                check_single_flight(RejectingGuard, settings=syncsafe_hypothesis_settings)
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

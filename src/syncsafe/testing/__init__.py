@@ -21,10 +21,13 @@ from typing import TYPE_CHECKING, Final
 # public name -> the module that defines it; loaded on first use (PEP 562),
 # because pytest imports this package (for the plugin) in every run.
 _EXPORTS: Final[dict[str, str]] = {
+    "KustomizeSample": "syncsafe.testing._kustomize",
+    "kustomize_sample": "syncsafe.testing._kustomize",
     # syncsafe.testing._checks
     "ConformanceError": "syncsafe.testing._checks",
     "check_checksum": "syncsafe.testing._checks",
     "check_path_confinement": "syncsafe.testing._checks",
+    "check_single_flight": "syncsafe.testing._checks",
     # syncsafe.testing._clock
     "ManualClock": "syncsafe.testing._clock",
     # syncsafe.testing._sequencer
@@ -49,6 +52,7 @@ __all__ = [
     "Fifo",
     "File",
     "Folder",
+    "KustomizeSample",
     "ManualClock",
     "Sequencer",
     "Symlink",
@@ -58,13 +62,18 @@ __all__ = [
     "build_tree",
     "check_checksum",
     "check_path_confinement",
+    "check_single_flight",
+    "kustomize_sample",
 ]
 
 if TYPE_CHECKING:
     from syncsafe.testing._checks import ConformanceError as ConformanceError
     from syncsafe.testing._checks import check_checksum as check_checksum
     from syncsafe.testing._checks import check_path_confinement as check_path_confinement
+    from syncsafe.testing._checks import check_single_flight as check_single_flight
     from syncsafe.testing._clock import ManualClock as ManualClock
+    from syncsafe.testing._kustomize import KustomizeSample as KustomizeSample
+    from syncsafe.testing._kustomize import kustomize_sample as kustomize_sample
     from syncsafe.testing._sequencer import Sequencer as Sequencer
     from syncsafe.testing._trees import ROOT_NAME as ROOT_NAME
     from syncsafe.testing._trees import SECRET as SECRET

@@ -25,7 +25,12 @@ if TYPE_CHECKING:
 
     from syncsafe.testing._trees import TreeSpec
 
-__all__ = ["ConformanceError", "check_checksum", "check_path_confinement"]
+__all__ = [
+    "ConformanceError",
+    "check_checksum",
+    "check_path_confinement",
+    "check_single_flight",
+]
 
 
 @final
@@ -269,3 +274,242 @@ def check_checksum(checksum: ChecksumFn, *, settings: Settings | None = None) ->
                 raise ConformanceError(msg)
 
     every_change_is_seen()
+
+
+# ------------------------------------------------------------ single flight
+
+
+class _Runs:
+    """A ledger of the runs a guard executes: ticks, concurrency, what each caller got."""
+
+    def __init__(self) -> None:
+        import threading  # noqa: PLC0415
+
+        self.lock = threading.Lock()
+        self.tick = 0
+        self.active: dict[object, int] = {}
+        self.started: dict[int, int] = {}  # run id -> tick it started at
+        self.problems: list[str] = []
+
+    def now(self) -> int:
+        with self.lock:
+            self.tick += 1
+            return self.tick
+
+    def body(self, key: object, wait: Callable[[], None] | None = None) -> Callable[[], int]:
+        """A function for ``guard.run``: it records its run and returns the run's id."""
+
+        def run() -> int:
+            with self.lock:
+                self.tick += 1
+                run_id = len(self.started) + 1
+                self.started[run_id] = self.tick
+                self.active[key] = self.active.get(key, 0) + 1
+                if self.active[key] > 1:
+                    self.problems.append(
+                        f"{self.active[key]} runs of key {key!r} at once (run {run_id} started "
+                        "while another was in flight)"
+                    )
+            try:
+                if wait is not None:
+                    wait()
+            finally:
+                with self.lock:
+                    self.active[key] -= 1
+            return run_id
+
+        return run
+
+
+def _value(result: object) -> object:
+    """The run's value from what ``run`` returned: an Outcome-like ``.value``, or itself."""
+    return getattr(result, "value", result)
+
+
+def _overlap_scenario(guard: _Guard, patience: float, timeout: float) -> list[str]:
+    """A caller arrives while a run is in flight: it must be served by a later run."""
+    import threading  # noqa: PLC0415
+
+    runs = _Runs()
+    running, released, follower_done = threading.Event(), threading.Event(), threading.Event()
+    got: object = None
+    arrived: list[int] = []
+
+    def hold() -> None:
+        running.set()
+        if not released.wait(timeout):
+            runs.problems.append("the first run was never released (the check timed out)")
+
+    def lead() -> None:
+        guard.run("app", runs.body("app", hold))
+
+    def follow() -> None:
+        nonlocal got
+        arrived.append(runs.now())
+        try:
+            got = _value(guard.run("app", runs.body("app")))
+        except Exception as exc:  # noqa: BLE001 - what the caller got is the finding
+            got = exc
+        finally:
+            follower_done.set()
+
+    first = threading.Thread(target=lead, daemon=True)
+    second = threading.Thread(target=follow, daemon=True)
+    first.start()
+    if not running.wait(timeout):
+        return ["the first caller's run never started"]
+    second.start()
+    # Give the second caller the chance to return early, as a guard that
+    # refuses or shares does; a coalescing guard keeps it waiting.
+    follower_done.wait(patience)
+    released.set()
+    for thread in (first, second):
+        thread.join(timeout)
+        if thread.is_alive():
+            return [f"a caller was still waiting {timeout} s after the run ended (a hang)"]
+    problem = _judge(runs, "a caller that arrived while a run was in flight", arrived[0], got)
+    return runs.problems + ([problem] if problem else [])
+
+
+def _judge(runs: _Runs, who: str, arrived: int, value: object) -> str | None:
+    """What is wrong with *value* as the result of a call made at tick *arrived*, if anything."""
+    if isinstance(value, BaseException):
+        return f"{who} was refused: {type(value).__name__}: {value} — the update it carried is lost"
+    started = runs.started.get(value) if isinstance(value, int) else None
+    if started is None:
+        return f"{who} got {value!r}, which is not the value of any run"
+    if started <= arrived:
+        return (
+            f"{who} (at tick {arrived}) got the result of run {value}, which started at tick "
+            f"{started}: not a run that started after it asked"
+        )
+    return None
+
+
+_RAISED = object()
+
+
+def _failure_scenario(guard: _Guard) -> list[str]:
+    """An exception in the run reaches its caller, and the key is not left stuck."""
+    runs = _Runs()
+
+    def boom() -> int:
+        msg = "the sync failed"
+        raise ValueError(msg)
+
+    try:
+        result = guard.run("failing", boom)
+    except Exception:  # noqa: BLE001 - any exception type satisfies the property
+        result = _RAISED
+    if result is not _RAISED:
+        return [f"the run raised ValueError but its caller got {result!r}"]
+    try:
+        again = _value(guard.run("failing", runs.body("failing")))
+    except Exception as exc:  # noqa: BLE001
+        return [f"after a failed run, the key stayed stuck: {type(exc).__name__}: {exc}"]
+    if again != 1:
+        return [f"after a failed run, the next call got {again!r}, not a fresh run"]
+    return []
+
+
+class _Guard:
+    """What the check needs of a guard: ``run(key, fn)`` returning the value or an Outcome."""
+
+    def run(self, key: str, fn: Callable[[], int]) -> object:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+def check_single_flight(
+    guard_factory: Callable[[], object],
+    *,
+    settings: Settings | None = None,
+    patience: float = 0.05,
+    timeout: float = 10.0,
+) -> None:
+    """
+    Check that a guard never runs a key twice at once and never loses a request.
+
+    *guard_factory()* returns a fresh guard: an object whose ``run(key, fn)``
+    calls ``fn()`` (no arguments) under the guard and returns its value, or
+    an object whose ``.value`` is the value (:class:`syncsafe.Outcome`). The
+    check uses threads, with no sleeps to provoke races:
+
+    1. A caller arrives while another caller's run is in flight (the run
+       waits on an event). It must not be refused, and the result it gets
+       must come from a run that *started after it asked* — the
+       ``coalesce`` rule, which the incident's ``FixedSync()`` broke by
+       rejecting and Go's ``singleflight`` relaxes by sharing. The run in
+       flight is held for *patience* seconds, or until the second caller
+       returns, whichever is first.
+    2. An exception in a run reaches its caller, and the key runs again after.
+    3. (Hypothesis, *settings*) a few threads call ``run`` for one or two
+       keys in random numbers: at no moment do two runs of one key overlap,
+       every call returns, and every result comes from a run that started
+       after the call.
+
+    Every wait is bounded by *timeout*: a guard that hangs fails instead.
+    Raises :class:`ConformanceError` naming what went wrong.
+
+    .. versionadded:: 0.1.0
+    """
+    from hypothesis import given  # noqa: PLC0415
+    from hypothesis import strategies as st  # noqa: PLC0415
+
+    problems = _overlap_scenario(_as_guard(guard_factory()), patience, timeout)
+    problems += _failure_scenario(_as_guard(guard_factory()))
+    if problems:
+        raise ConformanceError("single flight:\n  " + "\n  ".join(problems))
+
+    @_settings(settings)
+    @given(
+        st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(1, 3)), min_size=2, max_size=5)
+    )
+    def never_twice_never_stale(callers: list[tuple[str, int]]) -> None:
+        _stress(_as_guard(guard_factory()), callers, timeout)
+
+    never_twice_never_stale()
+
+
+def _as_guard(guard: object) -> _Guard:
+    if not callable(getattr(guard, "run", None)):
+        msg = f"guard_factory() returned {guard!r}, which has no run(key, fn) method"
+        raise TypeError(msg)
+    return guard  # type: ignore[return-value]
+
+
+def _stress(guard: _Guard, callers: list[tuple[str, int]], timeout: float) -> None:
+    import threading  # noqa: PLC0415
+
+    runs = _Runs()
+    start = threading.Barrier(len(callers))
+    results: list[tuple[str, int, object]] = []
+
+    def caller(key: str, calls: int) -> None:
+        start.wait(timeout)
+        for _ in range(calls):
+            arrived = runs.now()
+            try:
+                value = _value(guard.run(key, runs.body(key)))
+            except Exception as exc:  # noqa: BLE001 - reported below
+                value = exc
+            with runs.lock:
+                results.append((key, arrived, value))
+
+    threads = [threading.Thread(target=caller, args=c, daemon=True) for c in callers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    problems = list(runs.problems)
+    if any(t.is_alive() for t in threads):
+        problems.append(f"a caller was still waiting after {timeout} s (a hang)")
+    expected = sum(n for _, n in callers)
+    if len(results) != expected and not problems:
+        problems.append(f"{expected} calls made, {len(results)} returned")
+    problems += [
+        p
+        for key, arrived, value in results
+        if (p := _judge(runs, f"a call for {key!r}", arrived, value))
+    ]
+    if problems:
+        raise ConformanceError(f"single flight with callers {callers}:\n  " + "\n  ".join(problems))

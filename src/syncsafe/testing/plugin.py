@@ -11,6 +11,10 @@ Fixtures:
   under ``tmp_path``;
 - ``attack_trees``: the malicious-tree corpus, as specs; ``attack_tree``: one
   built malicious tree per test, the test parametrized over the corpus;
+- ``kustomize_repo``: a small kustomize repository (bases, a component,
+  generators, a symlinked base, READMEs no build reads);
+- ``sequencer``: a :class:`~syncsafe.testing.Sequencer`, to script the
+  interleaving of threads or asyncio tasks step by step, without sleeps;
 - ``storm_clock``: a :class:`~syncsafe.testing.ManualClock`;
 - ``syncsafe_hypothesis_settings``: settings for the conformance checks,
   thorough under ``--syncsafe-thorough``.
@@ -28,6 +32,8 @@ if TYPE_CHECKING:
     from hypothesis import settings
 
     from syncsafe.testing._clock import ManualClock
+    from syncsafe.testing._kustomize import KustomizeSample
+    from syncsafe.testing._sequencer import Sequencer
     from syncsafe.testing._trees import Entry, TreeSpec
 
 __all__ = [
@@ -35,9 +41,11 @@ __all__ = [
     "MakeTree",
     "attack_tree",
     "attack_trees",
+    "kustomize_repo",
     "make_tree",
     "pytest_addoption",
     "pytest_generate_tests",
+    "sequencer",
     "storm_clock",
     "syncsafe_hypothesis_settings",
 ]
@@ -151,3 +159,27 @@ def storm_clock() -> ManualClock:
     from syncsafe.testing._clock import ManualClock  # noqa: PLC0415
 
     return ManualClock()
+
+
+@pytest.fixture
+def kustomize_repo(tmp_path: Path) -> KustomizeSample:
+    """
+    A kustomize repository under ``tmp_path``, the stale-overlay incident's shape.
+
+    ``overlays/prod/east`` reaches its base through the symlink ``base ->
+    ../../../bases/prod-east``, adds a component and a patch; the base
+    generates a config map from ``key=path`` files and a ``.env``. ``.reads``
+    lists what ``kustomize build`` of the overlay opens, ``.unread`` what it
+    does not.
+    """
+    from syncsafe.testing._kustomize import kustomize_sample  # noqa: PLC0415
+
+    return kustomize_sample(tmp_path)
+
+
+@pytest.fixture
+def sequencer() -> Sequencer:
+    """A fresh :class:`~syncsafe.testing.Sequencer` (30 s per step before it gives up)."""
+    from syncsafe.testing._sequencer import Sequencer  # noqa: PLC0415
+
+    return Sequencer()
