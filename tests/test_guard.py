@@ -9,6 +9,7 @@ import attrs
 import pytest
 
 import syncsafe
+from _threads import Threads
 from syncsafe import (
     Fence,
     Outcome,
@@ -21,34 +22,6 @@ from syncsafe import (
 from syncsafe.guard._machine import Machine
 
 pytestmark = pytest.mark.timeout(30)
-
-
-class Threads:
-    """Start callables in threads, keep what each returned or raised, join them all."""
-
-    def __init__(self) -> None:
-        self.results: dict[str, object] = {}
-        self._threads: list[threading.Thread] = []
-
-    def start(self, name: str, fn: Callable[[], object]) -> None:
-        """Run *fn* in a new thread called *name*."""
-
-        def body() -> None:
-            try:
-                self.results[name] = fn()
-            except BaseException as exc:  # noqa: BLE001 - kept for the test to assert on
-                self.results[name] = exc
-
-        thread = threading.Thread(target=body, name=name)
-        self._threads.append(thread)
-        thread.start()
-
-    def join(self) -> dict[str, object]:
-        """Wait for every thread; return what each returned or raised, by name."""
-        for thread in self._threads:
-            thread.join(timeout=20)
-            assert not thread.is_alive(), f"{thread.name} hangs"
-        return self.results
 
 
 def waiting_counter(guard: SyncGuard) -> threading.Semaphore:

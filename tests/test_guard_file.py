@@ -12,6 +12,7 @@ from pathlib import Path
 import filelock
 import pytest
 
+from _threads import Threads
 from syncsafe import (
     FileGuardState,
     FileSyncGuard,
@@ -41,34 +42,6 @@ def blocked_counter(guard: FileSyncGuard) -> threading.Semaphore:
 def acquire(semaphore: threading.Semaphore) -> None:
     """Wait until *semaphore* was released once."""
     assert semaphore.acquire(timeout=10), "a caller never blocked"
-
-
-class Threads:
-    """Start callables in threads, keep what each returned or raised, join them all."""
-
-    def __init__(self) -> None:
-        self.results: dict[str, object] = {}
-        self._threads: list[threading.Thread] = []
-
-    def start(self, name: str, fn: Callable[[], object]) -> None:
-        """Run *fn* in a new thread called *name*."""
-
-        def body() -> None:
-            try:
-                self.results[name] = fn()
-            except BaseException as exc:  # noqa: BLE001 - kept for the test to assert on
-                self.results[name] = exc
-
-        thread = threading.Thread(target=body, name=name)
-        self._threads.append(thread)
-        thread.start()
-
-    def join(self) -> dict[str, object]:
-        """Wait for every thread; return what each returned or raised, by name."""
-        for thread in self._threads:
-            thread.join(timeout=30)
-            assert not thread.is_alive(), f"{thread.name} hangs"
-        return self.results
 
 
 def holding(guard: FileSyncGuard, key: str = "app") -> tuple[Threads, threading.Event]:
