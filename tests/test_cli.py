@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,22 @@ def test_python_dash_m() -> None:
     )
     assert result.returncode == 1
     assert "invalid" in result.stdout
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """Output cut off by a reader that went away (| head) is no error on stderr."""
+    for i in range(2000):
+        (tmp_path / f"l{i}").symlink_to(f"/nowhere/{i}")
+    scan = subprocess.Popen(
+        [sys.executable, "-m", "syncsafe", "scan", "--json", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert scan.stdout is not None
+    assert scan.stderr is not None
+    scan.stdout.read(10)
+    scan.stdout.close()
+    err = scan.stderr.read()
+    scan.stderr.close()
+    assert scan.wait(timeout=60) == 1
+    assert b"" == err

@@ -4,7 +4,8 @@ The ``syncsafe`` command line.
 Exit status, for every subcommand: 0 when all is well, 1 when the command
 found what it looks for (an invalid key, an unsafe path, a storm, a stale
 revision), 2 for a usage or I/O error. Expected errors are printed on stderr,
-naming the path or key, without a traceback.
+naming the path or key, without a traceback; so are warnings. Ctrl-C stops a
+command with status 130 (128 + SIGINT, as a shell reports it).
 
 Each subcommand lives in its own ``syncsafe._cli`` module with a
 ``register(subparsers)`` function; this module only assembles them.
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, TextIO
 
 from syncsafe import __version__
 from syncsafe.errors import SyncsafeError
@@ -55,11 +58,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    command = f"syncsafe {args.command}"
+
+    def show_warning(  # noqa: PLR0917 - warnings.showwarning's signature
+        message: Warning | str,
+        category: type[Warning],  # noqa: ARG001
+        filename: str,  # noqa: ARG001
+        lineno: int,  # noqa: ARG001
+        file: TextIO | None = None,  # noqa: ARG001
+        line: str | None = None,  # noqa: ARG001
+    ) -> None:
+        # One line naming the command, instead of a source file and line of code.
+        print(f"{command}: warning: {message}", file=sys.stderr)  # noqa: T201
+
     try:
-        status: int = args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            status: int = args.run(args)
+    except BrokenPipeError:
+        # The reader went away (``syncsafe scan --json | head``): stop quietly,
+        # and point stdout at /dev/null so the interpreter's final flush of
+        # the dead pipe does not print a second error on exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
     except (SyncsafeError, OSError) as exc:
-        print(f"syncsafe {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"{command}: error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)  # noqa: T201
         return 130
     return status

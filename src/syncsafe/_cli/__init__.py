@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["add_command"]
+__all__ = ["add_command", "writing_to"]
 
 
 def add_command(
@@ -23,3 +25,20 @@ def add_command(
         epilog=f"example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+
+
+@contextmanager
+def writing_to(path: str) -> Iterator[None]:
+    """
+    Report an ``OSError`` raised while writing *path* as an error about *path*.
+
+    An atomic write goes through a temporary file beside *path*; when that
+    fails (a missing directory, *path* is a directory) the error would name
+    the temporary file, which the user never asked for.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None or (exc.filename == path and exc.filename2 is None):
+            raise
+        raise OSError(exc.errno, exc.strerror, path) from exc

@@ -1,4 +1,8 @@
-"""Reading JSON input as ``kubectl`` prints it: one document, JSON lines, or a watch stream."""
+"""
+Reading JSON input as ``kubectl`` prints it; the argument types the commands share.
+
+JSON input is one document, JSON lines, or a watch stream.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,16 @@ from syncsafe._k8s import parse_time
 from syncsafe.errors import InvalidDuration
 from syncsafe.stale import parse_duration
 
-__all__ = ["Malformed", "documents", "duration_arg", "open_input", "time_arg"]
+__all__ = [
+    "Malformed",
+    "documents",
+    "duration_arg",
+    "non_negative_duration_arg",
+    "open_input",
+    "pattern_arg",
+    "positive_duration_arg",
+    "time_arg",
+]
 
 
 @attrs.frozen
@@ -107,6 +120,36 @@ def duration_arg(text: str) -> timedelta:
         return parse_duration(text)
     except InvalidDuration as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_duration_arg(text: str) -> timedelta:
+    """An argparse type: a Go duration of at least a microsecond, such as a window."""
+    duration = duration_arg(text)
+    if duration < timedelta(microseconds=1):  # what a timedelta can hold: 1ns becomes 0
+        msg = f"duration {text!r} must be at least 1us"
+        raise argparse.ArgumentTypeError(msg)
+    return duration
+
+
+def non_negative_duration_arg(text: str) -> timedelta:
+    """An argparse type: a Go duration of zero or more, such as a maximum age."""
+    duration = duration_arg(text)
+    if duration < timedelta(0):
+        msg = f"duration {text!r} must not be negative"
+        raise argparse.ArgumentTypeError(msg)
+    return duration
+
+
+def pattern_arg(text: str) -> str:
+    """An argparse type: one gitignore-style pattern, checked here rather than mid-walk."""
+    import pathspec  # noqa: PLC0415 - only the commands that take patterns need it
+
+    try:
+        pathspec.GitIgnoreSpec.from_lines([text])
+    except ValueError as exc:
+        msg = f"invalid pattern {text!r}: {exc}"
+        raise argparse.ArgumentTypeError(msg) from None
+    return text
 
 
 def time_arg(text: str) -> datetime:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from syncsafe._cli import add_command
+from syncsafe._cli import add_command, writing_to
+from syncsafe._cli._json import pattern_arg
 from syncsafe.checksum import (
     CHECKSUM_ALGORITHMS,
     Checksum,
@@ -63,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--exclude",
         action="append",
         default=[],
+        type=pattern_arg,
         metavar="PATTERN",
         help="a gitignore-style pattern to leave out, relative to ROOT (repeatable)",
     )
@@ -118,8 +121,18 @@ def _tree(args: argparse.Namespace) -> Checksum:
         )
 
 
+def _require_directory(path: str) -> None:
+    """Raise an ``OSError`` naming *path* unless it is a directory."""
+    if not Path(path).is_dir():
+        code = errno.ENOTDIR if Path(path).exists() else errno.ENOENT
+        raise OSError(code, os.strerror(code), path)
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the digest (or the manifest); write the manifest if asked."""
+    if args.root is not None:
+        # Checked here: a missing root would otherwise read as "PATH resolves outside the root".
+        _require_directory(args.root)
     if args.overlay:
         result = overlay_checksum(
             args.path,
@@ -131,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = _tree(args)
     if args.manifest:
-        write_atomically(args.manifest, result.to_json())
+        with writing_to(args.manifest):
+            write_atomically(args.manifest, result.to_json())
     if args.json:
         print(result.to_json())
     else:

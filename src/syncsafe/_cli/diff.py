@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from syncsafe._cli import add_command
 from syncsafe.checksum import Checksum
+from syncsafe.errors import IncomparableChecksums
 
 __all__ = ["register"]
 
@@ -21,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Read two manifests written by 'syncsafe checksum --manifest' (each is "
             "verified against its own digest) and print the files added, removed and "
-            "modified from OLD to NEW. Exit status 1 if the digests differ."
+            "modified from OLD to NEW. Exit status 1 if the digests differ; 2 if a "
+            "manifest is missing, unreadable or corrupt, or the two use different algorithms."
         ),
         example="syncsafe diff applied.json rendered.json",
     )
@@ -38,7 +41,11 @@ def _load(path: str) -> Checksum:
 def run(args: argparse.Namespace) -> int:
     """Print the changes; 1 when the digests differ."""
     old, new = _load(args.old), _load(args.new)
-    changes = old.diff(new)
+    try:
+        changes = old.diff(new)
+    except IncomparableChecksums as exc:
+        print(f"syncsafe diff: error: {args.old} and {args.new}: {exc}", file=sys.stderr)
+        return 2
     header = old.annotation_key != new.annotation_key
     if args.json:
         document = {

@@ -8,6 +8,7 @@ import json
 import attrs
 
 from syncsafe._cli import add_command
+from syncsafe._cli._json import pattern_arg
 from syncsafe.walk import scan
 
 __all__ = ["register"]
@@ -32,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--exclude",
         action="append",
         default=[],
+        type=pattern_arg,
         metavar="PATTERN",
         help="a gitignore-style pattern to leave out (repeatable), e.g. .git/",
     )

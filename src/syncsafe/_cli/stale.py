@@ -6,8 +6,14 @@ import argparse
 import json
 import sys
 
-from syncsafe._cli import add_command
-from syncsafe._cli._json import Malformed, documents, duration_arg, open_input, time_arg
+from syncsafe._cli import add_command, writing_to
+from syncsafe._cli._json import (
+    Malformed,
+    documents,
+    non_negative_duration_arg,
+    open_input,
+    time_arg,
+)
 from syncsafe.stale import (
     Staleness,
     format_duration,
@@ -40,7 +46,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("file", metavar="FILE", help="JSON input, or - for standard input")
     parser.add_argument(
-        "--max-age", type=duration_arg, required=True, help="a Go duration such as 24h or 90m"
+        "--max-age",
+        type=non_negative_duration_arg,
+        required=True,
+        help="a Go duration such as 24h or 90m",
     )
     parser.add_argument("--repo", required=True, metavar="PATH", help="the git repository")
     parser.add_argument(
@@ -78,5 +87,6 @@ def run(args: argparse.Namespace) -> int:
                 f"{format_duration(r.age)} ago (max {format_duration(r.max_age)}): {verdict}"
             )
     if args.textfile:
-        write_textfile(args.textfile, render_exposition(staleness_metrics(reports)))
+        with writing_to(args.textfile):
+            write_textfile(args.textfile, render_exposition(staleness_metrics(reports)))
     return 1 if any(r.stale for r in reports) else 0

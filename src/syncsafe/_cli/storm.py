@@ -8,8 +8,15 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-from syncsafe._cli import add_command
-from syncsafe._cli._json import Malformed, documents, duration_arg, open_input, time_arg
+from syncsafe._cli import add_command, writing_to
+from syncsafe._cli._json import (
+    Malformed,
+    documents,
+    non_negative_duration_arg,
+    open_input,
+    positive_duration_arg,
+    time_arg,
+)
 from syncsafe.stale import format_duration, render_exposition, write_textfile
 from syncsafe.storm import StormAlert, StormDetector, events_from, storm_metrics
 
@@ -28,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "or standard input, count the distinct syncs in the sliding window, and "
             "alert when the rate reaches the threshold. A stream prints a line at each "
             "change of the alert's state. Malformed lines and entries are skipped and "
-            "reported on stderr. Exit status 1 while a storm is detected."
+            "reported on stderr. Exit status 1 while a storm is detected; 2 if FILE "
+            "cannot be read or holds no JSON document at all."
         ),
         example=(
             "kubectl get applications,kustomizations -A -o json | "
@@ -44,14 +52,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--window",
-        type=duration_arg,
+        type=positive_duration_arg,
         default=timedelta(minutes=1),
         help="sliding window, a Go duration (default: 1m)",
     )
     parser.add_argument(
         "--for",
         dest="for_duration",
-        type=duration_arg,
+        type=non_negative_duration_arg,
         default=timedelta(0),
         help="fire only once the rate has held this long, like a Prometheus rule's 'for' "
         "(default: 0s)",
@@ -99,12 +107,14 @@ def run(args: argparse.Namespace) -> int:
         emit = lambda alert: print(_describe(alert), flush=True)  # noqa: E731
     malformed: list[Malformed] = []
     skipped: list[str] = []
+    read = 0
     state = detector.state
     with open_input(args.file) as stream:
         for doc in documents(stream):
             if isinstance(doc, Malformed):
                 malformed.append(doc)
                 continue
+            read += 1
             now = clock()
             batch = events_from(doc, since=now - args.window)
             skipped.extend(batch.skipped)
@@ -113,6 +123,14 @@ def run(args: argparse.Namespace) -> int:
             if alert.state not in {state, "pending"}:
                 emit(alert)
             state = alert.state
+    if malformed and not read:  # not one document: the wrong file, not a noisy stream
+        first = malformed[0]
+        print(
+            f"syncsafe storm: error: {args.file}: no JSON document; "
+            f"line {first.line} is not JSON: {first.problem}",
+            file=sys.stderr,
+        )
+        return 2
     final = detector.evaluate(clock())
     emit(final)
     if malformed:
@@ -128,5 +146,6 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.textfile:
-        write_textfile(args.textfile, render_exposition(storm_metrics(final)))
+        with writing_to(args.textfile):
+            write_textfile(args.textfile, render_exposition(storm_metrics(final)))
     return 1 if final.state == "firing" else 0
