@@ -157,19 +157,21 @@ def _parse_slot(slot: bytes, key: str, path: str, size: int, index: int) -> Reco
     """The record in *slot*, or ``None`` if the slot is blank or its check fails."""
     if not slot.startswith(b"{"):
         return None
-    text = slot.decode("latin-1")  # one character per byte: offsets stay byte offsets
-    try:
-        data, end = _DECODER.raw_decode(text)
-    except (ValueError, RecursionError):  # torn bytes can be any text
-        return None
+    # The check and the padding hold no brace, so a whole record ends at the
+    # slot's last one; the CRC is checked before any JSON is decoded, so torn
+    # bytes never reach the decoder.
+    end = slot.rfind(b"}") + 1
     check = slot[end : end + _CHECK_BITS]
-    if len(check) != _CHECK_BITS or check.strip(b" \t"):
+    padding = slot[end + _CHECK_BITS :]  # spaces, then the newline
+    if len(check) != _CHECK_BITS or check.strip(b" \t") or padding.lstrip(b" ") != b"\n":
         return None
     value = int(check.translate(_FROM_CHECK), 2)
     flag = value >> 32
     if value & 0xFFFFFFFF != zlib.crc32(slot[:end] + bytes((flag,))):
         return None
-    if slot[end + _CHECK_BITS : -1].strip(b" ") or not slot.endswith(b"\n"):
+    try:
+        data = _DECODER.decode(slot[:end].decode("ascii"))
+    except ValueError:  # pragma: no cover - a CRC-valid slot holds the JSON it was made from
         return None
     started, finished, error, pid = _fields(data, key, path)
     return Record(started, finished, error, pid, size, index, dir_synced=bool(flag))
@@ -198,8 +200,8 @@ def _fields(data: object, key: str, path: str) -> tuple[int, int, str | None, in
         raise GuardStateCorrupt(path, f"unreadable ({exc!r})") from exc
     if fields != (FORMAT, key):
         raise GuardStateCorrupt(path, f"format and key are {fields!r}, not {(FORMAT, key)!r}")
-    numbers = (started, finished, pid)
-    if not all(type(n) is int for n in numbers) or not (0 <= finished <= started):
+    integers = type(started) is int and type(finished) is int and type(pid) is int
+    if not integers or not (0 <= finished <= started):
         raise GuardStateCorrupt(path, "started >= finished >= 0 must be integers")
     if error is not None and not isinstance(error, str):
         raise GuardStateCorrupt(path, "error must be a string or null")
