@@ -172,13 +172,28 @@ def test_filelock_per_acquisition(measure: Measure, lock_dir: Path) -> None:
     assert 1 == measure("file-guard-uncontended", False)(locked)  # noqa: FBT003
 
 
+def test_filelock_per_acquisition_as_the_guard_builds_it(measure: Measure, lock_dir: Path) -> None:
+    """The guard's floor: a new ``FileLock`` per acquisition from a str, ``thread_local=False``."""
+    path = str(lock_dir / "app.lock")
+
+    def locked() -> int:
+        lock = filelock.FileLock(path, thread_local=False)
+        lock.acquire(timeout=0)
+        try:
+            return _sync()
+        finally:
+            lock.release()
+
+    assert 1 == measure("file-guard-uncontended", False)(locked)  # noqa: FBT003
+
+
 def test_file_guard_uncontended(measure: Measure, lock_dir: Path) -> None:
-    """FileSyncGuard.run (durable: the start is fsynced with its directory) alone on a key."""
+    """FileSyncGuard.run (durable: the start record is fdatasynced before the run), alone."""
     guard = FileSyncGuard(lock_dir)
     assert 1 == measure("file-guard-uncontended", False)(guard.run, "app", _sync).value  # noqa: FBT003
 
 
 def test_file_guard_uncontended_not_durable(measure: Measure, lock_dir: Path) -> None:
-    """FileSyncGuard.run with durable=False: atomic state writes without fsync."""
+    """FileSyncGuard.run with durable=False: the two in-place state writes, no fdatasync."""
     guard = FileSyncGuard(lock_dir, durable=False)
     assert 1 == measure("file-guard-uncontended", False)(guard.run, "app", _sync).value  # noqa: FBT003

@@ -497,9 +497,10 @@ class GuardStateCorrupt(SyncsafeError, ValueError):
     """
     A ``FileSyncGuard`` state file cannot be read back.
 
-    syncsafe replaces state files atomically, so this means something else
-    wrote the file; the guard refuses to guess a generation, which could
-    reuse a fencing token.
+    syncsafe writes state files so that no crash leaves them without a whole
+    record (two CRC-checked slots, one always intact), so this means
+    something else wrote the file, or the disk damaged both slots; the guard
+    refuses to guess a generation, which could reuse a fencing token.
     """
 
     def __init__(self, path: str, problem: str) -> None:

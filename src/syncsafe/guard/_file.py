@@ -2,20 +2,20 @@
 The cross-process front end: a file lock and a small state file per key.
 
 How it decides, for one key, with ``L`` its lock file and ``S`` its state
-file ``{"started": g, "finished": f, "error": ...}``:
+file, whose newest record is ``{"started": g, "finished": f, "error": ...}``:
 
 1. A caller first takes the key's in-process lock (one thread of this
    process at a time reaches the file lock), then ``L`` through a new
    ``filelock.FileLock`` of its own. If either is taken, it first reads ``S``
    without the lock: ``seen.started`` is the newest run that had started when
-   it asked. ``S`` is only ever replaced whole (rename), so an unlocked read
-   sees one consistent version.
+   it asked.
 2. Holding ``L`` it reads ``S`` again. Under ``"coalesce"``, if a run newer
    than ``seen.started`` has finished (``finished > seen.started``), that run
    started after this caller asked: the caller is served and returns without
-   running again. Otherwise it runs: it writes ``started = g + 1`` (fsynced:
-   a generation is never handed out twice, not even after a crash), calls the
-   function, writes ``finished = g + 1`` and releases ``L``.
+   running again. Otherwise it runs: it writes ``started = g + 1`` (with
+   ``durable``, on disk before the run: a generation is never handed out
+   twice, not even after a power loss), calls the function, writes
+   ``finished = g + 1`` and releases ``L``.
 3. A process killed while it runs leaves ``started > finished``. The OS
    releases ``L`` with the process; the next caller finds no newer finished
    run, so it runs, with generation ``g + 2``.
@@ -25,6 +25,32 @@ which the run in flight holds. The generation that had started when the
 caller asked is its ticket; comparing it with the newest finished run under
 ``L`` gives the same answer a counter would.
 
+How ``S`` is written (the format: :mod:`syncsafe.guard._record`): in place,
+not replaced by rename. ``S`` has two fixed-size slots, each blank or one
+JSON record followed by its CRC-32 (written in JSON whitespace, so the file
+at rest is one JSON document). A write puts the new record into the slot
+that does not hold the newest one, then blanks the other, both under an
+exclusive ``flock`` of ``S``; the newest record whose CRC matches is the
+state. Why every reader sees one whole version, as a rename would give:
+
+- a reader without ``L`` (step 1, and :meth:`FileSyncGuard.state`) reads
+  under a shared ``flock`` of ``S``, so never between or inside the two
+  writes;
+- a process killed, or a machine that lost power, in the middle leaves
+  either a torn slot, whose CRC fails and which is ignored, beside the
+  previous record, intact because it was not written to; or two whole
+  records, of which the newer counts. The newest record is only ever
+  overwritten after a newer one is whole beside it;
+- with ``durable``, a run's start record is fdatasynced before the run.
+  ``S`` is written within its size, so that is enough for the record, but not
+  for the file's name: the first durable start in a file also fsyncs the
+  directory and sets a bit in its records that says so, and a file is only
+  ever created, or enlarged, by writing a new one in full (fsynced, with
+  ``durable``) and renaming it into place. A slot in which no record is
+  whole was never written so: both slots torn can only come of a failing
+  disk, and are refused (:class:`~syncsafe.GuardStateCorrupt`), never read as
+  "no run yet", which would hand out generation 1 again.
+
 A value cannot cross processes: a caller served by a run in another process
 gets ``Outcome(value=None, remote=True)``, or :class:`~syncsafe.SyncFailed`
 with the other process's error as text.
@@ -33,9 +59,9 @@ with the other process's error as text.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -46,20 +72,31 @@ import attrs
 from filelock import FileLock, Timeout
 
 from syncsafe.errors import (
-    GuardStateCorrupt,
     ReentrantSync,
     SyncFailed,
     SyncInProgress,
     SyncTimeout,
 )
 from syncsafe.guard._machine import Policy, _checked, _validate_policy
+from syncsafe.guard._record import (
+    Record,
+    blank_slot,
+    encode,
+    parse,
+    record_slot,
+    slot_size_for,
+    update,
+)
 from syncsafe.guard._values import GuardStatistics, Outcome
+
+if sys.platform != "win32":  # pragma: no branch - the state file is locked with flock(2)
+    import fcntl
 
 __all__ = ["FileGuardState", "FileSyncGuard", "key_file_stem"]
 
 T = TypeVar("T")
 
-_FORMAT: Final = 1
+_READ_SIZE: Final = 1 << 16
 _STEM_MAX: Final = 48
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -121,9 +158,10 @@ class FileSyncGuard:
     :meth:`files`), whose names are safe for any key: a readable part and a
     hash of the exact key. The lock is a ``filelock.FileLock`` (an OS lock:
     released by the OS when its process dies, so a process killed mid-run
-    never leaves the key stuck); the state file is replaced atomically
-    (written to a temporary file, then renamed), so no reader, and no crash,
-    ever sees half of one.
+    never leaves the key stuck). The state file holds two checksummed JSON
+    records, of which a write replaces the older in place (the format is
+    described under "The state file" in the reference), so that no reader,
+    and no crash, ever sees half of one.
 
     Unlike a bare ``FileLock`` per key, a caller that waited while another
     process ran a sync that started after it asked returns without running
@@ -131,12 +169,12 @@ class FileSyncGuard:
     guard takes an in-process lock per key before the file lock (a ``FileLock``
     shared between threads with ``thread_local=False`` excludes nothing between
     them) and makes a new ``FileLock`` for every acquisition (so no lock object
-    is ever shared, by threads or by asyncio tasks).
+    is ever shared, by threads or by asyncio tasks). POSIX only.
 
     ``FileSyncGuard(directory, policy="coalesce", *, durable=True)``: the
     *directory* is created if missing; *policy* is as for
-    :class:`~syncsafe.SyncGuard`; *durable* fsyncs the state file, and its
-    directory, when a run starts, so that a generation survives a power loss
+    :class:`~syncsafe.SyncGuard`; *durable* puts a run's start record on disk
+    (fdatasync) before the run, so that a generation survives a power loss
     and is never handed out twice (without it a killed process still never
     corrupts the state).
 
@@ -155,7 +193,8 @@ class FileSyncGuard:
     )
     """The policy of calls that do not name one."""
     durable: bool = attrs.field(default=True, kw_only=True, on_setattr=attrs.setters.frozen)
-    """Whether a run's start is fsynced, with the directory, before the run."""
+    """Whether a run's start record is on disk before the run (fdatasync)."""
+    _dir: str = attrs.field(init=False, repr=False, default="")
     _mutex: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
     _entries: dict[str, _Entry] = attrs.field(init=False, repr=False, factory=dict)
     _runs: int = attrs.field(init=False, repr=False, default=0)
@@ -167,7 +206,11 @@ class FileSyncGuard:
     _waiting_hook: Callable[[str], None] | None = attrs.field(init=False, repr=False, default=None)
 
     def __attrs_post_init__(self) -> None:
+        if sys.platform == "win32":  # pragma: no cover
+            msg = "FileSyncGuard needs a POSIX system: it writes its state files under flock"
+            raise NotImplementedError(msg)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._dir = os.fspath(self.directory)
 
     def run(
         self,
@@ -248,10 +291,11 @@ class FileSyncGuard:
         deadline: float | None,
         timeout: float | None,
     ) -> Outcome[T | None]:
-        state_path = self._path(key, ".state")
-        seen: FileGuardState | None = None  # the state when this caller asked, if it had to wait
+        base = os.path.join(self._dir, key_file_stem(key))  # noqa: PTH118 - a str, built once
+        state_path = base + ".state"
+        seen: Record | None = None  # the state when this caller asked, if it had to wait
         if not entry.lock.acquire(blocking=False):
-            seen = self._read(key, state_path)
+            seen = self._peek(key, state_path)
             if policy == "reject":
                 self._count_rejected()
                 raise SyncInProgress(key, seen.started)
@@ -262,13 +306,15 @@ class FileSyncGuard:
         try:
             # A new FileLock for every acquisition: an instance shared between
             # threads or tasks is re-entrant for all of them, so it would let
-            # them all in.
-            lock = FileLock(self._path(key, ".lock"))
+            # them all in. This one never leaves this call, so its context
+            # need not be thread-local (thread_local=False is a trap only for
+            # a shared instance, and it is the cheaper context).
+            lock = FileLock(base + ".lock", thread_local=False)
             try:
                 lock.acquire(timeout=0)
             except Timeout:
                 if seen is None:
-                    seen = self._read(key, state_path)
+                    seen = self._peek(key, state_path)
                 if policy == "reject":
                     self._count_rejected()
                     raise SyncInProgress(key, seen.started) from None
@@ -292,42 +338,41 @@ class FileSyncGuard:
         fn: Callable[[], T],
         *,
         policy: str,
-        seen: FileGuardState | None,
-        path: Path,
+        seen: Record | None,
+        path: str,
     ) -> Outcome[T | None]:
-        state_path = path
-        state = self._read(key, state_path)
-        if seen is not None:
-            # share: the run in flight when this caller asked will do; coalesce: a later one.
-            in_flight = policy == "share" and seen.started > seen.finished
-            if state.finished >= seen.started + (0 if in_flight else 1):
-                return self._served(key, entry, state, fresh=state.finished > seen.started)
-        generation = state.started + 1
-        self._write(state_path, attrs.evolve(state, started=generation, pid=os.getpid()), sync=True)
-        with self._mutex:
-            self._runs += 1
-        entry.runner = threading.get_ident()
+        fd = _open_state(path)
         try:
-            value = fn()
-        except BaseException as exc:
-            entry.runner = None
-            entry.last = (generation, None, exc)
-            self._write(
-                state_path,
-                attrs.evolve(state, started=generation, finished=generation, error=repr(exc)),
-                sync=False,
+            state = _ZERO if fd is None else parse(_read_all(fd), key, path)
+            if seen is not None:
+                # share: the run in flight when this caller asked will do; coalesce: a later one.
+                in_flight = policy == "share" and seen.started > seen.finished
+                if state.finished >= seen.started + (0 if in_flight else 1):
+                    return self._served(key, entry, state, fresh=state.finished > seen.started)
+            generation = state.started + 1
+            fd, state = self._store(
+                fd, path, key, state, (generation, state.finished, state.error), sync=True
             )
-            raise
-        entry.runner = None
-        entry.last = (generation, value, None)
-        self._write(
-            state_path, FileGuardState(key, generation, generation, None, os.getpid()), sync=False
-        )
-        return Outcome(value, generation, True, True, 0)  # noqa: FBT003
+            with self._mutex:
+                self._runs += 1
+            entry.runner = threading.get_ident()
+            try:
+                value = fn()
+            except BaseException as exc:
+                entry.runner = None
+                entry.last = (generation, None, exc)
+                fields = (generation, generation, repr(exc))
+                fd, _ = self._store(fd, path, key, state, fields, sync=False)
+                raise
+            entry.runner = None
+            entry.last = (generation, value, None)
+            fd, _ = self._store(fd, path, key, state, (generation, generation, None), sync=False)
+            return Outcome(value, generation, True, True, 0)  # noqa: FBT003
+        finally:
+            if fd is not None:
+                os.close(fd)
 
-    def _served(
-        self, key: str, entry: _Entry, state: FileGuardState, *, fresh: bool
-    ) -> Outcome[T | None]:
+    def _served(self, key: str, entry: _Entry, state: Record, *, fresh: bool) -> Outcome[T | None]:
         with self._mutex:
             self._coalesced += 1
         last = entry.last
@@ -338,52 +383,114 @@ class FileSyncGuard:
         value: T | None = last[1] if last is not None and local else None  # type: ignore[assignment]
         return Outcome(value, state.finished, False, fresh, 0, remote=not local)  # noqa: FBT003
 
+    def _peek(self, key: str, path: str) -> Record:
+        """The state file, read without the key's lock: between two writes, never inside one."""
+        fd = _open_state(path, os.O_RDONLY)
+        if fd is None:
+            return _ZERO
+        try:
+            # A writer holds LOCK_EX over its two writes (the new slot, then
+            # the blanking of the old one): a shared lock reads the file as it
+            # is before or after them. flock, not fcntl: it is held per open
+            # file, so it also excludes a writer in another thread of this process.
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            raw = _read_all(fd)
+        finally:
+            os.close(fd)  # releases the shared lock
+        return parse(raw, key, path)
+
+    def _store(
+        self,
+        fd: int | None,
+        path: str,
+        key: str,
+        current: Record,
+        fields: tuple[int, int, str | None],
+        *,
+        sync: bool,
+    ) -> tuple[int, Record]:
+        """
+        Write *fields* as the newest record of the state file open as *fd*.
+
+        Returns the file's fd (a new one if the file was replaced) and the record.
+
+        With *sync* (a run's start) and ``durable``, the record is on disk
+        before this returns. Only the holder of the key's file lock writes.
+        """
+        started, finished, error = fields
+        pid = os.getpid()
+        record = encode(key, started, finished, error, pid)
+        size = current.slot_size
+        if fd is None or size == 0 or slot_size_for(record) > size:
+            fd = self._replace(fd, path, record, max(size, slot_size_for(record)))
+            return fd, Record(started, finished, error, pid, slot_size_for(record), 0)
+        synced = current.dir_synced
+        durable = sync and self.durable
+        if durable and not synced:
+            # fdatasync makes the record durable, not the file's name: the
+            # directory is fsynced once, and the records after say so.
+            self._sync_directory()
+            synced = True
+        at, data, blank_at, blank = update(current, record, dir_synced=synced)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            _write_at(fd, data, at)
+            if durable:
+                # In place, within the file's size: no metadata to write, so
+                # fdatasync (not fsync) is enough for the record to survive.
+                os.fdatasync(fd)
+            _write_at(fd, blank, blank_at)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        return fd, Record(started, finished, error, pid, size, at // size, dir_synced=synced)
+
+    def _replace(self, fd: int | None, path: str, record: bytes, size: int) -> int:
+        """
+        Replace the state file (absent, unslotted or too small) by a new one; return its fd.
+
+        The new file is written and renamed into place, and with
+        ``durable`` fsynced before the rename, its directory after, so that
+        a power loss never leaves an empty file in place of a generation.
+        """
+        temp = path + ".tmp"  # one writer at a time; a leftover from a killed one is truncated
+        new = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            _write_at(new, record_slot(record, dir_synced=False, size=size) + blank_slot(size), 0)
+            if self.durable:
+                os.fsync(new)
+            os.replace(temp, path)  # noqa: PTH105 - str paths, built once
+            if self.durable:
+                self._sync_directory()
+        except BaseException:
+            os.close(new)
+            raise
+        if fd is not None:
+            os.close(fd)
+        return new
+
+    def _sync_directory(self) -> None:
+        directory = os.open(self._dir, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
     def _read(self, key: str, path: Path) -> FileGuardState:
-        try:
-            with path.open("rb") as file:
-                raw = file.read()
-        except FileNotFoundError:
-            return FileGuardState(key)
-        try:
-            data = json.loads(raw)
-            fields = (data["format"], data["key"])
-            state = FileGuardState(
-                key, data["started"], data["finished"], data["error"], data["pid"]
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise GuardStateCorrupt(str(path), f"unreadable ({exc!r})") from exc
-        if fields != (_FORMAT, key):
-            raise GuardStateCorrupt(
-                str(path), f"format and key are {fields!r}, not {(_FORMAT, key)!r}"
-            )
-        numbers = (state.started, state.finished, state.pid)
-        if not all(type(n) is int for n in numbers) or not (0 <= state.finished <= state.started):
-            raise GuardStateCorrupt(str(path), "started >= finished >= 0 must be integers")
-        if state.error is not None and not isinstance(state.error, str):
-            raise GuardStateCorrupt(str(path), "error must be a string or null")
-        return state
+        """The state file at *path*, read as an unlocked caller reads it."""
+        r = self._peek(key, os.fspath(path))
+        return FileGuardState(key, r.started, r.finished, r.error, r.pid)
 
     def _write(self, path: Path, state: FileGuardState, *, sync: bool) -> None:
-        """Replace *path* with *state* atomically; fsync it (and the directory) if *sync*."""
-        durable = sync and self.durable
-        data = json.dumps({"format": _FORMAT, **attrs.asdict(state)}).encode()
-        # Only the holder of the key's file lock writes, so one temporary name will do;
-        # a temporary file left by a killed process is truncated by the next writer.
-        temp = path.with_name(path.name + ".tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        """Write *state* as the newest record of the state file at *path* (holding its lock)."""
+        path_ = os.fspath(path)
+        fd = _open_state(path_)
         try:
-            os.write(fd, data)
-            if durable:
-                os.fsync(fd)  # the data first, so the rename can never expose an empty file
+            current = _ZERO if fd is None else parse(_read_all(fd), state.key, path_)
+            fields = (state.started, state.finished, state.error)
+            fd, _ = self._store(fd, path_, state.key, current, fields, sync=sync)
         finally:
-            os.close(fd)
-        temp.replace(path)
-        if durable:
-            directory = os.open(path.parent, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                os.fsync(directory)  # the rename itself, so the new generation survives
-            finally:
-                os.close(directory)
+            if fd is not None:
+                os.close(fd)
 
     def _about_to_wait(self, key: str) -> None:
         hook = self._waiting_hook
@@ -397,6 +504,33 @@ class FileSyncGuard:
     def _count_timed_out(self) -> None:
         with self._mutex:
             self._timed_out += 1
+
+
+_ZERO: Final = Record(0, 0, None, 0)
+
+
+def _open_state(path: str, flags: int = os.O_RDWR) -> int | None:
+    """An fd of the state file at *path*, or ``None`` if there is none yet."""
+    try:
+        return os.open(path, flags | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+
+
+def _read_all(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        chunk = os.pread(fd, _READ_SIZE, _READ_SIZE * len(chunks))
+        chunks.append(chunk)
+        if len(chunk) < _READ_SIZE:
+            return b"".join(chunks)
+
+
+def _write_at(fd: int, data: bytes, offset: int) -> None:
+    written = os.pwrite(fd, data, offset)
+    if written != len(data):  # pragma: no cover - a regular file takes a whole small write
+        msg = f"short write to a guard state file: {written} of {len(data)} bytes"
+        raise OSError(msg)
 
 
 def _remaining(deadline: float | None) -> float:

@@ -1,0 +1,208 @@
+r"""
+The bytes of a ``FileSyncGuard`` state file: two checksummed JSON slots.
+
+A state file is ``2 * size`` bytes: slot 0 at offset 0, slot 1 at offset
+``size`` (``size`` a power of two, at least 256). A slot is either blank
+(``size - 1`` spaces and a newline) or one record::
+
+    {"format": 1, "key": ..., "started": g, "finished": f, "error": ..., "pid": p}
+    <33 spaces and tabs: a flag bit and the CRC-32>  <spaces>  \n
+
+The record is the JSON object; the 33 characters right after its closing
+brace are the check, one bit each (space 0, tab 1), most significant first:
+a flag (the file's directory entry was fsynced before this record was
+written) and the CRC-32 of the record's bytes followed by the flag as one
+byte. Spaces and tabs are JSON whitespace, so a file with one record and one
+blank slot is one JSON document that any JSON reader accepts. A slot is valid
+only if its check matches: a slot caught half written, by a crash or a power
+loss, fails it and is ignored.
+
+The newest valid slot is the state: records are ordered by
+``(started, finished)``, which every write increases. A writer writes the new
+record into the slot that does not hold the newest record, then blanks the
+other one, so the newest record is never overwritten until a newer one is
+complete beside it; a file caught between the two writes holds two valid
+records and the newer one counts.
+
+A file that does not end with a newline is read as one JSON object with no
+check: the earlier format (one record, replaced whole by rename), which the
+next write turns into the slotted one, or a foreign file, refused with what
+is wrong with it.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Final, final
+
+import attrs
+
+from syncsafe.errors import GuardStateCorrupt
+
+__all__ = [
+    "FORMAT",
+    "Record",
+    "blank_slot",
+    "encode",
+    "parse",
+    "record_slot",
+    "slot_size_for",
+    "update",
+]
+
+FORMAT: Final = 1
+_CHECK_BITS: Final = 33
+_MIN_SLOT: Final = 256
+_DECODER: Final = json.JSONDecoder()
+_ENCODE_STRING: Final = json.encoder.encode_basestring_ascii
+_TO_CHECK: Final = bytes.maketrans(b"01", b" \t")
+_FROM_CHECK: Final = bytes.maketrans(b" \t", b"01")
+
+
+@final
+@attrs.frozen
+class Record:
+    """What a state file holds, and where: enough for the next write to pick its slot."""
+
+    started: int
+    finished: int
+    error: str | None
+    pid: int
+    slot_size: int = 0
+    """The size of each of the file's two slots; 0 if the file is not in the slotted format."""
+    newest: int = 0
+    """The slot holding this record (0 or 1)."""
+    dir_synced: bool = False
+    """Whether the file's directory entry was fsynced before this record was written."""
+
+
+def encode(key: str, started: int, finished: int, error: str | None, pid: int) -> bytes:
+    """The JSON bytes of a record (ASCII, so a byte offset is a character offset)."""
+    # What json.dumps makes of the dict, built directly: this runs twice a run.
+    error_ = "null" if error is None else _ENCODE_STRING(error)
+    return (
+        f'{{"format": {FORMAT}, "key": {_ENCODE_STRING(key)}, "started": {started:d}, '
+        f'"finished": {finished:d}, "error": {error_}, "pid": {pid:d}}}'
+    ).encode("ascii")
+
+
+def slot_size_for(record: bytes) -> int:
+    """The smallest slot size (a power of two, at least 256) that holds *record*."""
+    need = len(record) + _CHECK_BITS + 2  # at least one space of padding, and the newline
+    size = _MIN_SLOT
+    while size < need:
+        size *= 2
+    return size
+
+
+def record_slot(record: bytes, *, dir_synced: bool, size: int) -> bytes:
+    """One slot of *size* bytes holding *record* and its check."""
+    flag = int(dir_synced)
+    value = flag << 32 | zlib.crc32(record + bytes((flag,)))
+    check = f"{value:033b}".encode("ascii").translate(_TO_CHECK)
+    padding = size - len(record) - _CHECK_BITS - 1
+    if padding < 1:
+        msg = f"a record of {len(record)} bytes does not fit a slot of {size}"
+        raise ValueError(msg)
+    return b"".join((record, check, b" " * padding, b"\n"))
+
+
+def blank_slot(size: int) -> bytes:
+    """One empty slot of *size* bytes."""
+    return b" " * (size - 1) + b"\n"
+
+
+def update(current: Record, record: bytes, *, dir_synced: bool) -> tuple[int, bytes, int, bytes]:
+    """
+    The two writes that make *record* the newest of a slotted file holding *current*.
+
+    ``(offset, data, offset, data)``: the new record into the slot that does
+    not hold *current*, then the blanking of *current*'s slot. After the
+    first write the file holds both records and the new one counts; after
+    the second, one record and one blank slot.
+    """
+    size = current.slot_size
+    old = current.newest
+    new_slot = record_slot(record, dir_synced=dir_synced, size=size)
+    return (1 - old) * size, new_slot, old * size, blank_slot(size)
+
+
+def parse(raw: bytes, key: str, path: str) -> Record:
+    """
+    The newest valid record in *raw*, the bytes of *key*'s state file at *path*.
+
+    Raises :class:`~syncsafe.GuardStateCorrupt` if no slot holds a valid
+    record, if the file is not in the slotted format and not one JSON
+    record, or if a valid record is not *key*'s.
+    """
+    if not raw.endswith(b"\n"):
+        return _parse_unslotted(raw, key, path)
+    size = len(raw) // 2
+    if len(raw) % 2 or size < _MIN_SLOT or size & (size - 1):
+        raise GuardStateCorrupt(path, f"unreadable (a slotted file of {len(raw)} bytes)")
+    best: Record | None = None
+    for index in (0, 1):
+        found = _parse_slot(raw[index * size : (index + 1) * size], key, path, size, index)
+        if found is not None and (
+            best is None or (found.started, found.finished) > (best.started, best.finished)
+        ):
+            best = found
+    if best is None:  # never written so: both slots torn, or not a guard's file
+        raise GuardStateCorrupt(path, "unreadable (no slot holds a complete record)")
+    return best
+
+
+def _parse_slot(slot: bytes, key: str, path: str, size: int, index: int) -> Record | None:
+    """The record in *slot*, or ``None`` if the slot is blank or its check fails."""
+    if not slot.startswith(b"{"):
+        return None
+    # The check and the padding hold no brace, so a whole record ends at the
+    # slot's last one; the CRC is checked before any JSON is decoded, so torn
+    # bytes never reach the decoder.
+    end = slot.rfind(b"}") + 1
+    check = slot[end : end + _CHECK_BITS]
+    padding = slot[end + _CHECK_BITS :]  # spaces, then the newline
+    if len(check) != _CHECK_BITS or check.strip(b" \t") or padding.lstrip(b" ") != b"\n":
+        return None
+    value = int(check.translate(_FROM_CHECK), 2)
+    flag = value >> 32
+    if value & 0xFFFFFFFF != zlib.crc32(slot[:end] + bytes((flag,))):
+        return None
+    try:
+        data = _DECODER.decode(slot[:end].decode("ascii"))
+    except ValueError:  # pragma: no cover - a CRC-valid slot holds the JSON it was made from
+        return None
+    started, finished, error, pid = _fields(data, key, path)
+    return Record(started, finished, error, pid, size, index, dir_synced=bool(flag))
+
+
+def _parse_unslotted(raw: bytes, key: str, path: str) -> Record:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise GuardStateCorrupt(path, f"unreadable ({exc!r})") from exc
+    started, finished, error, pid = _fields(data, key, path)
+    return Record(started, finished, error, pid)
+
+
+def _fields(data: object, key: str, path: str) -> tuple[int, int, str | None, int]:
+    """The checked fields of one decoded record (the checks of the unslotted format)."""
+    try:
+        fields = (data["format"], data["key"])  # type: ignore[index]
+        started, finished, error, pid = (
+            data["started"],  # type: ignore[index]
+            data["finished"],  # type: ignore[index]
+            data["error"],  # type: ignore[index]
+            data["pid"],  # type: ignore[index]
+        )
+    except (KeyError, TypeError) as exc:
+        raise GuardStateCorrupt(path, f"unreadable ({exc!r})") from exc
+    if fields != (FORMAT, key):
+        raise GuardStateCorrupt(path, f"format and key are {fields!r}, not {(FORMAT, key)!r}")
+    integers = type(started) is int and type(finished) is int and type(pid) is int
+    if not integers or not (0 <= finished <= started):
+        raise GuardStateCorrupt(path, "started >= finished >= 0 must be integers")
+    if error is not None and not isinstance(error, str):
+        raise GuardStateCorrupt(path, "error must be a string or null")
+    return started, finished, error, pid
