@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from syncsafe._fs import Dir
 from syncsafe.errors import StaleEntryError, UnsafePathError
 from syncsafe.walk import WalkEntry, walk
 
@@ -68,7 +69,7 @@ def test_open_fd_needs_no_stat(tmp_path: Path) -> None:
         data, _ = _read_fd(entry)
         assert b"a" == data
         node = entry[1]
-        assert isinstance(node, walk_module.Dir)
+        assert isinstance(node, Dir)
         assert node.stats is None
 
 
@@ -123,7 +124,12 @@ def test_a_listing_without_inode_numbers_checks_the_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Where the listing gives no inode number (FUSE), the name must name the file opened."""
-    monkeypatch.setattr(walk_module, "_inode", lambda _: 0xFFFFFFFF)
+
+    def unknown(node: Dir) -> dict[str, int]:
+        inodes = node.inodes = dict.fromkeys((e.name for e in node.listing or ()), 0xFFFFFFFF)
+        return inodes
+
+    monkeypatch.setattr(walk_module, "_inodes", unknown)
     _write(tmp_path, {"a": "a", "b": "b"})
     it = walk(tmp_path, exclude=["*.new"])
     first = next(it)

@@ -33,7 +33,7 @@ import sys
 from bisect import bisect_left
 from collections.abc import Callable, Generator, Iterable, Iterator
 from itertools import chain, repeat
-from operator import attrgetter, itemgetter, methodcaller
+from operator import itemgetter
 from pathlib import Path
 from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal, TypeAlias, final
@@ -324,9 +324,8 @@ _UNKNOWN_INODES: Final = frozenset({0, 0xFFFFFFFF})
 
 
 def _inodes(node: Dir) -> dict[str, int]:
-    """The inode numbers the listing of *node* gave for its regular files, by name."""
-    listing = node.listing or ()
-    inodes = node.inodes = dict(zip(map(_name, listing), map(_inode, listing), strict=True))
+    """The inode numbers the listing of *node* gave for its regular files, by name (no syscall)."""
+    inodes = node.inodes = {e.name: e.inode() for e in node.listing or ()}
     return inodes
 
 
@@ -403,8 +402,6 @@ def _order(joined: str) -> Order:
 
 
 _first: Final = itemgetter(0)
-_name: Final = attrgetter("name")
-_inode: Final = methodcaller("inode")
 
 Problem = Callable[[str, Exception], None]
 
@@ -615,7 +612,7 @@ class _Walker:
         # Kept for the inode numbers the listing gave: an entry's open() checks
         # that it opened the file listed, not one put in its place since.
         node.listing = listing
-        files = list(map(_name, listing))
+        files = [e.name for e in listing]
         match = self.match
         if not others:  # only regular files: build their paths now, and sort those
             if files:

@@ -48,7 +48,6 @@ _SECTION: Final = struct.Struct(">HHQ")  # name length, digest size, entry count
 _ENTRY: Final = struct.Struct(">QQQqqQ")  # dev, ino, size, mtime_ns, ctime_ns, mode
 _TRAILER_SIZE: Final = 16  # xxh3-128 of everything before it
 _LOCK_TIMEOUT: Final = 60.0
-_first: Final = itemgetter(0)
 _MTIME: Final = itemgetter(3)
 _CTIME: Final = itemgetter(4)
 
@@ -232,7 +231,7 @@ class ChecksumCache:
                     raise ValueError(msg)
                 view = memoryview(body)
                 keys = cast("list[StatKey]", list(_ENTRY.iter_unpack(view[at:split])))
-                digests = list(map(_first, struct.Struct(f"{size}s").iter_unpack(view[split:end])))
+                digests = [d for (d,) in struct.Struct(f"{size}s").iter_unpack(view[split:end])]
                 # The racy-git rule against the cache's own write time: an
                 # entry not safely older than the save is never trusted.
                 newest = written_ns - RACY_MARGIN_NS

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from itertools import chain, repeat
+from itertools import repeat
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -107,21 +107,9 @@ def encode_sorted(
         msg = f"{len(paths)} paths but {len(digests)} digests"
         raise ValueError(msg)
     if paths and max(map(len, paths)) < _TABLE and max(map(len, digests)) < _TABLE:
-        # The common case, without a Python-level step per file: the length
-        # fields come from a table, and the parts are joined in C.
-        length = _LENGTHS.__getitem__
-        extend(
-            chain.from_iterable(
-                zip(
-                    repeat(_FILE_TAG_FIELD, len(paths)),
-                    map(length, map(len, paths)),
-                    paths,
-                    map(length, map(len, digests)),
-                    digests,
-                    strict=True,
-                )
-            )
-        )
+        lengths = _LENGTHS  # the common case: the length fields from a table
+        for path, digest in zip(paths, digests, strict=True):
+            extend((_FILE_TAG_FIELD, lengths[len(path)], path, lengths[len(digest)], digest))
     else:
         for path, digest in zip(paths, digests, strict=True):
             extend((_FILE_TAG_FIELD, field(path), field(digest)))

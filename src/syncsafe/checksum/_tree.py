@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Iterable
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast, final
 
 from pathspec import GitIgnoreSpec, PathSpec
@@ -199,11 +198,6 @@ def checksum(
 _Scoped: TypeAlias = "dict[str, GitIgnoreSpec]"
 _Progress: TypeAlias = "Callable[[str, int], object] | None"
 _NESTED_IGNORE: Final = "/" + SOURCEIGNORE
-# The stat fields a cache entry is keyed on, fetched in one C call.
-_STAT_KEY: Final = cast(
-    "Callable[[os.stat_result], StatKey]",
-    attrgetter("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns", "st_mode"),
-)
 
 
 def _hash_all(
@@ -277,12 +271,19 @@ def _hash_cached(
     paths: list[str] = []
     digests: list[bytes] = []
     add_path, add_digest = paths.append, digests.append
-    stat_key, lookup = _STAT_KEY, cached.get
+    lookup = cached.get
     misses = 0
     for entry in entries:
         rel = entry.path
         st = entry.stat
-        stat_key_now = stat_key(st)
+        stat_key_now = (  # _stat_key(st), inline
+            st.st_dev,
+            st.st_ino,
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ctime_ns,
+            st.st_mode,
+        )
         digest = lookup(stat_key_now)
         if digest is not None:
             live[stat_key_now] = digest
@@ -298,7 +299,7 @@ def _hash_cached(
                     digest = _hash_fd(fd, st.st_size, rel, algo, buffer)
                 finally:
                     os.close(fd)
-                stat_key_now = stat_key(st)
+                stat_key_now = _stat_key(st)
             cache.record(name, stat_key_now, digest, started)
         if rel.endswith(_NESTED_IGNORE):
             _scope(entry, rel, scoped)
@@ -310,6 +311,11 @@ def _hash_cached(
     cache.misses += misses
     cache.save_if_changed()
     return paths, digests
+
+
+def _stat_key(st: os.stat_result) -> StatKey:
+    """What a cache entry is keyed on (spelled out inline in the loop above, too)."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
 
 
 def _hash_fd(fd: int, size: int, rel: str, algo: Algorithm, buffer: memoryview) -> bytes:
