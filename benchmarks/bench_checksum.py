@@ -115,6 +115,25 @@ def test_checksum_warm_cache(measure: Measure, tree: Path, warm_cache: Path) -> 
     assert measure(f"{GROUP}-cache", False)(run) == FILES  # noqa: FBT003
 
 
+def _stat_key(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+
+
+def _unsafe_stat_loop(root: Path, known: set[tuple[int, ...]]) -> int:
+    """What a warm cache cannot beat: os.walk, one lstat per file, a set lookup. No reads."""
+    hits = 0
+    for directory, _, names in os.walk(root):
+        for name in names:
+            hits += _stat_key(os.lstat(os.path.join(directory, name))) in known  # noqa: PTH118
+    return hits
+
+
+def test_unsafe_stat_loop_peer(measure: Measure, tree: Path) -> None:
+    """Peer of the warm cache: the bare loop of stats a cache hit needs, without walk or digest."""
+    known = {_stat_key(p.lstat()) for p in tree.rglob("*") if p.is_file()}
+    assert measure(f"{GROUP}-cache", False)(_unsafe_stat_loop, tree, known) == FILES  # noqa: FBT003
+
+
 @pytest.fixture(scope="session")
 def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One large file (1 GiB in full runs), in the page cache."""

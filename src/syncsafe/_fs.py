@@ -90,7 +90,18 @@ def file_kind(mode: int) -> str:
 class Dir:
     """One physical directory at or below the root; ``fd`` is -1 while closed."""
 
-    __slots__ = ("_real", "depth", "fd", "frame", "ident", "name", "parent", "stats")
+    __slots__ = (
+        "_real",
+        "depth",
+        "fd",
+        "frame",
+        "ident",
+        "inodes",
+        "listing",
+        "name",
+        "parent",
+        "stats",
+    )
 
     def __init__(
         self, name: str, parent: Dir | None, fd: int, ident: tuple[int, int] | None
@@ -104,6 +115,10 @@ class Dir:
         self._real: str | None = None
         # the walker's entries cache their files' stats here, by name
         self.stats: dict[str, os.stat_result] | None = None
+        # the walker's listing of its regular files, and their inode numbers by
+        # name (built from the listing when an entry is first opened or stat-ed)
+        self.listing: list[os.DirEntry[str]] | None = None
+        self.inodes: dict[str, int] | None = None
 
     def real(self) -> str:
         """The absolute physical path (built on demand, then cached)."""

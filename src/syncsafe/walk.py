@@ -27,14 +27,15 @@ it left; so a tree 2,100 levels deep needs no raised ``RLIMIT_NOFILE``.
 
 from __future__ import annotations
 
+import io
 import os
-import stat
 import sys
 from bisect import bisect_left
 from collections.abc import Callable, Generator, Iterable, Iterator
 from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
+from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Literal, TypeAlias, final
 
 import attrs
@@ -108,9 +109,11 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
     Like :class:`os.DirEntry`, an entry is a live handle, not a value: it
     compares and hashes by identity and does not order; its :attr:`stat` is
     fetched on first access (one ``fstatat`` relative to the walker's
-    descriptor of the file's directory) and cached; :meth:`open` is valid
-    only until the walk leaves that directory — read each entry before asking
-    for the next.
+    descriptor of the file's directory) and cached; :meth:`open` (and
+    :meth:`open_fd`, the raw descriptor) is valid only until the walk leaves
+    that directory — read each entry before asking for the next. Opening
+    needs no stat: the file opened is checked against the inode number the
+    directory listing gave.
 
     It is an immutable, light type rather than an attrs class, for speed: the
     walk makes one per file, in bulk, without running any Python code per
@@ -171,19 +174,33 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
         For a file reached through a symlink, the stat of the target. Fetched
         on first access relative to the walker's directory descriptor (after
         the walk has moved on, by the physical path, which has no links in it)
-        and cached.
+        and cached. It must be a regular file with the inode the directory
+        listing gave, else :class:`~syncsafe.errors.UnsafePathError`: the
+        file was replaced since it was listed.
         """
-        node, name, st = self._where()
-        if st is None:
-            if node.fd >= 0:
-                st = os.stat(name, dir_fd=node.fd, follow_symlinks=False)
-            else:
-                st = os.lstat(Path(node.real(), name))
-            if not stat.S_ISREG(st.st_mode):
-                raise UnsafePathError(self[0], "changed since it was listed: not a regular file")
-            if node.stats is None:
-                node.stats = {}
-            node.stats[name] = st
+        path, ref = self
+        if type(ref) is not Dir:
+            st = self._where()[2]
+            assert st is not None  # noqa: S101 - a file reached through a link has its lstat
+            return st
+        name = path.rpartition("/")[2]  # a file listed in its own directory
+        stats = ref.stats
+        if stats is None:
+            stats = ref.stats = {}
+        elif (st := stats.get(name)) is not None:
+            return st
+        if ref.fd >= 0:
+            st = os.stat(name, dir_fd=ref.fd, follow_symlinks=False)
+        else:
+            st = os.lstat(os.path.join(ref.real(), name))  # noqa: PTH118 - a str is wanted
+        inodes = ref.inodes
+        if inodes is None:
+            inodes = _inodes(ref)
+        if not S_ISREG(st.st_mode):
+            raise UnsafePathError(path, "changed since it was listed: not a regular file")
+        if st.st_ino != inodes.get(name, 0) and inodes.get(name, 0) not in _UNKNOWN_INODES:
+            raise UnsafePathError(path, "was replaced since it was listed")
+        stats[name] = st
         return st
 
     @property
@@ -200,31 +217,120 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
         """
         The file, opened for reading relative to the walker's open directory descriptor.
 
-        ``O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC``, then ``fstat`` must
-        say it is a regular file with the device and inode of :attr:`stat`,
-        else :class:`~syncsafe.errors.UnsafePathError` (or
-        :class:`~syncsafe.errors.SpecialFileError`). It never resolves the path
-        again from the root. After the walk has moved past the entry's
-        directory it raises :class:`~syncsafe.errors.StaleEntryError`.
+        Opened and checked as :meth:`open_fd` does, and buffered. After the
+        walk has moved past the entry's directory it raises
+        :class:`~syncsafe.errors.StaleEntryError`.
         """
-        node, name, _ = self._where()
+        fd, _ = self.open_fd()
+        return io.BufferedReader(io.FileIO(fd, "rb"))
+
+    def open_fd(self) -> tuple[int, os.stat_result]:
+        """
+        A raw descriptor of the file, opened as :meth:`open` does, and its ``fstat``.
+
+        For callers that read the file straight from the descriptor
+        (:func:`os.read`) and want its size without another system call; the
+        caller closes the descriptor (:func:`os.close`). The file is opened
+        relative to the walker's open descriptor of its directory with
+        ``O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC`` — never by
+        resolving its path again from the root — and ``fstat`` must then say
+        it is a regular file (else :class:`~syncsafe.errors.SpecialFileError`)
+        and the one that was listed: the inode number the directory listing
+        gave, on the directory's device, or for a file reached through a
+        symlink the device and inode its resolution found (else
+        :class:`~syncsafe.errors.UnsafePathError`). Where the device differs
+        from the directory's (a mount point, or an overlay file system that
+        reports a lower layer's device) or the listing gave no inode number
+        (some FUSE file systems), the name is stat-ed again and must still
+        name the opened file. A symlink put in the file's place is refused;
+        a file gone is :class:`FileNotFoundError`. After the walk has moved
+        past the entry's directory it raises
+        :class:`~syncsafe.errors.StaleEntryError`.
+        """
+        path, ref = self
+        if type(ref) is Dir:
+            node = ref
+            name = path.rpartition("/")[2]  # a file listed in its own directory
+        else:
+            node, name, _ = self._where()
         if node.fd < 0:
-            raise StaleEntryError(self[0])
-        expected = self.stat
+            raise StaleEntryError(path)
         try:
             fd = os.open(name, FILE_FLAGS, dir_fd=node.fd)
         except FileNotFoundError:
             raise
         except OSError as exc:  # ELOOP: it is a symlink now
-            raise UnsafePathError(self[0], f"changed since it was listed: {exc.strerror}") from exc
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
+            raise UnsafePathError(path, f"changed since it was listed: {exc.strerror}") from exc
+        try:
+            st = os.fstat(fd)
+            if node is ref:  # the common case, checked inline
+                ident = node.ident
+                if ident is None:  # the directory's device, once per directory
+                    ident = node.ident = identity(node.fd)
+                inodes = node.inodes
+                if inodes is None:
+                    inodes = _inodes(node)
+                if not (
+                    S_ISREG(st.st_mode)
+                    and st.st_ino == inodes.get(name, 0)
+                    and st.st_dev == ident[0]
+                ):
+                    self._check(node, name, st)
+            else:
+                self._check(node, name, st)
+        except BaseException:
             os.close(fd)
-            raise SpecialFileError(self[0], file_kind(st.st_mode))
-        if (st.st_dev, st.st_ino) != (expected.st_dev, expected.st_ino):
-            os.close(fd)
+            raise
+        return fd, st
+
+    def _check(self, node: Dir, name: str, st: os.stat_result) -> None:
+        """Whether the file opened (*st*) is the one listed: return if so, else raise."""
+        path = self[0]
+        if not S_ISREG(st.st_mode):
+            stats = node.stats
+            if node is self[1] and (stats is None or name not in stats):
+                # compared with the listing alone, as the stat would have been
+                raise UnsafePathError(path, "changed since it was listed: not a regular file")
+            raise SpecialFileError(path, file_kind(st.st_mode))
+        if node is not self[1]:  # reached through a link: its resolution's lstat
+            if not _same_file(st, self.stat):
+                raise UnsafePathError(path, "was replaced since it was listed")
+        else:
+            self._confirm(node, name, st)
+
+    def _confirm(self, node: Dir, name: str, st: os.stat_result) -> None:
+        """
+        The slow check of :meth:`open_fd`: the opened file is the listed one, or refuse it.
+
+        Reached when the inode number differs from the listing's, or the
+        device from the directory's. A known, different inode number is a
+        replaced file. Otherwise the name, stat-ed again, must name the
+        opened file, and so must the entry's stat if it was taken.
+        """
+        listed = (node.inodes or _inodes(node)).get(name, 0)
+        known = node.stats.get(name) if node.stats is not None else None
+        if (
+            (st.st_ino != listed and listed not in _UNKNOWN_INODES)
+            or not _same_file(st, os.stat(name, dir_fd=node.fd, follow_symlinks=False))
+            or (known is not None and not _same_file(st, known))
+        ):
             raise UnsafePathError(self[0], "was replaced since it was listed")
-        return os.fdopen(fd, "rb")
+
+
+# Inode numbers a directory listing gives when the file system does not know
+# them (FUSE mounted without use_ino gives 0xffffffff; some give 0): then the
+# opened file is checked against its name, stat-ed again, instead.
+_UNKNOWN_INODES: Final = frozenset({0, 0xFFFFFFFF})
+
+
+def _inodes(node: Dir) -> dict[str, int]:
+    """The inode numbers the listing of *node* gave for its regular files, by name (no syscall)."""
+    inodes = node.inodes = {e.name: e.inode() for e in node.listing or ()}
+    return inodes
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return a.st_ino == b.st_ino and a.st_dev == b.st_dev
 
 
 # type.__call__ bound to WalkEntry: makes an entry from a (path, ref) pair
@@ -498,11 +604,15 @@ class _Walker:
         aside: Callable[[os.DirEntry[str]], object] = others.append  # returns None
         try:
             with os.scandir(node.fd) as it:
-                # One pass: the regular files' names, anything else put aside.
-                files = [e.name for e in it if e.is_file(follow_symlinks=False) or aside(e)]
+                # One pass: the regular files, anything else put aside.
+                listing = [e for e in it if e.is_file(follow_symlinks=False) or aside(e)]
         except OSError as exc:
             self.problem(rel.rstrip("/") or ".", exc)
             return
+        # Kept for the inode numbers the listing gave: an entry's open() checks
+        # that it opened the file listed, not one put in its place since.
+        node.listing = listing
+        files = [e.name for e in listing]
         match = self.match
         if not others:  # only regular files: build their paths now, and sort those
             if files:
@@ -548,10 +658,10 @@ class _Walker:
         path = rel + name
         try:
             st = os.stat(name, dir_fd=node.fd, follow_symlinks=False)
-            if not stat.S_ISLNK(st.st_mode):
-                if stat.S_ISREG(st.st_mode):  # it changed type since the listing
+            if not S_ISLNK(st.st_mode):
+                if S_ISREG(st.st_mode):  # it changed type since the listing
                     extra[name] = (_LINK_FILE, node, name, st)
-                elif stat.S_ISDIR(st.st_mode):
+                elif S_ISDIR(st.st_mode):
                     extra[name + "/"] = (_DIR, name)
                 elif self.specials == "error":
                     self.problem(path, SpecialFileError(path, file_kind(st.st_mode)))
@@ -590,7 +700,7 @@ class _Walker:
         else:
             fst = res.st
             assert fst is not None  # noqa: S101 - a "file" result has its lstat
-            if stat.S_ISREG(fst.st_mode):
+            if S_ISREG(fst.st_mode):
                 extra[name] = (_LINK_FILE, res.node, res.name, fst)
             elif self.specials == "error":
                 self.problem(path, SpecialFileError(path, file_kind(fst.st_mode)))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from itertools import repeat
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ __all__ = [
     "encode_sorted",
     "field",
     "path_bytes",
+    "paths_bytes",
     "tree_digest",
 ]
 
@@ -61,6 +63,11 @@ _FS_ERRORS: Final = sys.getfilesystemencodeerrors()
 def path_bytes(path: str) -> bytes:
     """A manifest path as the bytes the file system knows it by (undoing surrogateescape)."""
     return path.encode(_FS_ENCODING, _FS_ERRORS)  # os.fsencode, without its type checks
+
+
+def paths_bytes(paths: list[str]) -> list[bytes]:
+    """:func:`path_bytes` of each of *paths*, in one C loop."""
+    return list(map(str.encode, paths, repeat(_FS_ENCODING), repeat(_FS_ERRORS)))
 
 
 def encode(
@@ -96,13 +103,16 @@ def encode_sorted(
         field(b"" if annotation_key is None else annotation_key.encode()),
     ]
     extend = parts.extend
-    lengths = _LENGTHS
-    tag = _FILE_TAG_FIELD
-    for path, digest in zip(paths, digests, strict=True):
-        if len(path) < _TABLE and len(digest) < _TABLE:  # the common case, without to_bytes calls
-            extend((tag, lengths[len(path)], path, lengths[len(digest)], digest))
-        else:
-            extend((tag, field(path), field(digest)))
+    if len(paths) != len(digests):
+        msg = f"{len(paths)} paths but {len(digests)} digests"
+        raise ValueError(msg)
+    if paths and max(map(len, paths)) < _TABLE and max(map(len, digests)) < _TABLE:
+        lengths = _LENGTHS  # the common case: the length fields from a table
+        for path, digest in zip(paths, digests, strict=True):
+            extend((_FILE_TAG_FIELD, lengths[len(path)], path, lengths[len(digest)], digest))
+    else:
+        for path, digest in zip(paths, digests, strict=True):
+            extend((_FILE_TAG_FIELD, field(path), field(digest)))
     for reference in sorted(r.encode() for r in remote):
         extend((_REMOTE_TAG_FIELD, field(reference), field(b"")))
     return b"".join(parts)

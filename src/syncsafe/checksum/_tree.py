@@ -4,9 +4,11 @@
 The walk (:func:`syncsafe.walk.walk`) decides what is reachable and safe:
 symlinks are followed while they stay inside the root, ``.git`` is pruned,
 special files are skipped. Each file is then read through
-:meth:`~syncsafe.walk.WalkEntry.open`, relative to the walker's open
+:meth:`~syncsafe.walk.WalkEntry.open_fd`, relative to the walker's open
 descriptor of its directory, never by resolving its path again from the
 root; that is both the safe way (no check-then-use gap) and the fast one.
+A small file costs four system calls: open, fstat, one read, close; with
+a :class:`ChecksumCache` holding it, one: its stat.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final, cast, final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast, final
 
 from pathspec import GitIgnoreSpec, PathSpec
 
@@ -25,7 +27,7 @@ from syncsafe.checksum._location import relative_inside
 from syncsafe.checksum._value import Checksum
 from syncsafe.errors import FileChangedWhileHashing
 from syncsafe.paths import open_inside
-from syncsafe.walk import walk
+from syncsafe.walk import WalkEntry, walk
 
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath
@@ -138,7 +140,7 @@ def _ignored(path: str, scoped: dict[str, GitIgnoreSpec]) -> bool:
     return False
 
 
-def checksum(  # noqa: C901, PLR0912, PLR0915 - the per-file loop, kept in one place for speed
+def checksum(
     path: StrPath,
     *,
     root: StrPath | None = None,
@@ -182,72 +184,175 @@ def checksum(  # noqa: C901, PLR0912, PLR0915 - the per-file loop, kept in one p
     base = os.fspath(path if root is None else root)
     sub = "" if root is None else relative_inside(root, path)
     spec, scoped = _exclusions(base, sub, exclude)
-    started = ChecksumCache.start()
-    buffer = memoryview(bytearray(_CHUNK))
-    chunk = _CHUNK
-    oneshot = algo.oneshot
-    name = algo.name
-    paths: list[str] = []
-    digests: list[bytes] = []
-    cached: dict[StatKey, bytes] = {}
-    live: dict[StatKey, bytes] = {}
-    if cache is not None:
-        cached, live = cache.tables(name)
-    hits = 0
-    # The loop below runs once per file: it touches each entry's stat once
-    # and reads a small file with one readinto, straight into one buffer.
-    for entry in walk(base, exclude=spec):
-        rel = entry.path
-        stat = entry.stat
-        size = stat.st_size
-        digest = None
-        stat_key = None
-        if cache is not None:
-            stat_key = (
-                stat.st_dev,
-                stat.st_ino,
-                size,
-                stat.st_mtime_ns,
-                stat.st_ctime_ns,
-                stat.st_mode,
-            )
-            digest = cached.get(stat_key)
-            if digest is not None:
-                live[stat_key] = digest
-                hits += 1
-        if digest is None:
-            with entry.open() as file:
-                if size < chunk:
-                    # One read of size + 1 bytes, past the buffered layer: it
-                    # returns exactly size bytes only if the file still ends
-                    # where its stat said, so growth is seen without a syscall.
-                    raw = cast("io.RawIOBase", getattr(file, "raw", file))
-                    if raw.readinto(buffer[: size + 1]) == size:
-                        digest = oneshot(buffer[:size])
-                    else:  # a short read, or the file changed: read it again, or raise
-                        file.seek(0)
-                        digest = hash_stream(file, size, rel, algo, buffer)
-                else:
-                    digest = hash_stream(file, size, rel, algo, buffer)
-            if stat_key is not None:
-                cache.record(name, stat_key, digest, started)  # type: ignore[union-attr]
-        if rel.endswith(SOURCEIGNORE) and rel != SOURCEIGNORE and rel.endswith("/" + SOURCEIGNORE):
-            # Its patterns apply to its own directory's subtree: applied after the walk.
-            with entry.open() as file:
-                lines = file.read().decode("utf-8", "surrogateescape").splitlines()
-            scoped[rel[: -len(SOURCEIGNORE) - 1]] = GitIgnoreSpec.from_lines(lines)
-        paths.append(rel)
-        digests.append(digest)
-        if progress is not None:
-            progress(rel, size)
-    if cache is not None:
-        cache.hits += hits
-        cache.misses += len(paths) - hits
-        cache.save_if_changed()
+    entries = walk(base, exclude=spec)
+    if cache is None:
+        paths, digests = _hash_all(entries, algo, scoped, progress)
+    else:
+        paths, digests = _hash_cached(entries, algo, scoped, progress, cache)
     if scoped:
         kept = [i for i, p in enumerate(paths) if not _ignored(p, scoped)]
         paths, digests = [paths[i] for i in kept], [digests[i] for i in kept]
     return Checksum.from_hashed(algo, key, paths, digests)
+
+
+_Scoped: TypeAlias = "dict[str, GitIgnoreSpec]"
+_Progress: TypeAlias = "Callable[[str, int], object] | None"
+_NESTED_IGNORE: Final = "/" + SOURCEIGNORE
+
+
+def _hash_all(
+    entries: Iterable[WalkEntry], algo: Algorithm, scoped: _Scoped, progress: _Progress
+) -> tuple[list[str], list[bytes]]:
+    """
+    The paths and content digests of *entries*, every file read.
+
+    This is the loop that runs once per file, so it does the least: one
+    open (:meth:`~syncsafe.walk.WalkEntry.open_fd`, whose ``fstat`` gives
+    the size), and for a small file one :func:`os.read` of size + 1 bytes:
+    it returns exactly size bytes only if the file still ends where its
+    ``fstat`` said, so growth is seen without another system call.
+    """
+    buffer = memoryview(bytearray(_CHUNK))
+    paths: list[str] = []
+    digests: list[bytes] = []
+    add_path, add_digest = paths.append, digests.append
+    oneshot, read, close = algo.oneshot, os.read, os.close
+    for entry in entries:
+        rel = entry.path
+        try:
+            open_fd = entry.open_fd
+        except AttributeError:  # an entry that offers only stat and open()
+            size = entry.stat.st_size
+            digest = _hash_entry(entry, size, algo, buffer)
+        else:
+            fd, st = open_fd()
+            try:
+                size = st.st_size
+                if size < _CHUNK and len(data := read(fd, size + 1)) == size:
+                    digest = oneshot(data)  # _hash_fd's first case, inline
+                else:  # large, or it changed since the fstat: stream it, or raise
+                    if size < _CHUNK:
+                        os.lseek(fd, 0, os.SEEK_SET)
+                    with io.FileIO(fd, "rb", closefd=False) as file:
+                        digest = hash_stream(file, size, rel, algo, buffer)
+            finally:
+                close(fd)
+        if rel.endswith(_NESTED_IGNORE):
+            _scope(entry, rel, scoped)
+        add_path(rel)
+        add_digest(digest)
+        if progress is not None:
+            progress(rel, size)
+    return paths, digests
+
+
+def _hash_cached(
+    entries: Iterable[WalkEntry],
+    algo: Algorithm,
+    scoped: _Scoped,
+    progress: _Progress,
+    cache: ChecksumCache,
+) -> tuple[list[str], list[bytes]]:
+    """
+    :func:`_hash_all` with *cache*: a file whose stat key is cached is not even opened.
+
+    A hit costs one ``fstatat`` relative to the walker's directory
+    descriptor (:attr:`~syncsafe.walk.WalkEntry.stat`). A miss is read as
+    :func:`_hash_all` reads it, and its digest recorded under the key of
+    the ``fstat`` taken after the open, before the read: an edit after that
+    moves the file's ctime, so the key never names other content (within
+    one clock tick, the racy-git rule in :meth:`ChecksumCache.record` keeps
+    it out).
+    """
+    started = ChecksumCache.start()
+    name = algo.name
+    cached, live = cache.tables(name)
+    buffer = memoryview(bytearray(_CHUNK))
+    paths: list[str] = []
+    digests: list[bytes] = []
+    add_path, add_digest = paths.append, digests.append
+    lookup = cached.get
+    misses = 0
+    for entry in entries:
+        rel = entry.path
+        st = entry.stat
+        stat_key_now = (  # _stat_key(st), inline
+            st.st_dev,
+            st.st_ino,
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ctime_ns,
+            st.st_mode,
+        )
+        digest = lookup(stat_key_now)
+        if digest is not None:
+            live[stat_key_now] = digest
+        else:
+            misses += 1
+            try:
+                open_fd = entry.open_fd
+            except AttributeError:  # an entry that offers only stat and open()
+                digest = _hash_entry(entry, st.st_size, algo, buffer)
+            else:
+                fd, st = open_fd()
+                try:
+                    digest = _hash_fd(fd, st.st_size, rel, algo, buffer)
+                finally:
+                    os.close(fd)
+                stat_key_now = _stat_key(st)
+            cache.record(name, stat_key_now, digest, started)
+        if rel.endswith(_NESTED_IGNORE):
+            _scope(entry, rel, scoped)
+        add_path(rel)
+        add_digest(digest)
+        if progress is not None:
+            progress(rel, st.st_size)
+    cache.hits += len(paths) - misses
+    cache.misses += misses
+    cache.save_if_changed()
+    return paths, digests
+
+
+def _stat_key(st: os.stat_result) -> StatKey:
+    """What a cache entry is keyed on (spelled out inline in the loop above, too)."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+
+
+def _hash_fd(fd: int, size: int, rel: str, algo: Algorithm, buffer: memoryview) -> bytes:
+    """
+    The digest of the *size* bytes of the file open at *fd* (at offset 0), as :func:`_hash_all`.
+
+    A small file in one read of size + 1 bytes; a large one, or one whose
+    read did not end at *size*, streamed from its start in chunks of
+    ``len(buffer)`` (:func:`hash_stream` raises if it changed).
+    """
+    if size < len(buffer):
+        data = os.read(fd, size + 1)
+        if len(data) == size:
+            return algo.oneshot(data)
+        os.lseek(fd, 0, os.SEEK_SET)
+    with io.FileIO(fd, "rb", closefd=False) as file:
+        return hash_stream(file, size, rel, algo, buffer)
+
+
+def _hash_entry(entry: WalkEntry, size: int, algo: Algorithm, buffer: memoryview) -> bytes:
+    """The digest of *entry* read through its ``open()``: for entries that offer nothing more."""
+    with entry.open() as file:
+        if size < len(buffer):
+            # One read of size + 1 bytes, past the buffered layer: it returns
+            # exactly size bytes only if the file still ends where its stat said.
+            raw = cast("io.RawIOBase", getattr(file, "raw", file))
+            if raw.readinto(buffer[: size + 1]) == size:
+                return algo.oneshot(buffer[:size])
+            file.seek(0)  # a short read, or the file changed: read it again, or raise
+        return hash_stream(file, size, entry.path, algo, buffer)
+
+
+def _scope(entry: WalkEntry, rel: str, scoped: _Scoped) -> None:
+    """Read a ``.sourceignore`` below the root: its patterns apply to its directory's subtree."""
+    with entry.open() as file:
+        lines = file.read().decode("utf-8", "surrogateescape").splitlines()
+    scoped[rel[: -len(_NESTED_IGNORE)]] = GitIgnoreSpec.from_lines(lines)
 
 
 def _parse_key(key: str | AnnotationKey) -> AnnotationKey:

@@ -16,6 +16,7 @@ from syncsafe.checksum._format import (
     FORMAT_VERSION,
     encode_sorted,
     path_bytes,
+    paths_bytes,
     tree_digest,
 )
 from syncsafe.errors import CorruptManifest, IncomparableChecksums
@@ -141,7 +142,7 @@ class Checksum:
         remote: tuple[str, ...] = (),
     ) -> Checksum:
         """The checksum of distinct *paths* with raw content *digests* (any order)."""
-        raw = [path_bytes(p) for p in paths]
+        raw = paths_bytes(paths)
         if not all(map(operator.lt, raw, raw[1:])):  # the walker's order is already this one
             order = sorted(range(len(raw)), key=raw.__getitem__)
             raw = [raw[i] for i in order]
@@ -149,7 +150,7 @@ class Checksum:
             digests = [digests[i] for i in order]
         encoded = encode_sorted(algorithm.name, annotation_key, raw, digests, remote)
         digest = f"{algorithm.name}:{algorithm.oneshot(encoded).hex()}"
-        files = _Files.presorted(dict(zip(paths, [d.hex() for d in digests], strict=True)))
+        files = _Files.presorted(dict(zip(paths, map(bytes.hex, digests), strict=True)))
         return cls(digest, algorithm.name, files, remote, annotation_key)
 
     def diff(self, other: Checksum) -> Changes:

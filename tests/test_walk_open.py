@@ -1,0 +1,168 @@
+"""Opening a walk entry: the raw descriptor, and the check that it is the file the listing named."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import pytest
+
+from syncsafe._fs import Dir
+from syncsafe.errors import StaleEntryError, UnsafePathError
+from syncsafe.walk import WalkEntry, walk
+
+walk_module = importlib.import_module("syncsafe.walk")
+
+
+def _open_fds() -> int:
+    return sum(1 for _ in Path("/proc/self/fd").iterdir())
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _replace(path: Path, text: str) -> None:
+    """Put a new file (a new inode) at *path*, as an editor's save or a checkout does."""
+    new = path.with_name(path.name + ".new")
+    new.write_text(text)
+    new.rename(path)
+
+
+def _read_fd(entry: WalkEntry) -> tuple[bytes, os.stat_result]:
+    fd, st = entry.open_fd()
+    try:
+        return os.read(fd, 1 << 16), st
+    finally:
+        os.close(fd)
+
+
+def test_open_fd_gives_the_descriptor_and_its_fstat(tmp_path: Path) -> None:
+    """open_fd reads the file the entry names, plain or through a link, with that file's fstat."""
+    _write(tmp_path, {"base/x.yaml": "x: 1", "y.yaml": "y: 22"})
+    (tmp_path / "link").symlink_to("base")
+    (tmp_path / "z.yaml").symlink_to("y.yaml")
+    before = _open_fds()
+    seen = {}
+    for entry in walk(tmp_path):
+        data, st = _read_fd(entry)
+        real = entry.real.stat()
+        assert (real.st_dev, real.st_ino, real.st_size) == (st.st_dev, st.st_ino, st.st_size)
+        seen[entry.path] = data
+    assert {
+        "base/x.yaml": b"x: 1",
+        "link/x.yaml": b"x: 1",
+        "y.yaml": b"y: 22",
+        "z.yaml": b"y: 22",
+    } == seen
+    assert before == _open_fds()
+
+
+def test_open_fd_needs_no_stat(tmp_path: Path) -> None:
+    """Opening checks against the listing: the entry's stat is not fetched for it."""
+    _write(tmp_path, {"d/a": "a"})
+    for entry in walk(tmp_path):
+        data, _ = _read_fd(entry)
+        assert b"a" == data
+        node = entry[1]
+        assert isinstance(node, Dir)
+        assert node.stats is None
+
+
+def test_a_file_swapped_after_the_listing_is_refused(tmp_path: Path) -> None:
+    """A new inode put at a listed name is refused by open_fd, open and stat alike."""
+    _write(tmp_path, {"a": "a", "b": "b", "c": "c"})
+    before = _open_fds()
+    it = walk(tmp_path, exclude=["*.new"])
+    entry = next(it)
+    _replace(tmp_path / "a", "attacker")
+    with pytest.raises(UnsafePathError, match="a: was replaced since it was listed"):
+        entry.open_fd()
+    with pytest.raises(UnsafePathError, match="replaced"):
+        entry.open()
+    with pytest.raises(UnsafePathError, match="replaced"):
+        _ = entry.stat
+    assert b"b" == _read_fd(next(it))[0]  # the rest of the walk is unaffected
+    it.close()
+    assert before == _open_fds()
+
+
+def test_a_linked_file_swapped_after_its_resolution_is_refused(tmp_path: Path) -> None:
+    """A file reached through a symlink is checked against the identity its resolution found."""
+    _write(tmp_path, {"b/y": "y"})
+    (tmp_path / "l").symlink_to("b/y")
+    it = walk(tmp_path, exclude=["*.new"])
+    assert "b/y" == next(it).path
+    entry = next(it)
+    assert "l" == entry.path
+    _replace(tmp_path / "b" / "y", "other")
+    with pytest.raises(UnsafePathError, match="l: was replaced since it was listed"):
+        entry.open_fd()
+    it.close()
+
+
+def test_open_fd_after_the_walk_moved_on_is_stale(tmp_path: Path) -> None:
+    """open_fd, like open, refuses an entry whose directory the walk has left."""
+    _write(tmp_path, {"a/x": "x", "b/y": "y"})
+    entries = list(walk(tmp_path))
+    for entry in entries:
+        with pytest.raises(StaleEntryError, match=entry.path):
+            entry.open_fd()
+
+
+def test_a_hand_made_entry_has_nothing_to_open() -> None:
+    """open_fd on an entry not produced by walk() says so."""
+    with pytest.raises(ValueError, match=r"not produced by syncsafe\.walk"):
+        WalkEntry("x").open_fd()
+
+
+def test_a_listing_without_inode_numbers_checks_the_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the listing gives no inode number (FUSE), the name must name the file opened."""
+
+    def unknown(node: Dir) -> dict[str, int]:
+        inodes = node.inodes = dict.fromkeys((e.name for e in node.listing or ()), 0xFFFFFFFF)
+        return inodes
+
+    monkeypatch.setattr(walk_module, "_inodes", unknown)
+    _write(tmp_path, {"a": "a", "b": "b"})
+    it = walk(tmp_path, exclude=["*.new"])
+    first = next(it)
+    assert (b"a", 1) == (_read_fd(first)[0], first.size)
+    second = next(it)
+    _ = second.stat
+    _replace(tmp_path / "b", "other")
+    with pytest.raises(UnsafePathError, match="replaced"):
+        second.open_fd()  # it no longer is the file its stat described
+    it.close()
+
+
+def test_a_device_other_than_the_directory_s_checks_the_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file on another device than its directory (overlay, mount) opens if its name checks out."""
+    monkeypatch.setattr(walk_module, "identity", lambda fd: (os.fstat(fd).st_dev + 1, 0))
+    _write(tmp_path, {"d/a": "a", "d/b": "b"})
+    it = walk(tmp_path, exclude=["*.new"])
+    assert b"a" == _read_fd(next(it))[0]
+    entry = next(it)
+    _replace(tmp_path / "d" / "b", "other")
+    with pytest.raises(UnsafePathError, match="replaced"):
+        entry.open_fd()  # the inode number still decides
+    it.close()
+
+
+def test_open_is_buffered_and_closes_its_descriptor(tmp_path: Path) -> None:
+    """open() gives a buffered binary file; closing it frees the descriptor."""
+    _write(tmp_path, {"k.yaml": "a: 1\nb: 2\n"})
+    before = _open_fds()
+    for entry in walk(tmp_path):
+        with entry.open() as f:
+            assert [b"a: 1\n", b"b: 2\n"] == list(f)
+            assert f.raw is not None  # type: ignore[attr-defined]
+    assert before == _open_fds()
