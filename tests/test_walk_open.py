@@ -166,3 +166,25 @@ def test_open_is_buffered_and_closes_its_descriptor(tmp_path: Path) -> None:
             assert [b"a: 1\n", b"b: 2\n"] == list(f)
             assert f.raw is not None  # type: ignore[attr-defined]
     assert before == _open_fds()
+
+
+def test_an_unreadable_file_is_a_permission_error_naming_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file the caller may not read is reported as such, not as a file that changed."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "secret.yaml").write_text("x")
+    real_open = os.open
+
+    def refuse(path: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        if path == "secret.yaml":
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "open", refuse)
+    walker = walk(tmp_path)
+    entry = next(iter(walker))
+    with pytest.raises(PermissionError) as info:
+        entry.open_fd()
+    assert "d/secret.yaml" == info.value.filename
+    walker.close()

@@ -97,6 +97,18 @@ class _EntryType(type):
         return _new_entry(cls, (path, ref))
 
 
+def _open_listed(name: str, dir_fd: int, path: str) -> int:
+    """Open the listed file *name* in *dir_fd* without following a link; errors name *path*."""
+    try:
+        return os.open(name, FILE_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise
+    except PermissionError as exc:  # unreadable is not "changed": say so, with the path
+        raise PermissionError(exc.errno, exc.strerror, path) from exc
+    except OSError as exc:  # ELOOP: it is a symlink now
+        raise UnsafePathError(path, f"changed since it was listed: {exc.strerror}") from exc
+
+
 @final
 class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
     """
@@ -255,12 +267,7 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
             node, name, _ = self._where()
         if node.fd < 0:
             raise StaleEntryError(path)
-        try:
-            fd = os.open(name, FILE_FLAGS, dir_fd=node.fd)
-        except FileNotFoundError:
-            raise
-        except OSError as exc:  # ELOOP: it is a symlink now
-            raise UnsafePathError(path, f"changed since it was listed: {exc.strerror}") from exc
+        fd = _open_listed(name, node.fd, path)
         try:
             st = os.fstat(fd)
             if node is ref:  # the common case, checked inline
