@@ -10,6 +10,7 @@ from pathlib import Path
 import pathspec
 import pytest
 
+from _files import open_fds, write_files
 from syncsafe.errors import (
     AbsoluteSymlinkError,
     DanglingSymlinkError,
@@ -24,24 +25,15 @@ from syncsafe.walk import Finding, WalkEntry, scan, walk
 walk_module = importlib.import_module("syncsafe.walk")
 
 
-def _open_fds() -> int:
-    return sum(1 for _ in Path("/proc/self/fd").iterdir())
-
-
-def _write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-
 def _paths(root: Path, **options: object) -> list[str]:
     return [e.path for e in walk(root, **options)]  # type: ignore[arg-type]
 
 
 def test_order_is_git_tree_order(tmp_path: Path) -> None:
     """Paths come in ascending byte order: a directory sorts as if its name ended in '/'."""
-    _write(tmp_path, dict.fromkeys(["a.b", "a/x", "a-b", "a0", "b", "B", "a/y/z", "a/y.z"], "."))
+    write_files(
+        tmp_path, dict.fromkeys(["a.b", "a/x", "a-b", "a0", "b", "B", "a/y/z", "a/y.z"], ".")
+    )
     paths = _paths(tmp_path)
     assert ["B", "a-b", "a.b", "a/x", "a/y.z", "a/y/z", "a0", "b"] == paths
     assert sorted(paths, key=os.fsencode) == paths
@@ -49,7 +41,7 @@ def test_order_is_git_tree_order(tmp_path: Path) -> None:
 
 def test_entries_carry_real_size_mode_stat(tmp_path: Path) -> None:
     """Each entry has the physical path, size, mode and stat of its file."""
-    _write(tmp_path, {"d/f.yaml": "hello"})
+    write_files(tmp_path, {"d/f.yaml": "hello"})
     (entry,) = list(walk(tmp_path))
     assert "d/f.yaml" == entry.path
     assert tmp_path.resolve() / "d" / "f.yaml" == entry.real
@@ -66,7 +58,7 @@ def test_entries_carry_real_size_mode_stat(tmp_path: Path) -> None:
 
 def test_symlinked_directories_are_walked_under_the_links_name(tmp_path: Path) -> None:
     """Through a symlinked base the files appear under the link's path, with their real location."""
-    _write(tmp_path, {"base/deployment.yaml": "d", "overlays/prod/kustomization.yaml": "k"})
+    write_files(tmp_path, {"base/deployment.yaml": "d", "overlays/prod/kustomization.yaml": "k"})
     (tmp_path / "overlays" / "prod" / "base").symlink_to("../../base")
     (tmp_path / "alias.yaml").symlink_to("base/deployment.yaml")
     entries = {e.path: e for e in walk(tmp_path)}
@@ -84,7 +76,7 @@ def test_symlinked_directories_are_walked_under_the_links_name(tmp_path: Path) -
 
 def test_every_entry_opens_to_its_own_content(tmp_path: Path) -> None:
     """open() reads the file the entry names, plain or through a link."""
-    _write(tmp_path, {"a/x": "ax", "b/y": "by"})
+    write_files(tmp_path, {"a/x": "ax", "b/y": "by"})
     (tmp_path / "c").symlink_to("a")
     (tmp_path / "z").symlink_to("b/y")
     seen = {}
@@ -109,8 +101,8 @@ def test_every_entry_opens_to_its_own_content(tmp_path: Path) -> None:
 def test_unsafe_links_raise(tmp_path: Path, link: str, target: str, error: type[Exception]) -> None:
     """Escapes, absolute links, loops and dangling links raise, naming the link and target."""
     root = tmp_path / "repo"
-    _write(root, {"f.yaml": "f", "overlays/k.yaml": "k"})
-    _write(tmp_path, {"outside/secret.yaml": "SECRET"})
+    write_files(root, {"f.yaml": "f", "overlays/k.yaml": "k"})
+    write_files(tmp_path, {"outside/secret.yaml": "SECRET"})
     (root / link).symlink_to(target)
     with pytest.raises(error) as info:
         list(walk(root))
@@ -131,7 +123,7 @@ def test_a_pair_of_directory_links_is_a_loop(tmp_path: Path) -> None:
 
 def test_dangling_links_may_be_skipped(tmp_path: Path) -> None:
     """dangling='skip' leaves a dangling link out; the default is to raise."""
-    _write(tmp_path, {"f": "f"})
+    write_files(tmp_path, {"f": "f"})
     (tmp_path / "gone").symlink_to("nothing")
     with pytest.raises(DanglingSymlinkError):
         list(walk(tmp_path))
@@ -140,7 +132,7 @@ def test_dangling_links_may_be_skipped(tmp_path: Path) -> None:
 
 def test_special_files_are_skipped_or_raised_never_opened(tmp_path: Path) -> None:
     """A FIFO (or a link to one) is skipped by default and raises with specials='error'."""
-    _write(tmp_path, {"f": "f"})
+    write_files(tmp_path, {"f": "f"})
     os.mkfifo(tmp_path / "pipe")
     (tmp_path / "to-pipe").symlink_to("pipe")
     assert ["f"] == _paths(tmp_path)
@@ -168,8 +160,8 @@ def test_exclude_prunes_directories_before_opening_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Gitignore patterns exclude files and prune directories, which are never opened."""
-    _write(tmp_path, {".git/HEAD": "h", ".git/objects/x": "o", "a/.git/y": "y", "k.yaml": "k"})
-    _write(tmp_path, {"build/out": "b", "keep.tmp": "t", "x.tmp": "t", "sub/build": "file"})
+    write_files(tmp_path, {".git/HEAD": "h", ".git/objects/x": "o", "a/.git/y": "y", "k.yaml": "k"})
+    write_files(tmp_path, {"build/out": "b", "keep.tmp": "t", "x.tmp": "t", "sub/build": "file"})
     opened: list[str] = []
     real_open = os.open
 
@@ -187,7 +179,7 @@ def test_exclude_prunes_directories_before_opening_them(
 
 def test_exclude_applies_to_links_as_reached(tmp_path: Path) -> None:
     """A link is excluded by its own path; a linked directory by its path with a slash."""
-    _write(tmp_path, {"base/d.yaml": "d"})
+    write_files(tmp_path, {"base/d.yaml": "d"})
     (tmp_path / "vendor").symlink_to("base")
     (tmp_path / "evil").symlink_to("../outside")
     assert ["base/d.yaml"] == _paths(tmp_path, exclude=["vendor/", "evil"])
@@ -208,7 +200,7 @@ def test_non_utf8_names_sort_by_their_bytes(tmp_path: Path) -> None:
 
 def test_open_after_the_walk_moved_on_is_a_clear_error(tmp_path: Path) -> None:
     """An entry opened after its directory was left raises StaleEntryError, not a wrong read."""
-    _write(tmp_path, {"a/x": "x", "b/y": "y"})
+    write_files(tmp_path, {"a/x": "x", "b/y": "y"})
     (tmp_path / "l").symlink_to("b/y")
     entries = list(walk(tmp_path))
     for entry in entries:
@@ -219,7 +211,7 @@ def test_open_after_the_walk_moved_on_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_open_checks_the_file_is_the_one_listed(tmp_path: Path) -> None:
     """A file swapped after it was listed is refused: by identity, by type, or as a symlink."""
-    _write(tmp_path, {"a": "a", "b": "b", "c": "c"})
+    write_files(tmp_path, {"a": "a", "b": "b", "c": "c"})
     it = walk(tmp_path, exclude=["*.new"])
     entry = next(it)
     _ = entry.stat
@@ -243,7 +235,7 @@ def test_open_checks_the_file_is_the_one_listed(tmp_path: Path) -> None:
 
 def test_open_refuses_a_file_that_became_a_fifo_or_vanished(tmp_path: Path) -> None:
     """With the stat taken, a FIFO in the file's place is SpecialFileError; a gone file, ENOENT."""
-    _write(tmp_path, {"a": "a", "b": "b"})
+    write_files(tmp_path, {"a": "a", "b": "b"})
     it = walk(tmp_path)
     entry = next(it)
     _ = entry.stat
@@ -268,13 +260,13 @@ def test_an_entry_not_from_a_walk() -> None:
 
 def test_closing_the_walk_early_releases_every_descriptor(tmp_path: Path) -> None:
     """Stopping a walk early (close) leaves no directory descriptor open."""
-    _write(tmp_path, {f"d{i}/e{j}/f": "f" for i in range(3) for j in range(3)})
-    before = _open_fds()
+    write_files(tmp_path, {f"d{i}/e{j}/f": "f" for i in range(3) for j in range(3)})
+    before = open_fds()
     it = walk(tmp_path)
     next(it)
-    assert _open_fds() > before
+    assert open_fds() > before
     it.close()
-    assert before == _open_fds()
+    assert before == open_fds()
 
 
 def _deep(root: Path, depth: int) -> None:
@@ -336,11 +328,11 @@ def deep_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.mark.timeout(60)
 def test_a_tree_deeper_than_path_max_walks_with_bounded_descriptors(deep_tree: Path) -> None:
     """2,100 levels: every file is reached and read, with at most ~130 descriptors open."""
-    before = _open_fds()
+    before = open_fds()
     seen: dict[str, bytes] = {}
     most = 0
     for entry in walk(deep_tree):
-        most = max(most, _open_fds() - before)
+        most = max(most, open_fds() - before)
         with entry.open() as f:
             seen[entry.path.rsplit("/", 1)[-1]] = f.read()
     leaf = next(p for p in seen if p == "leaf")
@@ -349,7 +341,7 @@ def test_a_tree_deeper_than_path_max_walks_with_bounded_descriptors(deep_tree: P
         k: v for k, v in seen.items() if k != "leaf"
     }
     assert most <= walk_module._WINDOW + 4
-    assert before == _open_fds()
+    assert before == open_fds()
 
 
 @pytest.mark.timeout(60)
@@ -366,7 +358,7 @@ def test_a_directory_replaced_during_a_deep_walk_is_refused(
 ) -> None:
     """When a directory reopened on the way back up is not the one left, the walk stops."""
     monkeypatch.setattr(walk_module, "_WINDOW", 2)
-    _write(tmp_path, {"a/b/c/d/e/f": "f", "a/z": "z"})
+    write_files(tmp_path, {"a/b/c/d/e/f": "f", "a/z": "z"})
     it = walk(tmp_path)
     assert "a/b/c/d/e/f" == next(it).path
     (tmp_path / "a").rename(tmp_path / "old")
@@ -379,8 +371,8 @@ def test_a_directory_replaced_during_a_deep_walk_is_refused(
 def test_scan_reports_every_unsafe_entry(tmp_path: Path) -> None:
     """Scan lists escapes, absolute links, loops, dangling links and specials without raising."""
     root = tmp_path / "repo"
-    _write(root, {"base/d.yaml": "d"})
-    _write(tmp_path, {"outside/secret.yaml": "SECRET"})
+    write_files(root, {"base/d.yaml": "d"})
+    write_files(tmp_path, {"outside/secret.yaml": "SECRET"})
     (root / "esc").symlink_to("../outside")
     (root / "abs").symlink_to("/etc")
     (root / "up").symlink_to(".")
@@ -404,7 +396,7 @@ def test_scan_reports_every_unsafe_entry(tmp_path: Path) -> None:
 
 def test_scan_of_a_clean_tree_is_empty(tmp_path: Path) -> None:
     """A tree with only inbound links has no findings."""
-    _write(tmp_path, {"base/d.yaml": "d"})
+    write_files(tmp_path, {"base/d.yaml": "d"})
     (tmp_path / "b").symlink_to("base")
     assert [] == scan(tmp_path)
 
@@ -413,7 +405,7 @@ def test_scan_reports_unreadable_directories(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A directory that cannot be listed is a finding, not a crash."""
-    _write(tmp_path, {"locked/x": "x", "ok": "ok"})
+    write_files(tmp_path, {"locked/x": "x", "ok": "ok"})
     real_scandir = os.scandir
 
     def scandir(fd: int) -> contextlib.AbstractContextManager[Iterator[os.DirEntry[str]]]:

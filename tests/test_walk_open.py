@@ -8,22 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from _files import open_fds, write_files
 from syncsafe._fs import Dir
 from syncsafe.errors import StaleEntryError, UnsafePathError
 from syncsafe.walk import WalkEntry, walk
 
 walk_module = importlib.import_module("syncsafe.walk")
-
-
-def _open_fds() -> int:
-    return sum(1 for _ in Path("/proc/self/fd").iterdir())
-
-
-def _write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
 
 
 def _replace(path: Path, text: str) -> None:
@@ -43,10 +33,10 @@ def _read_fd(entry: WalkEntry) -> tuple[bytes, os.stat_result]:
 
 def test_open_fd_gives_the_descriptor_and_its_fstat(tmp_path: Path) -> None:
     """open_fd reads the file the entry names, plain or through a link, with that file's fstat."""
-    _write(tmp_path, {"base/x.yaml": "x: 1", "y.yaml": "y: 22"})
+    write_files(tmp_path, {"base/x.yaml": "x: 1", "y.yaml": "y: 22"})
     (tmp_path / "link").symlink_to("base")
     (tmp_path / "z.yaml").symlink_to("y.yaml")
-    before = _open_fds()
+    before = open_fds()
     seen = {}
     for entry in walk(tmp_path):
         data, st = _read_fd(entry)
@@ -59,12 +49,12 @@ def test_open_fd_gives_the_descriptor_and_its_fstat(tmp_path: Path) -> None:
         "y.yaml": b"y: 22",
         "z.yaml": b"y: 22",
     } == seen
-    assert before == _open_fds()
+    assert before == open_fds()
 
 
 def test_open_fd_needs_no_stat(tmp_path: Path) -> None:
     """Opening checks against the listing: the entry's stat is not fetched for it."""
-    _write(tmp_path, {"d/a": "a"})
+    write_files(tmp_path, {"d/a": "a"})
     for entry in walk(tmp_path):
         data, _ = _read_fd(entry)
         assert b"a" == data
@@ -75,8 +65,8 @@ def test_open_fd_needs_no_stat(tmp_path: Path) -> None:
 
 def test_a_file_swapped_after_the_listing_is_refused(tmp_path: Path) -> None:
     """A new inode put at a listed name is refused by open_fd, open and stat alike."""
-    _write(tmp_path, {"a": "a", "b": "b", "c": "c"})
-    before = _open_fds()
+    write_files(tmp_path, {"a": "a", "b": "b", "c": "c"})
+    before = open_fds()
     it = walk(tmp_path, exclude=["*.new"])
     entry = next(it)
     _replace(tmp_path / "a", "attacker")
@@ -88,12 +78,12 @@ def test_a_file_swapped_after_the_listing_is_refused(tmp_path: Path) -> None:
         _ = entry.stat
     assert b"b" == _read_fd(next(it))[0]  # the rest of the walk is unaffected
     it.close()
-    assert before == _open_fds()
+    assert before == open_fds()
 
 
 def test_a_linked_file_swapped_after_its_resolution_is_refused(tmp_path: Path) -> None:
     """A file reached through a symlink is checked against the identity its resolution found."""
-    _write(tmp_path, {"b/y": "y"})
+    write_files(tmp_path, {"b/y": "y"})
     (tmp_path / "l").symlink_to("b/y")
     it = walk(tmp_path, exclude=["*.new"])
     assert "b/y" == next(it).path
@@ -107,7 +97,7 @@ def test_a_linked_file_swapped_after_its_resolution_is_refused(tmp_path: Path) -
 
 def test_open_fd_after_the_walk_moved_on_is_stale(tmp_path: Path) -> None:
     """open_fd, like open, refuses an entry whose directory the walk has left."""
-    _write(tmp_path, {"a/x": "x", "b/y": "y"})
+    write_files(tmp_path, {"a/x": "x", "b/y": "y"})
     entries = list(walk(tmp_path))
     for entry in entries:
         with pytest.raises(StaleEntryError, match=entry.path):
@@ -130,7 +120,7 @@ def test_a_listing_without_inode_numbers_checks_the_name(
         return inodes
 
     monkeypatch.setattr(walk_module, "_inodes", unknown)
-    _write(tmp_path, {"a": "a", "b": "b"})
+    write_files(tmp_path, {"a": "a", "b": "b"})
     it = walk(tmp_path, exclude=["*.new"])
     first = next(it)
     assert (b"a", 1) == (_read_fd(first)[0], first.size)
@@ -147,7 +137,7 @@ def test_a_device_other_than_the_directory_s_checks_the_name(
 ) -> None:
     """A file on another device than its directory (overlay, mount) opens if its name checks out."""
     monkeypatch.setattr(walk_module, "identity", lambda fd: (os.fstat(fd).st_dev + 1, 0))
-    _write(tmp_path, {"d/a": "a", "d/b": "b"})
+    write_files(tmp_path, {"d/a": "a", "d/b": "b"})
     it = walk(tmp_path, exclude=["*.new"])
     assert b"a" == _read_fd(next(it))[0]
     entry = next(it)
@@ -159,13 +149,13 @@ def test_a_device_other_than_the_directory_s_checks_the_name(
 
 def test_open_is_buffered_and_closes_its_descriptor(tmp_path: Path) -> None:
     """open() gives a buffered binary file; closing it frees the descriptor."""
-    _write(tmp_path, {"k.yaml": "a: 1\nb: 2\n"})
-    before = _open_fds()
+    write_files(tmp_path, {"k.yaml": "a: 1\nb: 2\n"})
+    before = open_fds()
     for entry in walk(tmp_path):
         with entry.open() as f:
             assert [b"a: 1\n", b"b: 2\n"] == list(f)
             assert f.raw is not None  # type: ignore[attr-defined]
-    assert before == _open_fds()
+    assert before == open_fds()
 
 
 def test_an_unreadable_file_is_a_permission_error_naming_its_path(

@@ -9,21 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from _files import open_fds, write_files
 from syncsafe.errors import StaleEntryError, SymlinkLoopError, UnsafePathError
 from syncsafe.walk import WalkEntry, scan, walk
 
 walk_module = importlib.import_module("syncsafe.walk")
-
-
-def _open_fds() -> int:
-    return sum(1 for _ in Path("/proc/self/fd").iterdir())
-
-
-def _write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
 
 
 def test_a_hand_made_entry_keeps_its_whole_path() -> None:
@@ -37,7 +27,7 @@ def test_a_hand_made_entry_keeps_its_whole_path() -> None:
 
 def test_entries_are_handles_compared_by_identity(tmp_path: Path) -> None:
     """Two walks of one tree give distinct entries: equal only to themselves, hashed by identity."""
-    _write(tmp_path, {"a": "a", "b": "b"})
+    write_files(tmp_path, {"a": "a", "b": "b"})
     first, second = list(walk(tmp_path)), list(walk(tmp_path))
     assert [e.path for e in first] == [e.path for e in second]
     assert first[0] == first[0]
@@ -48,7 +38,7 @@ def test_entries_are_handles_compared_by_identity(tmp_path: Path) -> None:
 
 def test_entries_do_not_order(tmp_path: Path) -> None:
     """Entries refuse < and friends: sort them by a key, such as the path's bytes."""
-    _write(tmp_path, {"a": "a", "b": "b"})
+    write_files(tmp_path, {"a": "a", "b": "b"})
     a, b = list(walk(tmp_path))
     with pytest.raises(TypeError):
         _ = a < b
@@ -58,7 +48,7 @@ def test_entries_do_not_order(tmp_path: Path) -> None:
 
 def test_entries_are_immutable(tmp_path: Path) -> None:
     """An entry's path cannot be reassigned, and it has no instance dictionary to add to."""
-    _write(tmp_path, {"a": "a"})
+    write_files(tmp_path, {"a": "a"})
     (entry,) = list(walk(tmp_path))
     with pytest.raises(AttributeError):
         entry.path = "b"  # type: ignore[misc]
@@ -69,7 +59,7 @@ def test_entries_are_immutable(tmp_path: Path) -> None:
 
 def test_a_copied_entry_reads_the_same_file(tmp_path: Path) -> None:
     """copy.copy gives an entry with the same path and directory: it opens the same file."""
-    _write(tmp_path, {"d/a": "text"})
+    write_files(tmp_path, {"d/a": "text"})
     for entry in walk(tmp_path):
         twin = copy.copy(entry)
         assert entry.path == twin.path
@@ -80,7 +70,7 @@ def test_a_copied_entry_reads_the_same_file(tmp_path: Path) -> None:
 
 def test_the_stat_is_fetched_once_per_entry(tmp_path: Path) -> None:
     """entry.stat is cached: a second look is the same object, even after the file changed."""
-    _write(tmp_path, {"d/a": "one", "d/b": "two"})
+    write_files(tmp_path, {"d/a": "one", "d/b": "two"})
     entries = []
     for entry in walk(tmp_path):
         st = entry.stat
@@ -92,7 +82,7 @@ def test_the_stat_is_fetched_once_per_entry(tmp_path: Path) -> None:
 
 def test_entries_stay_valid_through_their_run(tmp_path: Path) -> None:
     """Every entry of a directory can be opened until the walk is asked for the next directory."""
-    _write(tmp_path, {f"d/f{i}": str(i) for i in range(5)} | {"d/sub/x": "x", "e/y": "y"})
+    write_files(tmp_path, {f"d/f{i}": str(i) for i in range(5)} | {"d/sub/x": "x", "e/y": "y"})
     it = walk(tmp_path)
     run = [next(it) for _ in range(5)]  # d/f0..d/f4, all before d/sub/
     contents = []
@@ -109,13 +99,13 @@ def test_entries_stay_valid_through_their_run(tmp_path: Path) -> None:
 
 def test_closing_in_the_middle_of_a_run_ends_the_walk(tmp_path: Path) -> None:
     """close() between two files of one directory: no further entry, every descriptor released."""
-    _write(tmp_path, {f"d/f{i}": "." for i in range(10)})
-    before = _open_fds()
+    write_files(tmp_path, {f"d/f{i}": "." for i in range(10)})
+    before = open_fds()
     it = walk(tmp_path)
     first = next(it)
     assert "d/f0" == first.path
     it.close()
-    assert before == _open_fds()
+    assert before == open_fds()
     assert [] == list(it)
     with pytest.raises(StaleEntryError):
         first.open()
@@ -123,28 +113,28 @@ def test_closing_in_the_middle_of_a_run_ends_the_walk(tmp_path: Path) -> None:
 
 def test_an_abandoned_walk_releases_its_descriptors(tmp_path: Path) -> None:
     """Dropping a walk half-way (no close) releases its descriptors as soon as it is freed."""
-    _write(tmp_path, {f"d{i}/f": "." for i in range(3)})
-    before = _open_fds()
+    write_files(tmp_path, {f"d{i}/f": "." for i in range(3)})
+    before = open_fds()
     it = walk(tmp_path)
     next(it)
-    assert _open_fds() > before
+    assert open_fds() > before
     del it
-    assert before == _open_fds()
+    assert before == open_fds()
 
 
 def test_an_error_ends_the_walk_after_the_files_before_it(tmp_path: Path) -> None:
     """The files sorting before a bad subdirectory come first; then the error; then nothing."""
     root = tmp_path / "repo"
-    _write(root, {"a": "a", "b/c": "c", "z": "z"})
-    _write(tmp_path, {"outside/x": "x"})
+    write_files(root, {"a": "a", "b/c": "c", "z": "z"})
+    write_files(tmp_path, {"outside/x": "x"})
     (root / "b" / "out").symlink_to("../../outside")
-    before = _open_fds()
+    before = open_fds()
     it = walk(root)
     assert "a" == next(it).path
     with pytest.raises(UnsafePathError, match="outside"):
         next(it)
     assert [] == list(it)
-    assert before == _open_fds()
+    assert before == open_fds()
 
 
 def test_a_link_to_an_ancestor_past_the_descriptor_window_is_a_loop(
@@ -152,7 +142,7 @@ def test_a_link_to_an_ancestor_past_the_descriptor_window_is_a_loop(
 ) -> None:
     """An ancestor whose descriptor was closed (window of 2) is still known by its identity."""
     monkeypatch.setattr(walk_module, "_WINDOW", 2)
-    _write(tmp_path, {"a/b/c/d/e/f": "f"})
+    write_files(tmp_path, {"a/b/c/d/e/f": "f"})
     (tmp_path / "a" / "b" / "c" / "d" / "e" / "up").symlink_to("../../../..")
     with pytest.raises(SymlinkLoopError, match="up"):
         list(walk(tmp_path))
@@ -161,7 +151,7 @@ def test_a_link_to_an_ancestor_past_the_descriptor_window_is_a_loop(
 
 def test_a_link_to_a_directory_being_left_is_not_a_loop(tmp_path: Path) -> None:
     """Identities leave with their directories: a later link to a finished sibling is walked."""
-    _write(tmp_path, {"a/x": "x", "b/y": "y"})
+    write_files(tmp_path, {"a/x": "x", "b/y": "y"})
     (tmp_path / "b" / "to-a").symlink_to("../a")
     (tmp_path / "c").symlink_to("a")
     assert ["a/x", "b/to-a/x", "b/y", "c/x"] == [e.path for e in walk(tmp_path)]
@@ -169,7 +159,9 @@ def test_a_link_to_a_directory_being_left_is_not_a_loop(tmp_path: Path) -> None:
 
 def test_excluded_leaf_files_are_matched_by_their_path(tmp_path: Path) -> None:
     """In a directory of files only, exclusion sees each file's path from the root."""
-    _write(tmp_path, {"d/keep.yaml": ".", "d/drop.tmp": ".", "drop.tmp": ".", "e/drop.tmp": "."})
+    write_files(
+        tmp_path, {"d/keep.yaml": ".", "d/drop.tmp": ".", "drop.tmp": ".", "e/drop.tmp": "."}
+    )
     assert ["d/keep.yaml"] == [e.path for e in walk(tmp_path, exclude=["*.tmp"])]
     assert ["d/keep.yaml", "drop.tmp", "e/drop.tmp"] == [
         e.path for e in walk(tmp_path, exclude=["d/*.tmp"])
