@@ -24,6 +24,7 @@ from syncsafe.stale import parse_duration
 
 __all__ = [
     "Malformed",
+    "add_exclude",
     "documents",
     "duration_arg",
     "non_negative_duration_arg",
@@ -150,6 +151,13 @@ def pattern_arg(text: str) -> str:
         msg = f"invalid pattern {text!r}: {exc}"
         raise argparse.ArgumentTypeError(msg) from None
     return text
+
+
+def add_exclude(parser: argparse.ArgumentParser, help: str) -> None:  # noqa: A002
+    """Add the repeatable ``--exclude PATTERN`` option, each pattern checked as it is parsed."""
+    parser.add_argument(
+        "--exclude", action="append", default=[], type=pattern_arg, metavar="PATTERN", help=help
+    )
 
 
 def time_arg(text: str) -> datetime:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from syncsafe._cli import add_command, writing_to
-from syncsafe._cli._json import pattern_arg
+from syncsafe._cli._json import add_exclude
 from syncsafe.checksum import (
     CHECKSUM_ALGORITHMS,
     Checksum,
@@ -61,14 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=CHECKSUM_ALGORITHMS[0],
         help="the digest algorithm (default: %(default)s)",
     )
-    parser.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        type=pattern_arg,
-        metavar="PATTERN",
-        help="a gitignore-style pattern to leave out, relative to ROOT (repeatable)",
-    )
+    add_exclude(parser, "a gitignore-style pattern to leave out, relative to ROOT (repeatable)")
     parser.add_argument(
         "--cache", metavar="FILE", help="reuse per-file digests kept in FILE between runs"
     )

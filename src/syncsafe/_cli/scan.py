@@ -8,7 +8,7 @@ import json
 import attrs
 
 from syncsafe._cli import add_command
-from syncsafe._cli._json import pattern_arg
+from syncsafe._cli._json import add_exclude
 from syncsafe.walk import scan
 
 __all__ = ["register"]
@@ -29,14 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         example="syncsafe scan ./overlays/prod --exclude .git/ --json",
     )
     parser.add_argument("path", metavar="PATH", help="the directory to scan (the root)")
-    parser.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        type=pattern_arg,
-        metavar="PATTERN",
-        help="a gitignore-style pattern to leave out (repeatable), e.g. .git/",
-    )
+    add_exclude(parser, "a gitignore-style pattern to leave out (repeatable), e.g. .git/")
     parser.add_argument(
         "--allow-absolute",
         action="store_true",
