@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+import syncsafe
 from syncsafe import FileSyncGuard, SyncGuard, walk
+from syncsafe.buggy import checksum as buggy_checksum
 from syncsafe.buggy import paths as buggy_paths
 from syncsafe.buggy.sync import App
 from syncsafe.testing import (
@@ -264,3 +266,15 @@ def test_an_unguarded_runner_fails_under_stress() -> None:
 
     with pytest.raises(ConformanceError, match="runs of key 'app' at once"):
         check_single_flight(Unguarded, settings=FEW)
+
+
+def test_syncsafe_checksum_passes_check_checksum() -> None:
+    """The checksum, reading through links inside the root, passes every property."""
+    check_checksum(lambda path, root: syncsafe.checksum(path, root=root).digest, settings=FEW)
+
+
+def test_the_incidents_checksum_fails_check_checksum() -> None:
+    """The incident's calculateChecksum misses the symlinked base and is not framed."""
+    with pytest.raises(ConformanceError) as info:
+        check_checksum(lambda path, _root: buggy_checksum.checksum(path), settings=FEW)
+    assert "symlinked nested base" in str(info.value)
