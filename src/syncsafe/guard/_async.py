@@ -103,16 +103,7 @@ class AsyncSyncGuard:
 
     def statistics(self) -> GuardStatistics:
         """A frozen snapshot of the guard's counters and state."""
-        machine = self._machine
-        return GuardStatistics(
-            runs=machine.runs,
-            coalesced=machine.coalesced,
-            rejected=machine.rejected,
-            timed_out=machine.timed_out,
-            in_flight=machine.running,
-            waiting=machine.waiting(),
-            keys=machine.keys(),
-        )
+        return self._machine.statistics()
 
     # -------------------------------------------------------------- internals
 

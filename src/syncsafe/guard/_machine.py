@@ -37,6 +37,7 @@ from collections.abc import Hashable, Sequence
 from typing import Final, Literal, final
 
 from syncsafe.errors import ReentrantSync, SyncInProgress
+from syncsafe.guard._values import GuardStatistics
 
 __all__ = [
     "DONE",
@@ -385,6 +386,18 @@ class Machine:
     def keys(self) -> int:
         """How many keys have state: a running or a pending flight."""
         return len(self._current.keys() | self._next.keys())
+
+    def statistics(self) -> GuardStatistics:
+        """A frozen snapshot of the counters and of the callers in flight or waiting."""
+        return GuardStatistics(
+            runs=self.runs,
+            coalesced=self.coalesced,
+            rejected=self.rejected,
+            timed_out=self.timed_out,
+            in_flight=self.running,
+            waiting=self.waiting(),
+            keys=self.keys(),
+        )
 
     def size(self) -> int:
         """How many entries the machine holds: 0 when every key is idle."""
