@@ -5,8 +5,9 @@ import os
 import subprocess
 import sys
 import tracemalloc
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pathspec
 import pytest
@@ -19,6 +20,7 @@ from syncsafe import (
     FileChangedWhileHashing,
     PathEscapeError,
     UnknownAlgorithm,
+    UnsafePathError,
     checksum,
 )
 from syncsafe.buggy import checksum as buggy
@@ -341,3 +343,76 @@ def test_a_same_size_edit_in_the_same_mtime_tick_is_detected(tmp_path: Path) -> 
     os.utime(repo / "config.yaml", ns=(tick, tick))  # same mtime, as within one tick
     second = checksum(repo, cache=ChecksumCache(tmp_path / "cache"))
     assert Changes(modified=("config.yaml",)) == first.diff(second)
+
+
+def _warm_cache(repo: Path, file: Path, monkeypatch: pytest.MonkeyPatch) -> Checksum:
+    """Age *repo*'s files, move the clock an hour on, and fill a cache at *file*."""
+    _age(repo)
+    later = _cache._now_ns() + HOUR
+    monkeypatch.setattr(_cache, "_now_ns", lambda: later)
+    return checksum(repo, cache=ChecksumCache(file))
+
+
+def _before(name: str, act: Callable[[], object], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the checksum's walk call *act* after listing, just before it hands out *name*."""
+
+    def walk_then_act(*args: Any, **kwargs: Any) -> Iterator[WalkEntry]:  # noqa: ANN401
+        for entry in walk(*args, **kwargs):
+            if entry.path == name:
+                act()
+            yield entry
+
+    monkeypatch.setattr(_tree, "walk", walk_then_act)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_a_cached_name_that_became_a_link_or_a_fifo_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """A warm cache looks names up by lstat: a link or FIFO in a file's place misses, refused."""
+    repo = FileTree({"a": b"a" * 10, "b": b"b" * 10}).write(tmp_path / "repo")
+    _warm_cache(repo, tmp_path / "cache", monkeypatch)
+
+    def swap() -> None:
+        (repo / "b").unlink()
+        if kind == "symlink":
+            (repo / "b").symlink_to("a")
+        else:
+            os.mkfifo(repo / "b")
+
+    _before("b", swap, monkeypatch)
+    cache = ChecksumCache(tmp_path / "cache")
+    with pytest.raises(UnsafePathError, match="changed since it was listed"):  # opened: a miss
+        checksum(repo, cache=cache)
+
+
+def test_a_cached_name_given_another_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file renamed over a listed name is a miss (the rename moved its ctime), then refused."""
+    repo = FileTree({"a": b"a" * 10, "b": b"b" * 10}).write(tmp_path / "repo")
+    (tmp_path / "spare").hardlink_to(repo / "a")  # the same inode as a: a cached key
+    _warm_cache(repo, tmp_path / "cache", monkeypatch)
+    _before("b", lambda: (tmp_path / "spare").replace(repo / "b"), monkeypatch)
+    cache = ChecksumCache(tmp_path / "cache")
+    with pytest.raises(UnsafePathError, match="replaced since it was listed"):  # opened: a miss
+        checksum(repo, cache=cache)
+
+
+def test_a_cache_serves_entries_that_are_not_the_walkers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry offering only path, stat and open() is looked up by its stat, and hits."""
+    repo = FileTree({f"f{i}": bytes([i]) * i for i in range(4)}).write(tmp_path / "repo")
+    cold = _warm_cache(repo, tmp_path / "cache", monkeypatch)
+
+    class Plain:
+        def __init__(self, entry: WalkEntry) -> None:
+            self.path = entry.path
+            self.stat = entry.stat
+            self.open = entry.open
+
+    monkeypatch.setattr(_tree, "walk", lambda *a, **k: (Plain(e) for e in walk(*a, **k)))
+    cache = ChecksumCache(tmp_path / "cache")
+    assert cold == checksum(repo, cache=cache)
+    assert (4, 0) == (cache.hits, cache.misses)

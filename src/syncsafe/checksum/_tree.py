@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast, final
 
 from pathspec import GitIgnoreSpec, PathSpec
 
+from syncsafe._fs import Dir
 from syncsafe.annotations import AnnotationKey
 from syncsafe.checksum._algorithms import DEFAULT_ALGORITHM, Algorithm, get_algorithm
 from syncsafe.checksum._cache import ChecksumCache, StatKey
@@ -257,7 +258,16 @@ def _hash_cached(
     :func:`_hash_all` with *cache*: a file whose stat key is cached is not even opened.
 
     A hit costs one ``fstatat`` relative to the walker's directory
-    descriptor (:attr:`~syncsafe.walk.WalkEntry.stat`). A miss is read as
+    descriptor, made here rather than through
+    :attr:`~syncsafe.walk.WalkEntry.stat`, whose checks against the listing
+    (a regular file, the inode listed) cost half as much again as the call
+    itself and are not needed for a lookup: a key is only ever recorded
+    from the ``fstat`` of an opened regular file, so a name that became a
+    link, a FIFO or a directory has a key that misses, and a miss is opened
+    and checked as :func:`_hash_all` does. A file renamed or linked over a
+    listed name misses too, on Linux, where that moves its ctime; where it
+    does not, it is a hit with that file's digest: what the name now holds.
+    A miss is read as
     :func:`_hash_all` reads it, and its digest recorded under the key of
     the ``fstat`` taken after the open, before the read: an edit after that
     moves the file's ctime, so the key never names other content (within
@@ -272,10 +282,17 @@ def _hash_cached(
     digests: list[bytes] = []
     add_path, add_digest = paths.append, digests.append
     lookup = cached.get
+    lstat = os.stat
     misses = 0
     for entry in entries:
-        rel = entry.path
-        st = entry.stat
+        try:
+            rel, ref = entry  # (path, where): the walker's own form, used in-package
+        except TypeError:  # an entry that offers only path, stat and open()
+            rel, ref = entry.path, None
+        if type(ref) is Dir and ref.fd >= 0:  # a file listed in its own, open directory
+            st = lstat(rel.rpartition("/")[2], dir_fd=ref.fd, follow_symlinks=False)
+        else:
+            st = entry.stat
         stat_key_now = (  # _stat_key(st), inline
             st.st_dev,
             st.st_ino,
