@@ -14,14 +14,18 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import dirhash  # type: ignore[import-untyped]
 import pytest
 import xxhash
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from syncsafe import ChecksumCache, checksum
+from syncsafe import ChecksumCache, checksum, walk
 from syncsafe.checksum._cache import RACY_MARGIN_NS
+
+if TYPE_CHECKING:
+    from syncsafe._fs import Dir
 
 Measure = Callable[[str, bool], BenchmarkFixture]
 
@@ -111,6 +115,33 @@ def test_checksum_warm_cache(measure: Measure, tree: Path, warm_cache: Path) -> 
         cache = ChecksumCache(warm_cache)
         checksum(tree, cache=cache)
         return cache.hits
+
+    assert measure(f"{GROUP}-cache", False)(run) == FILES  # noqa: FBT003
+
+
+def test_checksum_warm_cache_kept(measure: Measure, tree: Path, warm_cache: Path) -> None:
+    """A ChecksumCache kept between runs, as a controller keeps it: loaded once, then stats."""
+    cache = ChecksumCache(warm_cache)
+    checksum(tree, cache=cache)
+
+    def run() -> int:
+        before = cache.hits
+        checksum(tree, cache=cache)
+        return cache.hits - before
+
+    assert measure(f"{GROUP}-cache", False)(run) == FILES  # noqa: FBT003
+
+
+def test_walk_and_stat_floor(measure: Measure, tree: Path) -> None:
+    """The floor of a stat-keyed cache on the safe walker: walk, one fstatat per file, no more."""
+
+    def run() -> int:
+        stats = 0
+        for rel, ref in walk(tree):  # as the warm cache stats: by name, in the listed directory
+            where = cast("Dir", ref)
+            name = rel.rpartition("/")[2]
+            stats += os.stat(name, dir_fd=where.fd, follow_symlinks=False).st_size > 0
+        return stats
 
     assert measure(f"{GROUP}-cache", False)(run) == FILES  # noqa: FBT003
 
