@@ -188,12 +188,12 @@ def test_filelock_per_acquisition_as_the_guard_builds_it(measure: Measure, lock_
 
 
 def test_file_guard_uncontended(measure: Measure, lock_dir: Path) -> None:
-    """FileSyncGuard.run (durable: the start record is fdatasynced before the run), alone."""
+    """FileSyncGuard.run, durable (the default): generations reserved on disk, 1 fsync in 1024."""
     guard = FileSyncGuard(lock_dir)
     assert 1 == measure("file-guard-uncontended", False)(guard.run, "app", _sync).value  # noqa: FBT003
 
 
 def test_file_guard_uncontended_not_durable(measure: Measure, lock_dir: Path) -> None:
-    """FileSyncGuard.run with durable=False: the two in-place state writes, no fdatasync."""
+    """FileSyncGuard.run with durable=False: the read and the two in-place writes, no ceiling."""
     guard = FileSyncGuard(lock_dir, durable=False)
     assert 1 == measure("file-guard-uncontended", False)(guard.run, "app", _sync).value  # noqa: FBT003

@@ -23,6 +23,7 @@ from syncsafe import (
     SyncInProgress,
     SyncTimeout,
 )
+from syncsafe.guard import _file
 from syncsafe.guard._file import key_file_stem
 
 pytestmark = pytest.mark.timeout(60)
@@ -63,16 +64,34 @@ def holding(guard: FileSyncGuard, key: str = "app") -> tuple[Threads, threading.
 # ------------------------------------------------------------------ basics
 
 
-def test_an_uncontended_run_writes_the_state(tmp_path: Path) -> None:
+def newest_record(state_file: Path) -> dict[str, object]:
+    """The newest record of a state file, read from its slots with plain JSON."""
+    raw = state_file.read_bytes()
+    size = len(raw) // 2
+    records = [json.loads(slot) for slot in (raw[:size], raw[size:]) if slot.startswith(b"{")]
+    return max(records, key=lambda r: (r["started"], r["finished"]))
+
+
+def test_an_uncontended_run_writes_the_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A run leads, gets generation 1, and leaves a state file saying run 1 finished."""
+    monkeypatch.setattr(_file, "_boot_id", lambda: "boot-a")
     guard = FileSyncGuard(tmp_path / "locks")
     assert Outcome("v", 1, True, True, 0) == guard.run("app", lambda: "v")  # noqa: FBT003
-    lock_file, state_file = guard.files("app")
-    assert lock_file.parent == state_file.parent == guard.directory == tmp_path / "locks"
-    state = json.loads(state_file.read_text())
-    assert {"format": 1, "key": "app", "started": 1, "finished": 1, "error": None} == {
-        k: v for k, v in state.items() if k != "pid"
-    }
+    lock_file, state_file, ceiling_file = guard.files("app")
+    assert (
+        lock_file.parent
+        == state_file.parent
+        == ceiling_file.parent
+        == guard.directory
+        == tmp_path / "locks"
+    )
+    assert [".lock", ".state", ".ceiling"] == [f.suffix for f in guard.files("app")]
+    expected = {"format": 2, "key": "app", "started": 1, "finished": 1, "error": None}
+    expected |= {"boot": "boot-a", "reserved": 1024}
+    assert expected == {k: v for k, v in newest_record(state_file).items() if k != "pid"}
+    assert {"format": 1, "key": "app", "reserved": 1024} == json.loads(ceiling_file.read_text())
     assert FileGuardState("app", 1, 1, None, os.getpid()) == guard.state("app")
     assert 2 == guard.run("app", lambda: None).generation
     assert 0 == guard.statistics().keys
@@ -89,16 +108,20 @@ def test_generations_survive_a_new_guard(tmp_path: Path) -> None:
     ["app", "../../etc/passwd", "a/b\\c", "", ".hidden", "CON", "ü-ñ", "x" * 300, "a\x00b"],
 )
 def test_any_key_gets_a_safe_file_name(tmp_path: Path, key: str) -> None:
-    """Lock and state files stay in the directory for any key, and names are short and plain."""
+    """Lock, state and ceiling files stay in the directory for any key; names are short, plain."""
     guard = FileSyncGuard(tmp_path)
     assert "ok" == guard.run(key, lambda: "ok").value
-    lock_file, state_file = guard.files(key)
+    lock_file, state_file, ceiling_file = guard.files(key)
     stem = key_file_stem(key)
-    assert lock_file.parent == tmp_path
+    assert [stem + ".lock", stem + ".state", stem + ".ceiling"] == [
+        f.name for f in guard.files(key)
+    ]
+    assert lock_file.parent == state_file.parent == ceiling_file.parent == tmp_path
     assert not stem.startswith(".")
     assert len(stem) <= 70
     assert set(stem) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
     assert state_file.exists()
+    assert ceiling_file.exists()
 
 
 def test_keys_that_differ_only_in_what_is_dropped_get_different_files() -> None:
@@ -139,6 +162,42 @@ def test_bad_arguments(tmp_path: Path) -> None:
         (
             b'{"format": 1, "key": "app", "started": 1, "finished": 1, "error": 5, "pid": 1}',
             "error must be",
+        ),
+        (
+            (
+                b'{"format": 3, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1,'
+                b' "boot": "", "reserved": 0}'
+            ),
+            "format and key",
+        ),
+        (
+            b'{"format": 2, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1}',
+            "unreadable",  # format 2 has "boot" and "reserved"
+        ),
+        (
+            b'{"format": 3, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1}',
+            r"format and key are \(3, 'app'\)",  # the format is judged before its fields
+        ),
+        (
+            (
+                b'{"format": 2, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1,'
+                b' "boot": 5, "reserved": 0}'
+            ),
+            "boot must be a string",
+        ),
+        (
+            (
+                b'{"format": 2, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1,'
+                b' "boot": "", "reserved": -1}'
+            ),
+            "reserved an integer >= 0",
+        ),
+        (
+            (
+                b'{"format": 2, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1,'
+                b' "boot": "", "reserved": true}'
+            ),
+            "reserved an integer >= 0",
         ),
     ],
 )
@@ -272,7 +331,7 @@ def test_a_caller_served_by_another_process_returns_without_running(tmp_path: Pa
     guard = FileSyncGuard(tmp_path)
     other = FileSyncGuard(tmp_path)  # writes the state as another process would
     blocked = blocked_counter(guard)
-    lock_file, state_file = guard.files("app")
+    lock_file, state_file, _ = guard.files("app")
     held = filelock.FileLock(lock_file)  # another process, between taking the lock and its start
     threads = Threads()
     holder_ready = threading.Event()
@@ -282,7 +341,7 @@ def test_a_caller_served_by_another_process_returns_without_running(tmp_path: Pa
         with held:
             holder_ready.set()
             acquire(blocked)  # the request has been made and read the state
-            other._write(state_file, FileGuardState("app", 1, 1, None, 4242), sync=True)
+            other._write(state_file, FileGuardState("app", 1, 1, None, 4242))
         done.set()
 
     threads.start("other", other_process)
@@ -293,11 +352,46 @@ def test_a_caller_served_by_another_process_returns_without_running(tmp_path: Pa
     assert 1 == guard.statistics().coalesced
 
 
+def test_a_caller_that_waited_in_process_keeps_its_ticket_at_the_file_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind this process's run, then another process's: that later run serves the caller."""
+    guard = FileSyncGuard(tmp_path)
+    other = FileSyncGuard(tmp_path)  # writes the state as another process would
+    blocked = blocked_counter(guard)
+    lock_file, state_file, _ = guard.files("app")
+    # Another process's lock, taken by one thread and released by another.
+    other_process = filelock.FileLock(lock_file, thread_local=False)
+    handed_off = threading.Event()
+
+    class HandOff(filelock.FileLock):
+        """The guard's file lock: when its first holder lets go, the other process takes it."""
+
+        def release(self, force: bool = False) -> None:  # noqa: FBT001, FBT002 - filelock's API
+            super().release(force=force)
+            if not handed_off.is_set():
+                other_process.acquire(timeout=0)
+                handed_off.set()
+
+    monkeypatch.setattr(_file, "FileLock", HandOff)
+    threads, release = holding(guard)
+    threads.start("caller", lambda: guard.run("app", lambda: "never"))
+    acquire(blocked)  # behind this process's run 1, on the in-process lock
+    release.set()
+    acquire(blocked)  # then behind the other process, on the file lock
+    assert handed_off.is_set()
+    other._write(state_file, FileGuardState("app", 2, 2, None, 4242))  # its run 2, started later
+    other_process.release()
+    results = threads.join()
+    assert Outcome("first", 1, True, True, 0) == results["first"]  # noqa: FBT003
+    assert Outcome(None, 2, False, True, 0, True) == results["caller"]  # noqa: FBT003
+
+
 def test_another_process_failure_is_reported_as_text(tmp_path: Path) -> None:
     """A failed run in another process serves the waiting caller SyncFailed with the error text."""
     guard = FileSyncGuard(tmp_path)
     blocked = blocked_counter(guard)
-    lock_file, state_file = guard.files("app")
+    lock_file, state_file, _ = guard.files("app")
     threads = Threads()
     holder_ready = threading.Event()
 
@@ -306,7 +400,7 @@ def test_another_process_failure_is_reported_as_text(tmp_path: Path) -> None:
             holder_ready.set()
             acquire(blocked)
             state = FileGuardState("app", 1, 1, "OSError('disk full')", 4242)
-            guard._write(state_file, state, sync=False)
+            guard._write(state_file, state)
 
     threads.start("other", other_process)
     assert holder_ready.wait(10)

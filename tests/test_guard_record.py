@@ -3,7 +3,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +22,15 @@ def slots(path: Path) -> tuple[bytes, bytes]:
     return raw[:size], raw[size:]
 
 
+def fields(path: Path) -> list[tuple[int, int] | None]:
+    """``(started, finished)`` of each slot of the state file at *path*, read with plain JSON."""
+    found: list[tuple[int, int] | None] = []
+    for slot in slots(path):
+        record = json.loads(slot) if slot.startswith(b"{") else None
+        found.append(None if record is None else (record["started"], record["finished"]))
+    return found
+
+
 def open_fds() -> int | None:
     """How many fds this process has open, where /proc tells."""
     fd_dir = Path("/proc/self/fd")
@@ -40,37 +48,37 @@ def ran(guard: FileSyncGuard, times: int, key: str = "app") -> None:
 
 def test_a_record_slot_is_json_whitespace_after_the_record() -> None:
     """A slot is the record, 33 spaces and tabs, padding and a newline: JSON reads the record."""
-    record = encode("app", 2, 1, None, 7)
-    slot = record_slot(record, dir_synced=True, size=256)
+    record = encode("app", 2, 1, None, 7, boot="boot-a", reserved=9)
+    slot = record_slot(record, size=256)
     assert 256 == len(slot)
     assert slot.startswith(record)
     assert slot.endswith(b" \n")
-    assert set(slot[len(record) : len(record) + 33]) <= set(b" \t")
-    assert json.loads(record) == json.loads(slot + blank_slot(256))
+    check = slot[len(record) : len(record) + 33]
+    assert set(check) <= set(b" \t")
+    assert ord(" ") == check[0]  # the flag bit, unused since format 2, is written 0
+    expected = {"format": 2, "key": "app", "started": 2, "finished": 1, "error": None, "pid": 7}
+    expected |= {"boot": "boot-a", "reserved": 9}
+    assert expected == json.loads(slot)
 
 
-def test_the_file_alternates_slots_and_keeps_one_record_at_rest(tmp_path: Path) -> None:
-    """Each write moves the record to the other slot and blanks the old one."""
+def test_each_write_fills_the_other_slot_and_keeps_the_previous_record(tmp_path: Path) -> None:
+    """Each write fills the slot without the newest record, which stays whole beside it."""
     guard = FileSyncGuard(tmp_path, durable=False)
     state_file = guard.files("app")[1]
     ran(guard, 1)
-    mid_run: list[tuple[bytes, bytes]] = []
-    guard.run("app", lambda: mid_run.append(slots(state_file)))
-    after = slots(state_file)
+    assert [(1, 0), (1, 1)] == fields(state_file)  # a new file: the start in slot 0, the end in 1
+    mid_run: list[list[tuple[int, int] | None]] = []
+    guard.run("app", lambda: mid_run.append(fields(state_file)))
+    assert [[(2, 1), (1, 1)]] == mid_run  # run 2's start over run 1's; run 1's end kept
+    assert [(2, 1), (2, 2)] == fields(state_file)  # run 2's end over run 1's; run 2's start kept
     assert 512 == state_file.stat().st_size
-    for pair in (mid_run[0], after):
-        assert 1 == pair.count(blank_slot(256))
-    assert (mid_run[0][0] == blank_slot(256)) != (after[0] == blank_slot(256))
-    assert {"started": 2, "finished": 1} == {
-        k: v for k, v in json.loads(b"".join(mid_run[0])).items() if k in {"started", "finished"}
-    }
-    assert 2 == json.loads(b"".join(after))["finished"]
+    assert blank_slot(256) not in slots(state_file)  # nothing is blanked any more
 
 
 def test_the_newest_of_two_whole_records_counts(tmp_path: Path) -> None:
-    """A file caught between the two writes holds two records: the newer one is the state."""
-    old = record_slot(encode("app", 4, 4, None, 1), dir_synced=False, size=256)
-    new = record_slot(encode("app", 5, 4, None, 2), dir_synced=False, size=256)
+    """A file holds two whole records: the newer one is the state, whichever slot holds it."""
+    old = record_slot(encode("app", 4, 4, None, 1), size=256)
+    new = record_slot(encode("app", 5, 4, None, 2), size=256)
     for raw in (old + new, new + old):
         assert (5, 4, 2) == _triple(parse(raw, "app", "s"))
     guard = FileSyncGuard(tmp_path)
@@ -90,9 +98,7 @@ def test_a_torn_slot_is_ignored_beside_the_previous_record(tmp_path: Path, cut: 
     ran(guard, 3)
     state_file = guard.files("app")[1]
     raw = bytearray(state_file.read_bytes())
-    at, data, _, _ = update(
-        parse(bytes(raw), "app", "s"), encode("app", 4, 3, None, 9), dir_synced=True
-    )
+    at, data = update(parse(bytes(raw), "app", "s"), encode("app", 4, 3, None, 9))
     raw[at : at + cut] = data[:cut]  # the write of run 4's start, cut short
     state_file.write_bytes(bytes(raw))
     assert FileGuardState("app", 3, 3, None, os.getpid()) == guard.state("app")
@@ -133,7 +139,7 @@ def test_a_state_file_with_no_whole_record_is_refused(
 def test_a_whole_record_for_another_key_is_refused(tmp_path: Path) -> None:
     """A slot with a valid CRC but another key's record is a foreign file, not a torn one."""
     guard = FileSyncGuard(tmp_path)
-    slot = record_slot(encode("other", 1, 1, None, 1), dir_synced=False, size=256)
+    slot = record_slot(encode("other", 1, 1, None, 1), size=256)
     guard.files("app")[1].write_bytes(slot + blank_slot(256))
     with pytest.raises(GuardStateCorrupt, match="format and key"):
         guard.state("app")
@@ -149,7 +155,7 @@ def test_the_earlier_single_record_format_is_read_and_rewritten(tmp_path: Path) 
     assert FileGuardState("app", 7, 6, None, 1) == guard.state("app")
     assert 8 == guard.run("app", lambda: None).generation
     assert 512 == state_file.stat().st_size
-    assert 8 == json.loads(state_file.read_bytes())["started"]
+    assert [(8, 6), (8, 8)] == fields(state_file)
 
 
 def test_a_record_that_outgrows_its_slot_moves_to_a_bigger_file(tmp_path: Path) -> None:
@@ -171,99 +177,88 @@ def test_a_record_that_outgrows_its_slot_moves_to_a_bigger_file(tmp_path: Path) 
     assert 2 * 4096 == state_file.stat().st_size  # slots never shrink
 
 
-# --------------------------------------------------------------- durability
-
-
-def syncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record every fsync and fdatasync, by kind: 'file', 'directory' or 'data'."""
-    calls: list[str] = []
-    fsync, fdatasync = os.fsync, os.fdatasync
-
-    def spy_fsync(fd: int) -> None:
-        calls.append("directory" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
-        fsync(fd)
-
-    def spy_fdatasync(fd: int) -> None:
-        calls.append("data")
-        fdatasync(fd)
-
-    monkeypatch.setattr(os, "fsync", spy_fsync)
-    monkeypatch.setattr(os, "fdatasync", spy_fdatasync)
-    return calls
-
-
-def test_durable_runs_fdatasync_the_start_and_sync_the_directory_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Creation: file and directory fsynced; then one fdatasync per run, and one directory sync."""
-    guard = FileSyncGuard(tmp_path)
-    calls = syncs(monkeypatch)
-    ran(guard, 1)
-    assert ["file", "directory"] == calls  # the new file, then its name
-    calls.clear()
-    ran(guard, 1)
-    assert ["directory", "data"] == calls  # the first in-place start records the name as synced
-    calls.clear()
-    ran(guard, 3)
-    assert ["data"] * 3 == calls
-    assert 5 == guard.state("app").finished
-
-
-def test_a_durable_guard_syncs_the_directory_of_a_file_made_without(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A file made with durable=False gets its directory fsynced by the first durable start."""
-    ran(FileSyncGuard(tmp_path, durable=False), 2)
-    calls = syncs(monkeypatch)
-    ran(FileSyncGuard(tmp_path), 2)
-    assert ["directory", "data", "data"] == calls
-
-
-def test_durable_false_never_syncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """durable=False: no fsync and no fdatasync, even when the file is created."""
-    calls = syncs(monkeypatch)
-    ran(FileSyncGuard(tmp_path, durable=False), 3)
-    assert [] == calls
-
-
 # ----------------------------------------------------------- unlocked readers
 
 
-def test_an_unlocked_reader_is_kept_out_between_the_two_writes(
+def test_a_lock_free_reader_during_a_write_finds_the_previous_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Between the new record and the blanking, the file is flocked; it then holds both records."""
+    """No flock: a reader in the middle of a write gets the previous record, then the new one."""
     guard = FileSyncGuard(tmp_path, durable=False)
     ran(guard, 1)
-    state_file = str(guard.files("app")[1])
-    seen: list[tuple[bool, tuple[int, int, int]]] = []
+    reader = FileSyncGuard(tmp_path, durable=False)  # as another process reads
+    state_file = guard.files("app")[1]
+    seen: list[FileGuardState] = []
     real_write_at: Callable[[int, bytes, int], None] = _file._write_at
 
     def write_at(fd: int, data: bytes, offset: int) -> None:
-        if data.strip() == b"" and not seen:  # the blanking, once the new record is in
-            reader = os.open(state_file, os.O_RDONLY)
-            try:
-                try:
-                    fcntl.flock(reader, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    shut_out = True
-                else:
-                    shut_out = False
-                raw = os.pread(reader, 4096, 0)
-            finally:
-                os.close(reader)
-            seen.append((shut_out, _triple(parse(raw, "app", state_file))))
-        real_write_at(fd, data, offset)
+        if seen:
+            real_write_at(fd, data, offset)
+            return
+        # Run 2's start record, caught half written over run 1's start.
+        real_write_at(fd, data[:100], offset)
+        with state_file.open("rb") as file:  # nobody holds a flock of the file
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        seen.append(reader.state("app"))
+        real_write_at(fd, data[100:], offset + 100)
+        seen.append(reader.state("app"))
 
     monkeypatch.setattr(_file, "_write_at", write_at)
     guard.run("app", lambda: None)
-    assert [(True, (2, 1, os.getpid()))] == seen
+    pid = os.getpid()
+    assert [FileGuardState("app", 1, 1, None, pid), FileGuardState("app", 2, 1, None, pid)] == seen
+
+
+def torn_reads(monkeypatch: pytest.MonkeyPatch, torn: bytes, times: int) -> list[int]:
+    """Make the first *times* reads of a state file return *torn*; return the fds read."""
+    reads: list[int] = []
+    real_read_all: Callable[[int], bytes] = _file._read_all
+
+    def read_all(fd: int) -> bytes:
+        reads.append(fd)
+        return torn if len(reads) <= times else real_read_all(fd)
+
+    monkeypatch.setattr(_file, "_read_all", read_all)
+    return reads
+
+
+def both_slots_torn(state_file: Path) -> bytes:
+    """The bytes of *state_file* with each slot's record changed, as a read overtaken twice sees."""
+    raw = state_file.read_bytes()
+    assert 2 == raw.count(b'"started": 2,')  # after two runs: run 2's start and its end
+    return raw.replace(b'"started": 2,', b'"started": 9,')
+
+
+@pytest.mark.parametrize("times", [1, 7])
+def test_a_reader_that_finds_no_whole_record_reads_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, times: int
+) -> None:
+    """A read that finds both slots torn (overtaken by two writes) is retried, up to 8 reads."""
+    guard = FileSyncGuard(tmp_path, durable=False)
+    ran(guard, 2)
+    reads = torn_reads(monkeypatch, both_slots_torn(guard.files("app")[1]), times)
+    fds = open_fds()
+    assert FileGuardState("app", 2, 2, None, os.getpid()) == FileSyncGuard(tmp_path).state("app")
+    assert times + 1 == len(reads)
+    assert fds == open_fds()  # each read's fd is closed
+
+
+def test_a_reader_that_never_finds_a_whole_record_gives_up_after_8_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """8 reads in a row with no whole record: GuardStateCorrupt, not a guessed state."""
+    guard = FileSyncGuard(tmp_path, durable=False)
+    ran(guard, 2)
+    reads = torn_reads(monkeypatch, both_slots_torn(guard.files("app")[1]), 8)
+    with pytest.raises(GuardStateCorrupt, match="no slot holds a complete record"):
+        guard.state("app")
+    assert 8 == len(reads) == _file._PEEK_TRIES
 
 
 def test_a_slot_too_small_for_its_record_is_refused() -> None:
     """record_slot never truncates a record: a slot without room for it is a ValueError."""
     with pytest.raises(ValueError, match="does not fit a slot of 256"):
-        record_slot(b"x" * 300, dir_synced=False, size=256)
+        record_slot(b"x" * 300, size=256)
 
 
 @pytest.mark.parametrize(
@@ -278,8 +273,8 @@ def test_a_slot_with_a_damaged_check_or_padding_does_not_count(
     damage: Callable[[bytes], bytes],
 ) -> None:
     """Only a record, its exact check, spaces and a newline make a slot count."""
-    old = record_slot(encode("app", 1, 1, None, 1), dir_synced=False, size=256)
-    new = record_slot(encode("app", 2, 1, None, 1), dir_synced=False, size=256)
+    old = record_slot(encode("app", 1, 1, None, 1), size=256)
+    new = record_slot(encode("app", 2, 1, None, 1), size=256)
     assert (2, 1, 1) == _triple(parse(old + new, "app", "s"))
     damaged = damage(new)
     assert 256 == len(damaged)
@@ -313,7 +308,7 @@ def test_a_failed_replace_leaves_the_old_file_and_no_fd(
 
     monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(PermissionError):
-        guard._write(tmp_path / "new.state", FileGuardState("new", 1, 0, None, 1), sync=True)
+        guard._write(tmp_path / "new.state", FileGuardState("new", 1, 0, None, 1))
 
     def fail_long() -> None:
         raise ValueError("z" * 600)  # its record outgrows the 256-byte slots: a new file
@@ -324,3 +319,100 @@ def test_a_failed_replace_leaves_the_old_file_and_no_fd(
     assert fds == open_fds()
     assert FileGuardState("app", 2, 1, None, os.getpid()) == guard.state("app")
     assert 3 == guard.run("app", lambda: None).generation
+
+
+# ---------------------------------------------------------------- parse memo
+
+
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the key of every state file the guard parses."""
+    keys: list[str] = []
+    real_parse: Callable[[bytes, str, str], Record] = parse
+
+    def parse_(raw: bytes, key: str, path: str) -> Record:
+        keys.append(key)
+        return real_parse(raw, key, path)
+
+    monkeypatch.setattr(_file, "parse", parse_)
+    return keys
+
+
+def test_a_guard_reads_back_what_it_wrote_without_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bytes a guard left in a state file, read back unchanged, are not parsed again."""
+    guard = FileSyncGuard(tmp_path, durable=False)
+    ran(guard, 1)
+    parsed = parses(monkeypatch)
+    assert FileGuardState("app", 1, 1, None, os.getpid()) == guard.state("app")
+    ran(guard, 2)
+    assert FileGuardState("app", 3, 3, None, os.getpid()) == guard.state("app")
+    assert [] == parsed
+
+
+def test_a_state_file_changed_behind_the_guards_back_is_parsed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another guard's run, a _write, or older bytes put back: the file is read, not the memo."""
+    guard = FileSyncGuard(tmp_path, durable=False)
+    other = FileSyncGuard(tmp_path, durable=False)  # as another process writes
+    state_file = guard.files("app")[1]
+    ran(guard, 1)
+    parsed = parses(monkeypatch)
+    pid = os.getpid()
+    ran(other, 1)
+    assert FileGuardState("app", 2, 2, None, pid) == guard.state("app")
+    assert 3 == guard.run("app", lambda: None).generation
+    other._write(state_file, FileGuardState("app", 7, 7, "OSError()", pid))
+    assert FileGuardState("app", 7, 7, "OSError()", pid) == guard.state("app")
+    earlier = state_file.read_bytes()
+    assert 8 == guard.run("app", lambda: None).generation
+    state_file.write_bytes(earlier)  # the same size, other bytes: what the guard left is gone
+    parsed.clear()
+    assert FileGuardState("app", 7, 7, "OSError()", pid) == guard.state("app")
+    assert ["app"] == parsed
+    assert 8 == guard.run("app", lambda: None).generation
+
+
+def test_the_memo_keeps_the_64_state_files_written_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guard remembers at most 64 state files: the one written longest ago is parsed again."""
+    guard = FileSyncGuard(tmp_path, durable=False)
+    keys = [f"app-{i}" for i in range(65)]
+    for key in keys:
+        ran(guard, 1, key)
+    ran(guard, 1, keys[1])  # written again: now the newest
+    parsed = parses(monkeypatch)
+    assert 2 == guard.state(keys[1]).finished
+    assert 1 == guard.state(keys[64]).finished
+    assert [] == parsed
+    assert 1 == guard.state(keys[0]).finished
+    assert [keys[0]] == parsed
+    assert 64 == len(guard._known)
+
+
+def test_the_memo_changes_only_under_the_guards_mutex(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads running other keys share the memo: every change to it holds the guard's mutex."""
+    guard = FileSyncGuard(tmp_path, durable=False)
+    unguarded: list[str] = []
+
+    class Watched(dict[str, tuple[bytes, Record]]):
+        def __setitem__(self, path: str, value: tuple[bytes, Record]) -> None:
+            if not guard._mutex.locked():
+                unguarded.append(f"set {path}")
+            super().__setitem__(path, value)
+
+        def __delitem__(self, path: str) -> None:
+            if not guard._mutex.locked():
+                unguarded.append(f"del {path}")
+            super().__delitem__(path)
+
+    monkeypatch.setattr(guard, "_known", Watched())
+    monkeypatch.setattr(_file, "_KNOWN_MAX", 2)
+    for key in ("a", "b", "c", "a"):
+        ran(guard, 1, key)
+    assert [] == unguarded
+    assert 2 == len(guard._known)

@@ -13,9 +13,8 @@ file, whose newest record is ``{"started": g, "finished": f, "error": ...}``:
    than ``seen.started`` has finished (``finished > seen.started``), that run
    started after this caller asked: the caller is served and returns without
    running again. Otherwise it runs: it writes ``started = g + 1`` (with
-   ``durable``, on disk before the run: a generation is never handed out
-   twice, not even after a power loss), calls the function, writes
-   ``finished = g + 1`` and releases ``L``.
+   ``durable``, below a ceiling on disk: see below), calls the function,
+   writes ``finished = g + 1`` and releases ``L``.
 3. A process killed while it runs leaves ``started > finished``. The OS
    releases ``L`` with the process; the next caller finds no newer finished
    run, so it runs, with generation ``g + 2``.
@@ -27,29 +26,35 @@ caller asked is its ticket; comparing it with the newest finished run under
 
 How ``S`` is written (the format: :mod:`syncsafe.guard._record`): in place,
 not replaced by rename. ``S`` has two fixed-size slots, each blank or one
-JSON record followed by its CRC-32 (written in JSON whitespace, so the file
-at rest is one JSON document). A write puts the new record into the slot
-that does not hold the newest one, then blanks the other, both under an
-exclusive ``flock`` of ``S``; the newest record whose CRC matches is the
-state. Why every reader sees one whole version, as a rename would give:
+JSON record followed by its CRC-32 (written in JSON whitespace). A write puts
+the new record into the slot that does not hold the newest one, which stays
+whole beside it; the newest record whose CRC matches is the state. Why every
+reader sees one whole version, as a rename would give, without a lock:
 
-- a reader without ``L`` (step 1, and :meth:`FileSyncGuard.state`) reads
-  under a shared ``flock`` of ``S``, so never between or inside the two
-  writes;
-- a process killed, or a machine that lost power, in the middle leaves
-  either a torn slot, whose CRC fails and which is ignored, beside the
-  previous record, intact because it was not written to; or two whole
-  records, of which the newer counts. The newest record is only ever
-  overwritten after a newer one is whole beside it;
-- with ``durable``, a run's start record is fdatasynced before the run.
-  ``S`` is written within its size, so that is enough for the record, but not
-  for the file's name: the first durable start in a file also fsyncs the
-  directory and sets a bit in its records that says so, and a file is only
-  ever created, or enlarged, by writing a new one in full (fsynced, with
-  ``durable``) and renaming it into place. A slot in which no record is
-  whole was never written so: both slots torn can only come of a failing
-  disk, and are refused (:class:`~syncsafe.GuardStateCorrupt`), never read as
-  "no run yet", which would hand out generation 1 again.
+- a write changes one slot, never the one holding the newest record, so a
+  read that overlaps it finds that record whole (the torn slot fails its
+  CRC) or the new one. Only a read overtaken by two writes can find no
+  whole record, and a reader without ``L`` (step 1, and
+  :meth:`FileSyncGuard.state`) reads again;
+- a process killed in the middle of a write leaves a torn slot beside the
+  previous record, which counts. A file is only ever created, or enlarged,
+  by writing a new one in full and renaming it into place. Both slots torn
+  cannot come of a crash, and are refused
+  (:class:`~syncsafe.GuardStateCorrupt`), never read as "no run yet", which
+  would hand out generation 1 again.
+
+``S`` is never fsynced: a power loss can take it back to any earlier
+version, or take it away. With ``durable``, generations survive that
+anyway, the way database sequences do: a run hands out a generation only
+below a ceiling that is on disk, in ``C`` (``<stem>.ceiling``, replaced
+whole by an fsynced rename), reserved a block of :data:`RESERVE` at a time,
+so one run in :data:`RESERVE` pays for an fsync. Each record says in which
+boot of the machine (Linux's ``boot_id``) its generation was handed out. A
+power loss is a reboot, and within one boot the page cache loses no write:
+so a record of this boot is the truth, and a record of another boot (or of
+no known boot) may be stale, and the next generation is taken from above
+the ceiling instead. Where the boot cannot be told, every durable run
+reserves its own generation (an fsync per run).
 
 A value cannot cross processes: a caller served by a run in another process
 gets ``Outcome(value=None, remote=True)``, or :class:`~syncsafe.SyncFailed`
@@ -58,7 +63,9 @@ with the other process's error as text.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import re
 import sys
@@ -72,6 +79,7 @@ import attrs
 from filelock import FileLock, Timeout
 
 from syncsafe.errors import (
+    GuardStateCorrupt,
     ReentrantSync,
     SyncFailed,
     SyncInProgress,
@@ -89,14 +97,15 @@ from syncsafe.guard._record import (
 )
 from syncsafe.guard._values import GuardStatistics, Outcome
 
-if sys.platform != "win32":  # pragma: no branch - the state file is locked with flock(2)
-    import fcntl
-
-__all__ = ["FileGuardState", "FileSyncGuard", "key_file_stem"]
+__all__ = ["RESERVE", "FileGuardState", "FileSyncGuard", "key_file_stem"]
 
 T = TypeVar("T")
 
 _READ_SIZE: Final = 1 << 16
+RESERVE: Final = 1024
+"""How many generations a durable :class:`FileSyncGuard` reserves on disk at a time."""
+_KNOWN_MAX: Final = 64  # state files whose content this guard last wrote, kept parsed
+_PEEK_TRIES: Final = 8  # reads by a caller without the lock before a file is called corrupt
 _STEM_MAX: Final = 48
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -113,6 +122,21 @@ def key_file_stem(key: str) -> str:
     readable = _UNSAFE.sub("_", key)[:_STEM_MAX].lstrip(".") or "key"
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:20]
     return f"{readable}-{digest}"
+
+
+# A run names its files once; the hash need not be taken again for a key in use.
+_stem: Final = functools.lru_cache(maxsize=256)(key_file_stem)
+_BOOT_ID: Final = "/proc/sys/kernel/random/boot_id"
+
+
+@functools.cache
+def _boot_id() -> str:
+    """This boot of the machine (Linux's ``boot_id``), or ``""`` where it cannot be told."""
+    try:
+        with open(_BOOT_ID, encoding="ascii") as file:  # noqa: PTH123 - one small read
+            return file.read().strip()
+    except (OSError, ValueError):
+        return ""
 
 
 @final
@@ -149,6 +173,19 @@ class _Entry:
 
 
 @final
+class _Counts:
+    """A guard's counters, changed under its mutex."""
+
+    __slots__ = ("coalesced", "rejected", "runs", "timed_out")
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.coalesced = 0
+        self.rejected = 0
+        self.timed_out = 0
+
+
+@final
 @attrs.define(eq=False)
 class FileSyncGuard:
     """
@@ -161,7 +198,8 @@ class FileSyncGuard:
     never leaves the key stuck). The state file holds two checksummed JSON
     records, of which a write replaces the older in place (the format is
     described under "The state file" in the reference), so that no reader,
-    and no crash, ever sees half of one.
+    and no crash, ever sees half of one; with *durable*, a third file holds
+    the ceiling of the generations handed out.
 
     Unlike a bare ``FileLock`` per key, a caller that waited while another
     process ran a sync that started after it asked returns without running
@@ -173,10 +211,12 @@ class FileSyncGuard:
 
     ``FileSyncGuard(directory, policy="coalesce", *, durable=True)``: the
     *directory* is created if missing; *policy* is as for
-    :class:`~syncsafe.SyncGuard`; *durable* puts a run's start record on disk
-    (fdatasync) before the run, so that a generation survives a power loss
-    and is never handed out twice (without it a killed process still never
-    corrupts the state).
+    :class:`~syncsafe.SyncGuard`; *durable* keeps a generation from being
+    handed out twice even across a power loss, by reserving generations on
+    disk (fsynced) in blocks of :data:`RESERVE`; after a reboot they resume
+    above the last block, so they skip numbers but never repeat. Without it
+    a killed process still never corrupts the state, but a power loss can
+    bring back an earlier generation.
 
     ``Outcome.value`` is ``None`` (and ``Outcome.remote`` true) for a caller
     served by a run in another process; ``Outcome.shared_with`` is 0, since
@@ -193,23 +233,29 @@ class FileSyncGuard:
     )
     """The policy of calls that do not name one."""
     durable: bool = attrs.field(default=True, kw_only=True, on_setattr=attrs.setters.frozen)
-    """Whether a run's start record is on disk before the run (fdatasync)."""
+    """Whether generations are reserved on disk, so that none repeats after a power loss."""
     _dir: str = attrs.field(init=False, repr=False, default="")
     _mutex: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
     _entries: dict[str, _Entry] = attrs.field(init=False, repr=False, factory=dict)
-    _runs: int = attrs.field(init=False, repr=False, default=0)
-    _coalesced: int = attrs.field(init=False, repr=False, default=0)
-    _rejected: int = attrs.field(init=False, repr=False, default=0)
-    _timed_out: int = attrs.field(init=False, repr=False, default=0)
+    # Mutable, and not an attrs field of its own: a run counts without
+    # going through the class's frozen-field check on every assignment.
+    _counts: _Counts = attrs.field(init=False, repr=False, factory=_Counts)
+    # For the last state files this guard wrote: the bytes it left and their
+    # record. A run that finds the file as it was left needs no parse.
+    _known: dict[str, tuple[bytes, Record]] = attrs.field(init=False, repr=False, factory=dict)
     # Called with the key when a caller is about to block on a lock; lets
     # tests order threads and processes without sleeping.
     _waiting_hook: Callable[[str], None] | None = attrs.field(init=False, repr=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         if sys.platform == "win32":  # pragma: no cover
-            msg = "FileSyncGuard needs a POSIX system: it writes its state files under flock"
+            msg = "FileSyncGuard needs a POSIX system: it writes its state files with pwrite(2)"
             raise NotImplementedError(msg)
+        made = [d for d in (self.directory, *self.directory.parents) if not d.exists()]
         self.directory.mkdir(parents=True, exist_ok=True)
+        if self.durable:  # a ceiling is no safer than the names of the directories it is in
+            for directory in reversed(made):
+                _fsync_directory(os.fspath(directory.parent))
         self._dir = os.fspath(self.directory)
 
     def run(
@@ -249,9 +295,13 @@ class FileSyncGuard:
                 entry.users -= 1
                 self._release_entry(key, entry)
 
-    def files(self, key: str) -> tuple[Path, Path]:
-        """The lock file and the state file of *key*, named by a hash of the key."""
-        return self._path(key, ".lock"), self._path(key, ".state")
+    def files(self, key: str) -> tuple[Path, Path, Path]:
+        """
+        The lock file, the state file and the ceiling file of *key*, named by a hash of the key.
+
+        The ceiling file exists once a durable guard has run *key*.
+        """
+        return self._path(key, ".lock"), self._path(key, ".state"), self._path(key, ".ceiling")
 
     def state(self, key: str) -> FileGuardState:
         """The state file of *key* as it is now (all zeros if no run ever started)."""
@@ -263,10 +313,10 @@ class FileSyncGuard:
             running = sum(1 for e in self._entries.values() if e.runner is not None)
             users = sum(e.users for e in self._entries.values())
             return GuardStatistics(
-                runs=self._runs,
-                coalesced=self._coalesced,
-                rejected=self._rejected,
-                timed_out=self._timed_out,
+                runs=self._counts.runs,
+                coalesced=self._counts.coalesced,
+                rejected=self._counts.rejected,
+                timed_out=self._counts.timed_out,
                 in_flight=running,
                 waiting=users - running,
                 keys=len(self._entries),
@@ -279,7 +329,7 @@ class FileSyncGuard:
             del self._entries[key]
 
     def _path(self, key: str, suffix: str) -> Path:
-        return self.directory / (key_file_stem(key) + suffix)
+        return self.directory / (_stem(key) + suffix)
 
     def _run(
         self,
@@ -291,7 +341,7 @@ class FileSyncGuard:
         deadline: float | None,
         timeout: float | None,
     ) -> Outcome[T | None]:
-        base = os.path.join(self._dir, key_file_stem(key))  # noqa: PTH118 - a str, built once
+        base = f"{self._dir}/{_stem(key)}"
         state_path = base + ".state"
         seen: Record | None = None  # the state when this caller asked, if it had to wait
         if not entry.lock.acquire(blocking=False):
@@ -325,7 +375,7 @@ class FileSyncGuard:
                     self._count_timed_out()
                     raise SyncTimeout(key, timeout or 0.0) from None
             try:
-                return self._locked(key, entry, fn, policy=policy, seen=seen, path=state_path)
+                return self._locked(key, entry, fn, policy=policy, seen=seen, base=base)
             finally:
                 lock.release()
         finally:
@@ -339,42 +389,100 @@ class FileSyncGuard:
         *,
         policy: str,
         seen: Record | None,
-        path: str,
+        base: str,
     ) -> Outcome[T | None]:
+        path = base + ".state"
         fd = _open_state(path)
         try:
-            state = _ZERO if fd is None else parse(_read_all(fd), key, path)
+            raw = b"" if fd is None else _read_all(fd)
+            state = _ZERO if fd is None else self._parse(raw, key, path)
             if seen is not None:
                 # share: the run in flight when this caller asked will do; coalesce: a later one.
                 in_flight = policy == "share" and seen.started > seen.finished
                 if state.finished >= seen.started + (0 if in_flight else 1):
                     return self._served(key, entry, state, fresh=state.finished > seen.started)
-            generation = state.started + 1
-            fd, state = self._store(
-                fd, path, key, state, (generation, state.finished, state.error), sync=True
-            )
+            generation, boot, reserved = self._next_generation(key, base, state)
+            start = (generation, state.finished, state.error, boot, reserved)
+            fd, raw, state = self._store(fd, raw, path, key, state, fields=start)
             with self._mutex:
-                self._runs += 1
+                self._counts.runs += 1
             entry.runner = threading.get_ident()
             try:
                 value = fn()
             except BaseException as exc:
                 entry.runner = None
                 entry.last = (generation, None, exc)
-                fields = (generation, generation, repr(exc))
-                fd, _ = self._store(fd, path, key, state, fields, sync=False)
+                end: tuple[int, int, str | None, str, int]
+                end = (generation, generation, repr(exc), boot, reserved)
+                fd, raw, state = self._store(fd, raw, path, key, state, fields=end)
+                self._remember(path, raw, state)
                 raise
             entry.runner = None
             entry.last = (generation, value, None)
-            fd, _ = self._store(fd, path, key, state, (generation, generation, None), sync=False)
+            end = (generation, generation, None, boot, reserved)
+            fd, raw, state = self._store(fd, raw, path, key, state, fields=end)
+            self._remember(path, raw, state)
             return Outcome(value, generation, True, True, 0)  # noqa: FBT003
         finally:
             if fd is not None:
                 os.close(fd)
 
+    def _next_generation(self, key: str, base: str, state: Record) -> tuple[int, str, int]:
+        """
+        The generation of a run starting after *state*, the boot, and the ceiling that covers it.
+
+        Not durable: the next one, and no boot. Durable: the next one if the
+        newest record is of this boot and below its ceiling; else the next
+        above both the record and the ceiling on disk (a record of another
+        boot may have lost writes), after reserving a new block on disk.
+        """
+        if not self.durable:
+            return state.started + 1, "", 0
+        boot = _boot_id()
+        this_boot = bool(boot) and state.boot == boot
+        if this_boot and state.started < state.reserved:
+            return state.started + 1, boot, state.reserved
+        floor = state.started
+        if not this_boot:
+            floor = max(floor, self._read_ceiling(key, base + ".ceiling"))
+        generation = floor + 1
+        reserved = generation + RESERVE - 1 if boot else generation
+        self._write_ceiling(key, base + ".ceiling", reserved)
+        return generation, boot, reserved
+
+    def _read_ceiling(self, key: str, path: str) -> int:
+        """The ceiling file's reserved generation; 0 if there is none."""
+        try:
+            raw = Path(path).read_bytes()
+        except FileNotFoundError:
+            return 0
+        try:
+            data = json.loads(raw)
+            fields = (data["format"], data["key"])
+            reserved = data["reserved"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise GuardStateCorrupt(path, f"unreadable ({exc!r})") from exc
+        if fields != (1, key) or type(reserved) is not int or reserved < 0:
+            msg = f"not the ceiling of key {key!r} (format 1, reserved an integer >= 0)"
+            raise GuardStateCorrupt(path, msg)
+        return reserved
+
+    def _write_ceiling(self, key: str, path: str, reserved: int) -> None:
+        """Put *reserved* on disk as *key*'s ceiling: a new file, fsynced, renamed, dir fsynced."""
+        data = json.dumps({"format": 1, "key": key, "reserved": reserved}) + "\n"
+        temp = path + ".tmp"  # one writer at a time; a leftover from a killed one is truncated
+        new = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            _write_at(new, data.encode("ascii"), 0)
+            os.fsync(new)
+        finally:
+            os.close(new)
+        os.replace(temp, path)  # noqa: PTH105 - str paths, built once
+        self._sync_directory()
+
     def _served(self, key: str, entry: _Entry, state: Record, *, fresh: bool) -> Outcome[T | None]:
         with self._mutex:
-            self._coalesced += 1
+            self._counts.coalesced += 1
         last = entry.last
         local = last is not None and last[0] == state.finished
         if state.error is not None:
@@ -383,111 +491,115 @@ class FileSyncGuard:
         value: T | None = last[1] if last is not None and local else None  # type: ignore[assignment]
         return Outcome(value, state.finished, False, fresh, 0, remote=not local)  # noqa: FBT003
 
-    def _peek(self, key: str, path: str) -> Record:
-        """The state file, read without the key's lock: between two writes, never inside one."""
-        fd = _open_state(path, os.O_RDONLY)
-        if fd is None:
-            return _ZERO
-        try:
-            # A writer holds LOCK_EX over its two writes (the new slot, then
-            # the blanking of the old one): a shared lock reads the file as it
-            # is before or after them. flock, not fcntl: it is held per open
-            # file, so it also excludes a writer in another thread of this process.
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            raw = _read_all(fd)
-        finally:
-            os.close(fd)  # releases the shared lock
+    def _parse(self, raw: bytes, key: str, path: str) -> Record:
+        """The record in *raw*, the state file at *path*: not parsed again if this guard left it."""
+        known = self._known.get(path)
+        if known is not None and known[0] == raw:
+            return known[1]
         return parse(raw, key, path)
+
+    def _peek(self, key: str, path: str) -> Record:
+        """
+        The state file, read without the key's lock: as it was before or after a write.
+
+        No lock is needed. A writer changes one slot at a time and never the
+        one holding the newest record, so a read that overlaps a write finds
+        that record whole (and the torn slot fails its check). Only a read
+        overtaken by two writes can find no whole record; that read is
+        retried, and only a file that shows none :data:`_PEEK_TRIES` times
+        is corrupt.
+        """
+        for tries_left in range(_PEEK_TRIES - 1, -1, -1):  # pragma: no branch - returns or raises
+            fd = _open_state(path, os.O_RDONLY)
+            if fd is None:
+                return _ZERO
+            try:
+                raw = _read_all(fd)
+            finally:
+                os.close(fd)
+            try:
+                return self._parse(raw, key, path)
+            except GuardStateCorrupt:
+                if not tries_left:
+                    raise
+        raise AssertionError  # pragma: no cover - the loop returns or raises
 
     def _store(
         self,
         fd: int | None,
+        raw: bytes,
         path: str,
         key: str,
         current: Record,
-        fields: tuple[int, int, str | None],
         *,
-        sync: bool,
-    ) -> tuple[int, Record]:
+        fields: tuple[int, int, str | None, str, int],
+    ) -> tuple[int, bytes, Record]:
         """
-        Write *fields* as the newest record of the state file open as *fd*.
+        Write *fields* as the newest record of the state file open as *fd*, holding *raw*.
 
-        Returns the file's fd (a new one if the file was replaced) and the record.
-
-        With *sync* (a run's start) and ``durable``, the record is on disk
-        before this returns. Only the holder of the key's file lock writes.
+        Returns the file's fd (a new one if the file was replaced), the
+        bytes it now holds, and the record. Only the holder of the key's
+        file lock writes.
         """
-        started, finished, error = fields
+        started, finished, error, boot, reserved = fields
         pid = os.getpid()
-        record = encode(key, started, finished, error, pid)
+        record = encode(key, started, finished, error, pid, boot=boot, reserved=reserved)
         size = current.slot_size
-        if fd is None or size == 0 or slot_size_for(record) > size:
-            fd = self._replace(fd, path, record, max(size, slot_size_for(record)))
-            return fd, Record(started, finished, error, pid, slot_size_for(record), 0)
-        synced = current.dir_synced
-        durable = sync and self.durable
-        if durable and not synced:
-            # fdatasync makes the record durable, not the file's name: the
-            # directory is fsynced once, and the records after say so.
-            self._sync_directory()
-            synced = True
-        at, data, blank_at, blank = update(current, record, dir_synced=synced)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
+        if fd is not None and slot_size_for(record) <= size:  # in place, the usual case
+            at, data = update(current, record)
             _write_at(fd, data, at)
-            if durable:
-                # In place, within the file's size: no metadata to write, so
-                # fdatasync (not fsync) is enough for the record to survive.
-                os.fdatasync(fd)
-            _write_at(fd, blank, blank_at)
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        return fd, Record(started, finished, error, pid, size, at // size, dir_synced=synced)
+            raw = raw[:at] + data + raw[at + size :]
+        else:
+            size = max(size, slot_size_for(record))
+            fd, raw = self._replace(fd, path, record, size)
+            at = 0
+        return fd, raw, Record(started, finished, error, pid, boot, reserved, size, at // size)
 
-    def _replace(self, fd: int | None, path: str, record: bytes, size: int) -> int:
+    def _remember(self, path: str, raw: bytes, record: Record) -> None:
+        known = self._known
+        with self._mutex:  # threads running other keys remember too: no iteration unguarded
+            known.pop(path, None)
+            if len(known) >= _KNOWN_MAX:  # the least recently written goes
+                del known[next(iter(known))]
+            known[path] = (raw, record)
+
+    def _replace(self, fd: int | None, path: str, record: bytes, size: int) -> tuple[int, bytes]:
         """
-        Replace the state file (absent, unslotted or too small) by a new one; return its fd.
+        Replace the state file (absent, unslotted or too small) by a new one: its fd and bytes.
 
-        The new file is written and renamed into place, and with
-        ``durable`` fsynced before the rename, its directory after, so that
-        a power loss never leaves an empty file in place of a generation.
+        The new file is written in full and renamed into place, so no reader
+        ever finds it partly written.
         """
         temp = path + ".tmp"  # one writer at a time; a leftover from a killed one is truncated
         new = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        raw = record_slot(record, size=size) + blank_slot(size)
         try:
-            _write_at(new, record_slot(record, dir_synced=False, size=size) + blank_slot(size), 0)
-            if self.durable:
-                os.fsync(new)
+            _write_at(new, raw, 0)
             os.replace(temp, path)  # noqa: PTH105 - str paths, built once
-            if self.durable:
-                self._sync_directory()
         except BaseException:
             os.close(new)
             raise
         if fd is not None:
             os.close(fd)
-        return new
+        return new, raw
 
     def _sync_directory(self) -> None:
-        directory = os.open(self._dir, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        _fsync_directory(self._dir)
 
     def _read(self, key: str, path: Path) -> FileGuardState:
         """The state file at *path*, read as an unlocked caller reads it."""
         r = self._peek(key, os.fspath(path))
         return FileGuardState(key, r.started, r.finished, r.error, r.pid)
 
-    def _write(self, path: Path, state: FileGuardState, *, sync: bool) -> None:
+    def _write(self, path: Path, state: FileGuardState) -> None:
         """Write *state* as the newest record of the state file at *path* (holding its lock)."""
         path_ = os.fspath(path)
         fd = _open_state(path_)
         try:
-            current = _ZERO if fd is None else parse(_read_all(fd), state.key, path_)
-            fields = (state.started, state.finished, state.error)
-            fd, _ = self._store(fd, path_, state.key, current, fields, sync=sync)
+            raw = b"" if fd is None else _read_all(fd)
+            current = _ZERO if fd is None else self._parse(raw, state.key, path_)
+            fields = (state.started, state.finished, state.error, current.boot, current.reserved)
+            fd, _, _ = self._store(fd, raw, path_, state.key, current, fields=fields)
         finally:
             if fd is not None:
                 os.close(fd)
@@ -499,11 +611,11 @@ class FileSyncGuard:
 
     def _count_rejected(self) -> None:
         with self._mutex:
-            self._rejected += 1
+            self._counts.rejected += 1
 
     def _count_timed_out(self) -> None:
         with self._mutex:
-            self._timed_out += 1
+            self._counts.timed_out += 1
 
 
 _ZERO: Final = Record(0, 0, None, 0)
@@ -524,6 +636,15 @@ def _read_all(fd: int) -> bytes:
         chunks.append(chunk)
         if len(chunk) < _READ_SIZE:
             return b"".join(chunks)
+
+
+def _fsync_directory(path: str) -> None:
+    """Make the names in the directory *path* durable."""
+    directory = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _write_at(fd: int, data: bytes, offset: int) -> None:

@@ -5,24 +5,23 @@ A state file is ``2 * size`` bytes: slot 0 at offset 0, slot 1 at offset
 ``size`` (``size`` a power of two, at least 256). A slot is either blank
 (``size - 1`` spaces and a newline) or one record::
 
-    {"format": 1, "key": ..., "started": g, "finished": f, "error": ..., "pid": p}
+    {"format": 2, "key": ..., "started": g, "finished": f, "error": ..., "pid": p,
+     "boot": ..., "reserved": r}
     <33 spaces and tabs: a flag bit and the CRC-32>  <spaces>  \n
 
 The record is the JSON object; the 33 characters right after its closing
 brace are the check, one bit each (space 0, tab 1), most significant first:
-a flag (the file's directory entry was fsynced before this record was
-written) and the CRC-32 of the record's bytes followed by the flag as one
-byte. Spaces and tabs are JSON whitespace, so a file with one record and one
-blank slot is one JSON document that any JSON reader accepts. A slot is valid
-only if its check matches: a slot caught half written, by a crash or a power
-loss, fails it and is ignored.
+a flag (unused since format 2, written 0) and the CRC-32 of the record's
+bytes followed by the flag as one byte. Spaces and tabs are JSON whitespace,
+so each slot's record reads with any JSON reader. A slot is valid only if its
+check matches: a slot caught half written, by a crash, fails it and is
+ignored.
 
 The newest valid slot is the state: records are ordered by
 ``(started, finished)``, which every write increases. A writer writes the new
-record into the slot that does not hold the newest record, then blanks the
-other one, so the newest record is never overwritten until a newer one is
-complete beside it; a file caught between the two writes holds two valid
-records and the newer one counts.
+record into the slot that does not hold the newest record, which stays
+whole beside it as the previous one, so the newest record is never
+overwritten until a newer one is complete.
 
 A file that does not end with a newline is read as one JSON object with no
 check: the earlier format (one record, replaced whole by rename), which the
@@ -51,7 +50,8 @@ __all__ = [
     "update",
 ]
 
-FORMAT: Final = 1
+FORMAT: Final = 2
+_FORMATS: Final = frozenset({1, 2})  # format 1 lacks "boot" and "reserved"
 _CHECK_BITS: Final = 33
 _MIN_SLOT: Final = 256
 _DECODER: Final = json.JSONDecoder()
@@ -69,21 +69,33 @@ class Record:
     finished: int
     error: str | None
     pid: int
+    boot: str = ""
+    """The boot in which ``started`` was handed out by a durable guard; empty if not."""
+    reserved: int = 0
+    """The generation reserved on disk up to (the ceiling file) when ``boot`` is not empty."""
     slot_size: int = 0
     """The size of each of the file's two slots; 0 if the file is not in the slotted format."""
     newest: int = 0
     """The slot holding this record (0 or 1)."""
-    dir_synced: bool = False
-    """Whether the file's directory entry was fsynced before this record was written."""
 
 
-def encode(key: str, started: int, finished: int, error: str | None, pid: int) -> bytes:
+def encode(
+    key: str,
+    started: int,
+    finished: int,
+    error: str | None,
+    pid: int,
+    *,
+    boot: str = "",
+    reserved: int = 0,
+) -> bytes:
     """The JSON bytes of a record (ASCII, so a byte offset is a character offset)."""
     # What json.dumps makes of the dict, built directly: this runs twice a run.
     error_ = "null" if error is None else _ENCODE_STRING(error)
     return (
         f'{{"format": {FORMAT}, "key": {_ENCODE_STRING(key)}, "started": {started:d}, '
-        f'"finished": {finished:d}, "error": {error_}, "pid": {pid:d}}}'
+        f'"finished": {finished:d}, "error": {error_}, "pid": {pid:d}, '
+        f'"boot": {_ENCODE_STRING(boot)}, "reserved": {reserved:d}}}'
     ).encode("ascii")
 
 
@@ -96,10 +108,9 @@ def slot_size_for(record: bytes) -> int:
     return size
 
 
-def record_slot(record: bytes, *, dir_synced: bool, size: int) -> bytes:
-    """One slot of *size* bytes holding *record* and its check."""
-    flag = int(dir_synced)
-    value = flag << 32 | zlib.crc32(record + bytes((flag,)))
+def record_slot(record: bytes, *, size: int) -> bytes:
+    """One slot of *size* bytes holding *record* and its check (flag 0)."""
+    value = zlib.crc32(record + b"\0")
     check = f"{value:033b}".encode("ascii").translate(_TO_CHECK)
     padding = size - len(record) - _CHECK_BITS - 1
     if padding < 1:
@@ -113,19 +124,15 @@ def blank_slot(size: int) -> bytes:
     return b" " * (size - 1) + b"\n"
 
 
-def update(current: Record, record: bytes, *, dir_synced: bool) -> tuple[int, bytes, int, bytes]:
+def update(current: Record, record: bytes) -> tuple[int, bytes]:
     """
-    The two writes that make *record* the newest of a slotted file holding *current*.
+    The write that makes *record* the newest of a slotted file holding *current*.
 
-    ``(offset, data, offset, data)``: the new record into the slot that does
-    not hold *current*, then the blanking of *current*'s slot. After the
-    first write the file holds both records and the new one counts; after
-    the second, one record and one blank slot.
+    ``(offset, data)``: the new record into the slot that does not hold
+    *current*, which stays whole beside it as the previous record.
     """
     size = current.slot_size
-    old = current.newest
-    new_slot = record_slot(record, dir_synced=dir_synced, size=size)
-    return (1 - old) * size, new_slot, old * size, blank_slot(size)
+    return (1 - current.newest) * size, record_slot(record, size=size)
 
 
 def parse(raw: bytes, key: str, path: str) -> Record:
@@ -166,15 +173,13 @@ def _parse_slot(slot: bytes, key: str, path: str, size: int, index: int) -> Reco
     if len(check) != _CHECK_BITS or check.strip(b" \t") or padding.lstrip(b" ") != b"\n":
         return None
     value = int(check.translate(_FROM_CHECK), 2)
-    flag = value >> 32
-    if value & 0xFFFFFFFF != zlib.crc32(slot[:end] + bytes((flag,))):
+    if value & 0xFFFFFFFF != zlib.crc32(slot[:end] + bytes((value >> 32,))):
         return None
     try:
         data = _DECODER.decode(slot[:end].decode("ascii"))
     except ValueError:  # pragma: no cover - a CRC-valid slot holds the JSON it was made from
         return None
-    started, finished, error, pid = _fields(data, key, path)
-    return Record(started, finished, error, pid, size, index, dir_synced=bool(flag))
+    return _record(data, key, path, size, index)
 
 
 def _parse_unslotted(raw: bytes, key: str, path: str) -> Record:
@@ -182,12 +187,11 @@ def _parse_unslotted(raw: bytes, key: str, path: str) -> Record:
         data = json.loads(raw)
     except ValueError as exc:
         raise GuardStateCorrupt(path, f"unreadable ({exc!r})") from exc
-    started, finished, error, pid = _fields(data, key, path)
-    return Record(started, finished, error, pid)
+    return _record(data, key, path, 0, 0)
 
 
-def _fields(data: object, key: str, path: str) -> tuple[int, int, str | None, int]:
-    """The checked fields of one decoded record (the checks of the unslotted format)."""
+def _record(data: object, key: str, path: str, size: int, index: int) -> Record:
+    """The checked fields of one decoded record, as the record in slot *index* of *size* bytes."""
     try:
         fields = (data["format"], data["key"])  # type: ignore[index]
         started, finished, error, pid = (
@@ -196,13 +200,19 @@ def _fields(data: object, key: str, path: str) -> tuple[int, int, str | None, in
             data["error"],  # type: ignore[index]
             data["pid"],  # type: ignore[index]
         )
+        if fields[0] not in _FORMATS or fields[1] != key:
+            msg = f"format and key are {fields!r}, not {(FORMAT, key)!r}"
+            raise GuardStateCorrupt(path, msg)
+        boot, reserved = (
+            ("", 0) if fields[0] == 1 else (data["boot"], data["reserved"])  # type: ignore[index]
+        )
     except (KeyError, TypeError) as exc:
         raise GuardStateCorrupt(path, f"unreadable ({exc!r})") from exc
-    if fields != (FORMAT, key):
-        raise GuardStateCorrupt(path, f"format and key are {fields!r}, not {(FORMAT, key)!r}")
     integers = type(started) is int and type(finished) is int and type(pid) is int
     if not integers or not (0 <= finished <= started):
         raise GuardStateCorrupt(path, "started >= finished >= 0 must be integers")
     if error is not None and not isinstance(error, str):
         raise GuardStateCorrupt(path, "error must be a string or null")
-    return started, finished, error, pid
+    if not isinstance(boot, str) or type(reserved) is not int or reserved < 0:
+        raise GuardStateCorrupt(path, "boot must be a string and reserved an integer >= 0")
+    return Record(started, finished, error, pid, boot, reserved, size, index)
