@@ -11,16 +11,21 @@ SyncGuard and FileSyncGuard against a bare lock and against Go-style singlefligh
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import filelock
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 from singleflight.basic import SingleFlight
 
+from benchmarks._interleave import interleaved, record
 from syncsafe import FileSyncGuard, SyncGuard
+
+FULL = os.environ.get("SYNCSAFE_BENCH_FULL") == "1"
 
 Measure = Callable[[str, bool], BenchmarkFixture]
 
@@ -197,3 +202,42 @@ def test_file_guard_uncontended_not_durable(measure: Measure, lock_dir: Path) ->
     """FileSyncGuard.run with durable=False: the read and the two in-place writes, no ceiling."""
     guard = FileSyncGuard(lock_dir, durable=False)
     assert 1 == measure("file-guard-uncontended", False)(guard.run, "app", _sync).value  # noqa: FBT003
+
+
+def test_file_guard_interleaved(measure: Measure, lock_dir: Path) -> None:
+    """
+    A bare FileLock, a FileLock per acquisition, and FileSyncGuard, timed in alternating batches.
+
+    The ratios in extra_info compare the fastest batch of each: measured
+    side by side, so that the machine's drift over the group's minutes
+    cannot skew them.
+    """
+    lock = filelock.FileLock(lock_dir / "bare.lock")
+    path = str(lock_dir / "fresh.lock")
+    durable = FileSyncGuard(lock_dir / "durable")
+    fast = FileSyncGuard(lock_dir / "not-durable", durable=False)
+
+    def bare() -> None:
+        with lock:
+            _sync()
+
+    def fresh() -> None:
+        new = filelock.FileLock(path, thread_local=False)
+        new.acquire(timeout=0)
+        try:
+            _sync()
+        finally:
+            new.release()
+
+    candidates = {
+        "bare_filelock": bare,
+        "filelock_per_acquisition": fresh,
+        "guard_durable": lambda: durable.run("app", _sync),
+        "guard_not_durable": lambda: fast.run("app", _sync),
+    }
+    rounds, calls = (60, 200) if FULL else (2, 5)
+    bench = measure("file-guard-interleaved", True)  # noqa: FBT003
+    once = cast("Callable[..., dict[str, float]]", bench.pedantic)  # untyped in pytest-benchmark
+    times = once(interleaved, args=(candidates,), kwargs={"rounds": rounds, "calls": calls})
+    record(bench.extra_info, times, "bare_filelock")
+    assert set(candidates) == set(times)

@@ -394,8 +394,13 @@ class FileSyncGuard:
         path = base + ".state"
         fd = _open_state(path)
         try:
-            raw = b"" if fd is None else _read_all(fd)
-            state = _ZERO if fd is None else self._parse(raw, key, path)
+            if fd is None:
+                raw, state = b"", _ZERO
+            else:
+                raw = os.pread(fd, _READ_SIZE, 0)
+                if len(raw) == _READ_SIZE:  # a long error message: read it all
+                    raw = _read_all(fd)
+                state = self._parse(raw, key, path)
             if seen is not None:
                 # share: the run in flight when this caller asked will do; coalesce: a later one.
                 in_flight = policy == "share" and seen.started > seen.finished

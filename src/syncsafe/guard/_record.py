@@ -57,6 +57,7 @@ _MIN_SLOT: Final = 256
 _DECODER: Final = json.JSONDecoder()
 _ENCODE_STRING: Final = json.encoder.encode_basestring_ascii
 _TO_CHECK: Final = bytes.maketrans(b"01", b" \t")
+_FLAG_0: Final = b"\0"
 _FROM_CHECK: Final = bytes.maketrans(b" \t", b"01")
 
 
@@ -110,13 +111,12 @@ def slot_size_for(record: bytes) -> int:
 
 def record_slot(record: bytes, *, size: int) -> bytes:
     """One slot of *size* bytes holding *record* and its check (flag 0)."""
-    value = zlib.crc32(record + b"\0")
-    check = f"{value:033b}".encode("ascii").translate(_TO_CHECK)
-    padding = size - len(record) - _CHECK_BITS - 1
-    if padding < 1:
+    crc = zlib.crc32(_FLAG_0, zlib.crc32(record))  # the CRC of the record, then the flag byte
+    checked = record + f"{crc:033b}".encode("ascii").translate(_TO_CHECK)
+    if len(checked) + 2 > size:  # at least one space of padding, and the newline
         msg = f"a record of {len(record)} bytes does not fit a slot of {size}"
         raise ValueError(msg)
-    return b"".join((record, check, b" " * padding, b"\n"))
+    return checked.ljust(size - 1) + b"\n"
 
 
 def blank_slot(size: int) -> bytes:
