@@ -73,7 +73,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final, TypeVar, cast, final
+from typing import Final, TypeVar, final
 
 import attrs
 from filelock import FileLock, Timeout
@@ -87,6 +87,7 @@ from syncsafe.errors import (
 )
 from syncsafe.guard._machine import Policy, _checked, _validate_policy
 from syncsafe.guard._record import (
+    SLOT_OVERHEAD,
     Record,
     blank_slot,
     encode,
@@ -274,7 +275,8 @@ class FileSyncGuard:
         process; *timeout* covers the wait for the in-process lock and the
         file lock together.
         """
-        if not isinstance(cast("object", key), str):
+        given: object = key
+        if not isinstance(given, str):
             msg = f"key {key!r}: a FileSyncGuard key must be a str"
             raise TypeError(msg)
         policy_ = self.policy if policy is None else _checked(policy)
@@ -550,7 +552,7 @@ class FileSyncGuard:
         pid = os.getpid()
         record = encode(key, started, finished, error, pid, boot=boot, reserved=reserved)
         size = current.slot_size
-        if fd is not None and slot_size_for(record) <= size:  # in place, the usual case
+        if fd is not None and len(record) + SLOT_OVERHEAD <= size:  # in place, the usual case
             at, data = update(current, record)
             _write_at(fd, data, at)
             raw = raw[:at] + data + raw[at + size :]
