@@ -21,6 +21,7 @@ import pytest
 import xxhash
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from benchmarks._interleave import interleaved, record
 from syncsafe import ChecksumCache, checksum, walk
 from syncsafe.checksum._cache import RACY_MARGIN_NS
 
@@ -144,6 +145,36 @@ def test_walk_and_stat_floor(measure: Measure, tree: Path) -> None:
         return stats
 
     assert measure(f"{GROUP}-cache", False)(run) == FILES  # noqa: FBT003
+
+
+def test_checksum_cache_interleaved(measure: Measure, tree: Path, warm_cache: Path) -> None:
+    """
+    Cold, warm, warm with the cache kept, and the walk+fstatat floor, in alternating batches.
+
+    The ratios in extra_info compare the fastest run of each, measured side
+    by side so that the machine's drift cannot skew them.
+    """
+    kept = ChecksumCache(warm_cache)
+    checksum(tree, cache=kept)
+
+    def warm() -> None:
+        checksum(tree, cache=ChecksumCache(warm_cache))
+
+    def floor() -> None:
+        for rel, ref in walk(tree):
+            os.stat(rel.rpartition("/")[2], dir_fd=cast("Dir", ref).fd, follow_symlinks=False)
+
+    candidates = {
+        "cold": lambda: checksum(tree),
+        "warm": warm,
+        "warm_kept": lambda: checksum(tree, cache=kept),
+        "walk_and_stat_floor": floor,
+    }
+    bench = measure(f"{GROUP}-cache-interleaved", True)  # noqa: FBT003
+    once = cast("Callable[..., dict[str, float]]", bench.pedantic)  # untyped in pytest-benchmark
+    times = once(interleaved, args=(candidates,), kwargs={"rounds": 15 if FULL else 1, "calls": 1})
+    record(bench.extra_info, times, "cold")
+    assert set(candidates) == set(times)
 
 
 def _stat_key(st: os.stat_result) -> tuple[int, ...]:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from benchmarks._interleave import interleaved, record
 from syncsafe import walk
 
 Measure = Callable[[str, bool], BenchmarkFixture]
+
+FULL = os.environ.get("SYNCSAFE_BENCH_FULL") == "1"
 
 DIRS, SUBDIRS, FILES = 10, 10, 100  # 10,000 files
 LINKED = 1_100  # files reached a second time through the two directory links
@@ -60,3 +64,17 @@ def test_os_fwalk(measure: Measure, tree: Path) -> None:
 def test_syncsafe_walk(measure: Measure, tree: Path) -> None:
     """syncsafe.walk: sorted, contained, loop-checked, one WalkEntry per file."""
     assert EXPECTED == measure("walk-10k", False)(_syncsafe, tree)  # noqa: FBT003
+
+
+def test_walk_interleaved(measure: Measure, tree: Path) -> None:
+    """os.walk, os.fwalk and syncsafe.walk in alternating batches: ratios in extra_info."""
+    candidates = {
+        "os_walk": lambda: _os_walk(tree),
+        "os_fwalk": lambda: _os_fwalk(tree),
+        "syncsafe_walk": lambda: _syncsafe(tree),
+    }
+    bench = measure("walk-10k-interleaved", True)  # noqa: FBT003
+    once = cast("Callable[..., dict[str, float]]", bench.pedantic)  # untyped in pytest-benchmark
+    times = once(interleaved, args=(candidates,), kwargs={"rounds": 30 if FULL else 1, "calls": 1})
+    record(bench.extra_info, times, "os_walk")
+    assert set(candidates) == set(times)
