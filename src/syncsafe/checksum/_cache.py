@@ -29,7 +29,7 @@ from syncsafe.checksum._algorithms import BY_NAME
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath
 
-__all__ = ["RACY_MARGIN_NS", "ChecksumCache", "ChecksumCacheWarning", "StatKey"]
+__all__ = ["RACY_MARGIN_NS", "ChecksumCache", "ChecksumCacheWarning", "StatKey", "TreeMemo"]
 
 StatKey = tuple[int, int, int, int, int, int]
 """``(st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns, st_mode)``."""
@@ -62,6 +62,34 @@ class ChecksumCacheWarning(UserWarning):
 
 
 @final
+class TreeMemo:
+    """
+    The last run of a cache on one tree: every file walked, in order, and the result.
+
+    Made only of a run in which every key was trusted (in the cache), and
+    kept in memory only. *context* is whatever else decided the result (the
+    root, the algorithm, the annotation key, the exclusions): a run that
+    differs in it does not use the memo.
+    """
+
+    __slots__ = ("context", "digests", "keys", "paths", "result")
+
+    def __init__(
+        self,
+        context: tuple[object, ...],
+        paths: list[str],
+        keys: list[StatKey],
+        digests: list[bytes],
+        result: object,
+    ) -> None:
+        self.context = context
+        self.paths = paths
+        self.keys = keys
+        self.digests = digests
+        self.result = result
+
+
+@final
 class ChecksumCache:
     """
     Per-file digests remembered in *file*, so that unchanged files are not read again.
@@ -82,6 +110,13 @@ class ChecksumCache:
     used or added, so that it does not grow without bound: use one cache
     file per tree.
 
+    Kept between runs in one process (as a controller keeps it), it also
+    remembers its last run on a tree, in memory: the files walked, in order,
+    with their stat keys, and the result. A run whose files all have the
+    same paths and stat keys, in the same order, returns that result without
+    a lookup per file or a new encoding; that is what a poll that finds
+    nothing changed costs, about a stat per file.
+
     Unlike a plain ``dict`` memo, it never trusts a key it cannot prove is
     stable, and unlike git's index it stores nothing but digests.
     """
@@ -91,6 +126,8 @@ class ChecksumCache:
         self._entries: dict[str, dict[StatKey, bytes]] | None = None
         self._live: dict[str, dict[StatKey, bytes]] = {}
         self._dirty = False
+        self.memo: TreeMemo | None = None
+        """The last run on a tree, if every key in it was trusted (see the class docs)."""
         self.hits = 0
         """Digests reused since this object was made."""
         self.misses = 0

@@ -23,7 +23,7 @@ from pathspec import GitIgnoreSpec, PathSpec
 from syncsafe._fs import Dir
 from syncsafe.annotations import AnnotationKey
 from syncsafe.checksum._algorithms import DEFAULT_ALGORITHM, Algorithm, get_algorithm
-from syncsafe.checksum._cache import ChecksumCache, StatKey
+from syncsafe.checksum._cache import ChecksumCache, StatKey, TreeMemo
 from syncsafe.checksum._location import relative_inside
 from syncsafe.checksum._value import Checksum
 from syncsafe.errors import FileChangedWhileHashing
@@ -102,7 +102,8 @@ class _GitOnlySpec(GitIgnoreSpec):
 
     def match_file(self, file: StrPath, separators: object = None) -> bool:  # noqa: ARG002
         """Whether *file* is ``.git`` or inside one, at any depth."""
-        return "/.git/" in f"/{os.fspath(file)}/"
+        path = file if type(file) is str else os.fspath(file)
+        return ".git" in path and "/.git/" in f"/{path}/"  # the first test rules out most
 
 
 def _exclusions(
@@ -188,12 +189,35 @@ def checksum(
     entries = walk(base, exclude=spec)
     if cache is None:
         paths, digests = _hash_all(entries, algo, scoped, progress)
-    else:
-        paths, digests = _hash_cached(entries, algo, scoped, progress, cache)
+        return _result(algo, key, paths, digests, scoped)
+    # What else decides the result, besides the files walked: the memo of
+    # the last run is only for a run that agrees on all of it.
+    context = (base, sub, algo.name, key, _fingerprint(spec), _scoped_fingerprint(scoped))
+    memo = cache.memo if cache.memo is not None and cache.memo.context == context else None
+    paths, digests, keys, trusted = _hash_cached(entries, algo, scoped, progress, cache, memo=memo)
+    if memo is not None and keys is memo.keys:  # every file as the memo has it: its result
+        return cast("Checksum", memo.result)
+    result = _result(algo, key, paths, digests, scoped)
+    cache.memo = TreeMemo(context, paths, keys, digests, result) if trusted else None
+    return result
+
+
+def _result(
+    algo: Algorithm, key: str | None, paths: list[str], digests: list[bytes], scoped: _Scoped
+) -> Checksum:
     if scoped:
         kept = [i for i, p in enumerate(paths) if not _ignored(p, scoped)]
         paths, digests = [paths[i] for i in kept], [digests[i] for i in kept]
     return Checksum.from_hashed(algo, key, paths, digests)
+
+
+def _fingerprint(spec: PathSpec[Any]) -> tuple[tuple[object, str | None], ...]:
+    """What a spec matches, as a value: each pattern's polarity and regular expression."""
+    return tuple((p.include, None if p.regex is None else p.regex.pattern) for p in spec.patterns)
+
+
+def _scoped_fingerprint(scoped: _Scoped) -> tuple[tuple[str, object], ...]:
+    return tuple((directory, _fingerprint(spec)) for directory, spec in scoped.items())
 
 
 _Scoped: TypeAlias = "dict[str, GitIgnoreSpec]"
@@ -247,13 +271,15 @@ def _hash_all(
     return paths, digests
 
 
-def _hash_cached(
+def _hash_cached(  # noqa: C901, PLR0912, PLR0915 - one loop, inlined on purpose
     entries: Iterable[WalkEntry],
     algo: Algorithm,
     scoped: _Scoped,
     progress: _Progress,
     cache: ChecksumCache,
-) -> tuple[list[str], list[bytes]]:
+    *,
+    memo: TreeMemo | None,
+) -> tuple[list[str], list[bytes], list[StatKey], bool]:
     """
     :func:`_hash_all` with *cache*: a file whose stat key is cached is not even opened.
 
@@ -273,17 +299,34 @@ def _hash_cached(
     moves the file's ctime, so the key never names other content (within
     one clock tick, the racy-git rule in :meth:`ChecksumCache.record` keeps
     it out).
+
+    With the *memo* of the cache's last run on this tree (same root,
+    algorithm, key and exclusions), each file is first compared with the
+    memo's file at the same place in the walk: while path and stat key are
+    the memo's, there is nothing to look up, and if every file is, the
+    memo's own key list comes back, which the caller takes to mean "the
+    memo's result". The first file that differs ends the comparison; the
+    files before it take their digests from the memo, the rest are looked
+    up.
+
+    Returns the paths, their digests, their stat keys, and whether every
+    one of those keys is now in the cache (a memo may be made of the run).
     """
     started = ChecksumCache.start()
     name = algo.name
     cached, live = cache.tables(name)
     buffer = memoryview(bytearray(_CHUNK))
-    paths: list[str] = []
-    digests: list[bytes] = []
-    add_path, add_digest = paths.append, digests.append
     lookup = cached.get
     lstat = os.stat
     misses = 0
+    trusted = True
+    same = 0  # files so far that are the memo's
+    known_paths, known_keys = (memo.paths, memo.keys) if memo is not None else ([], [])
+    following = memo is not None
+    known_count = len(known_keys)
+    paths: list[str] = []
+    digests: list[bytes] = []
+    keys: list[StatKey] = []
     for entry in entries:
         try:
             rel, ref = entry  # (path, where): the walker's own form, used in-package
@@ -301,6 +344,16 @@ def _hash_cached(
             st.st_ctime_ns,
             st.st_mode,
         )
+        if following:
+            if same < known_count and rel == known_paths[same] and stat_key_now == known_keys[same]:
+                same += 1
+                if rel.endswith(_NESTED_IGNORE):
+                    _scope(entry, rel, scoped)
+                if progress is not None:
+                    progress(rel, st.st_size)
+                continue
+            following = False  # the first file that is not the memo's: back to lookups
+            paths, digests, keys = _memo_prefix(memo, same, live)
         digest = lookup(stat_key_now)
         if digest is not None:
             live[stat_key_now] = digest
@@ -318,16 +371,34 @@ def _hash_cached(
                     os.close(fd)
                 stat_key_now = _stat_key(st)
             cache.record(name, stat_key_now, digest, started)
+            trusted = trusted and stat_key_now in cached
         if rel.endswith(_NESTED_IGNORE):
             _scope(entry, rel, scoped)
-        add_path(rel)
-        add_digest(digest)
+        paths.append(rel)
+        digests.append(digest)
+        keys.append(stat_key_now)
         if progress is not None:
             progress(rel, st.st_size)
+    if following and memo is not None:  # no file differed: the memo's, unless it had more
+        if same == known_count:
+            cache.hits += same
+            return known_paths, memo.digests, known_keys, True
+        paths, digests, keys = _memo_prefix(memo, same, live)
     cache.hits += len(paths) - misses
     cache.misses += misses
     cache.save_if_changed()
-    return paths, digests
+    return paths, digests, keys, trusted
+
+
+def _memo_prefix(
+    memo: TreeMemo | None, count: int, live: dict[StatKey, bytes]
+) -> tuple[list[str], list[bytes], list[StatKey]]:
+    """The memo's first *count* files (paths, digests, keys), kept live in the cache."""
+    assert memo is not None  # noqa: S101 - only called while following a memo
+    keys = memo.keys[:count]
+    digests = memo.digests[:count]
+    live.update(zip(keys, digests, strict=True))
+    return memo.paths[:count], digests, keys
 
 
 def _stat_key(st: os.stat_result) -> StatKey:
