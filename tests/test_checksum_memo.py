@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from syncsafe import Changes, ChecksumCache, checksum
 from syncsafe.checksum import _cache
+from syncsafe.checksum import _tree as _tree_module
 from syncsafe.checksum._cache import TreeMemo
 from syncsafe.strategies import FileTree
+from syncsafe.walk import WalkEntry, walk
 
 HOUR = 3_600 * 10**9
 
@@ -218,3 +220,42 @@ def test_a_run_served_by_the_memo_still_reports_progress_and_reads_nested_ignore
     assert sorted((p, (repo / p).stat().st_size) for p in [*second.files, "d0/f2.yaml"]) == sorted(
         seen
     )
+
+
+@pytest.mark.usefixtures("old_news")
+def test_a_memo_follows_files_reached_through_links(tmp_path: Path) -> None:
+    """Files under a symlinked directory and a symlinked file are compared like the others."""
+    repo = FileTree(
+        {"base/a.yaml": b"a", "base/b.yaml": b"b"}, {"overlay": "base", "c": "base/a.yaml"}
+    )
+    root = repo.write(tmp_path / "repo")
+    cache = ChecksumCache(tmp_path / "cache")
+    first = checksum(root, cache=cache)
+    assert {"base/a.yaml", "base/b.yaml", "c", "overlay/a.yaml", "overlay/b.yaml"} == set(
+        first.files
+    )
+    assert first is checksum(root, cache=cache)
+    mtime = (root / "base/b.yaml").stat().st_mtime_ns
+    (root / "base/b.yaml").write_bytes(b"B")
+    os.utime(root / "base/b.yaml", ns=(mtime, mtime))
+    after = checksum(root, cache=cache)
+    assert Changes(modified=("base/b.yaml", "overlay/b.yaml")) == first.diff(after)
+
+
+@pytest.mark.usefixtures("old_news")
+def test_a_memo_follows_entries_that_are_not_the_walkers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry offering only path, stat and open() is compared by its stat."""
+    repo = _tree(tmp_path)
+
+    class Plain:
+        def __init__(self, entry: WalkEntry) -> None:
+            self.path = entry.path
+            self.stat = entry.stat
+            self.open = entry.open
+
+    monkeypatch.setattr(_tree_module, "walk", lambda *a, **k: (Plain(e) for e in walk(*a, **k)))
+    cache = ChecksumCache(tmp_path / "cache")
+    first = checksum(repo, cache=cache)
+    assert first is checksum(repo, cache=cache)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast, final
 
 from pathspec import GitIgnoreSpec, PathSpec
@@ -320,14 +321,20 @@ def _hash_cached(  # noqa: C901, PLR0912, PLR0915 - one loop, inlined on purpose
     lstat = os.stat
     misses = 0
     trusted = True
-    same = 0  # files so far that are the memo's
-    known_paths, known_keys = (memo.paths, memo.keys) if memo is not None else ([], [])
-    following = memo is not None
-    known_count = len(known_keys)
+    walked = iter(entries)
+    rest: Iterable[WalkEntry] = walked
     paths: list[str] = []
     digests: list[bytes] = []
     keys: list[StatKey] = []
-    for entry in entries:
+    if memo is not None:
+        same, first = _follow(walked, memo, scoped, progress)
+        if first is None and same == len(memo.keys):  # every file as the memo has it
+            cache.hits += same
+            return memo.paths, memo.digests, memo.keys, True
+        paths, digests, keys = _memo_prefix(memo, same, live)
+        if first is not None:  # stat-ed again below: one system call, once
+            rest = chain((first,), walked)
+    for entry in rest:
         try:
             rel, ref = entry  # (path, where): the walker's own form, used in-package
         except TypeError:  # an entry that offers only path, stat and open()
@@ -344,16 +351,6 @@ def _hash_cached(  # noqa: C901, PLR0912, PLR0915 - one loop, inlined on purpose
             st.st_ctime_ns,
             st.st_mode,
         )
-        if following:
-            if same < known_count and rel == known_paths[same] and stat_key_now == known_keys[same]:
-                same += 1
-                if rel.endswith(_NESTED_IGNORE):
-                    _scope(entry, rel, scoped)
-                if progress is not None:
-                    progress(rel, st.st_size)
-                continue
-            following = False  # the first file that is not the memo's: back to lookups
-            paths, digests, keys = _memo_prefix(memo, same, live)
         digest = lookup(stat_key_now)
         if digest is not None:
             live[stat_key_now] = digest
@@ -379,22 +376,55 @@ def _hash_cached(  # noqa: C901, PLR0912, PLR0915 - one loop, inlined on purpose
         keys.append(stat_key_now)
         if progress is not None:
             progress(rel, st.st_size)
-    if following and memo is not None:  # no file differed: the memo's, unless it had more
-        if same == known_count:
-            cache.hits += same
-            return known_paths, memo.digests, known_keys, True
-        paths, digests, keys = _memo_prefix(memo, same, live)
     cache.hits += len(paths) - misses
     cache.misses += misses
     cache.save_if_changed()
     return paths, digests, keys, trusted
 
 
+def _follow(
+    entries: Iterator[WalkEntry], memo: TreeMemo, scoped: _Scoped, progress: _Progress
+) -> tuple[int, WalkEntry | None]:
+    """
+    How many of *entries*, from the start, are the memo's files; and the first that is not.
+
+    A file is the memo's if it has the path and the stat key of the memo's
+    file at the same place in the walk. Nothing is looked up: this loop is
+    what a run that finds nothing changed costs, a stat per file. The entry
+    that differs is handed back unconsumed (``None`` if none did).
+    """
+    known_paths, known_keys = memo.paths, memo.keys
+    count = len(known_keys)
+    lstat = os.stat
+    same = 0
+    for entry in entries:
+        try:
+            rel, ref = entry  # (path, where): the walker's own form, used in-package
+        except TypeError:  # an entry that offers only path, stat and open()
+            rel, ref = entry.path, None
+        if type(ref) is Dir and ref.fd >= 0:  # a file listed in its own, open directory
+            st = lstat(rel.rpartition("/")[2], dir_fd=ref.fd, follow_symlinks=False)
+        else:
+            st = entry.stat
+        if (
+            same == count
+            or rel != known_paths[same]
+            or (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+            != known_keys[same]
+        ):
+            return same, entry
+        same += 1
+        if rel.endswith(_NESTED_IGNORE):
+            _scope(entry, rel, scoped)
+        if progress is not None:
+            progress(rel, st.st_size)
+    return same, None
+
+
 def _memo_prefix(
-    memo: TreeMemo | None, count: int, live: dict[StatKey, bytes]
+    memo: TreeMemo, count: int, live: dict[StatKey, bytes]
 ) -> tuple[list[str], list[bytes], list[StatKey]]:
     """The memo's first *count* files (paths, digests, keys), kept live in the cache."""
-    assert memo is not None  # noqa: S101 - only called while following a memo
     keys = memo.keys[:count]
     digests = memo.digests[:count]
     live.update(zip(keys, digests, strict=True))
