@@ -212,26 +212,41 @@ def test_durable_false_never_syncs_nor_writes_a_ceiling(
     guard = FileSyncGuard(tmp_path, durable=False)
     assert [1, 2, 3, 4, 5] == ran(guard, 5)
     assert [] == calls
-    assert ("", 0) == record(guard)
+    assert (_file._boot_id(), 0) == record(guard)  # its boot, so its next run trusts it
     assert [".lock", ".state"] == sorted(p.suffix for p in tmp_path.iterdir())
 
 
 @pytest.mark.usefixtures("boot")
 def test_a_durable_guard_reserves_above_runs_made_without(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, boot: list[str]
 ) -> None:
-    """A durable run after non-durable ones (no boot) reserves above them and the ceiling."""
-    ran(FileSyncGuard(tmp_path, durable=False), 2)
+    """Durable and non-durable guards on one key, in one boot: one sequence, one ceiling."""
+    boot[0] = ""
+    ran(FileSyncGuard(tmp_path, durable=False), 2)  # no boot known: nothing to trust later
+    boot[0] = "boot-a"
     calls = syncs(monkeypatch)
     durable = FileSyncGuard(tmp_path)
     assert [3, 4] == ran(durable, 2)
     assert ["file", "directory"] == calls
     assert {"format": 1, "key": "app", "reserved": 1026} == ceiling(durable)
-    assert [5, 6] == ran(FileSyncGuard(tmp_path, durable=False), 2)
+    assert [5, 6] == ran(FileSyncGuard(tmp_path, durable=False), 2)  # this boot: the record
     calls.clear()
-    assert [1027] == ran(durable, 1)  # above the ceiling: runs 5 and 6 named no boot
-    assert ["file", "directory"] == calls
-    assert {"format": 1, "key": "app", "reserved": 2050} == ceiling(durable)
+    assert [7] == ran(durable, 1)  # this boot, below the ceiling: no fsync
+    assert [] == calls
+
+
+def test_a_guard_that_is_not_durable_never_repeats_a_durable_generation(
+    tmp_path: Path, boot: list[str]
+) -> None:
+    """After a power loss a non-durable guard goes on above the ceiling, like a durable one."""
+    durable = FileSyncGuard(tmp_path)
+    assert [1] == ran(durable, 1)
+    state_file = durable.files("app")[1]
+    after_run_1 = state_file.read_bytes()
+    assert [2, 3] == ran(durable, 2)
+    state_file.write_bytes(after_run_1)  # the power loss took the unsynced writes
+    boot[0] = "boot-b"
+    assert [1025] == ran(FileSyncGuard(tmp_path, durable=False), 1)
 
 
 # --------------------------------------------------------- corrupt ceilings
@@ -250,6 +265,8 @@ def test_a_durable_guard_reserves_above_runs_made_without(
         (b'{"format": 1, "key": "app", "reserved": "5"}\n', "not the ceiling of key 'app'"),
         (b'{"format": 1, "key": "app", "reserved": true}\n', "not the ceiling of key 'app'"),
         (b'{"format": 1, "key": "app", "reserved": 5.0}\n', "not the ceiling of key 'app'"),
+        (b'{"format": true, "key": "app", "reserved": 5}\n', "not the ceiling of key 'app'"),
+        (b'{"format": 1.0, "key": "app", "reserved": 5}\n', "not the ceiling of key 'app'"),
     ],
 )
 @pytest.mark.usefixtures("boot")
@@ -301,6 +318,7 @@ def test_a_failed_ceiling_write_starts_no_run_and_leaks_no_fd(
     assert fds == open_fds()
     assert not guard.files("app")[1].exists()
     assert not guard.files("app")[2].exists()
+    assert [] == list(tmp_path.glob("*.tmp"))  # the ceiling's temporary file is removed
     assert [1] == ran(guard, 1)
     assert {"format": 1, "key": "app", "reserved": 1024} == ceiling(guard)
 
@@ -380,3 +398,18 @@ def test_a_durable_guard_makes_the_directories_it_creates_durable(
     FileSyncGuard(tmp_path / "c", durable=False)
     assert [] == fsynced
     assert (tmp_path / "c").is_dir()
+
+
+def test_a_guard_made_with_a_relative_directory_keeps_it_after_a_chdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The directory is made absolute once: a chdir cannot point the guard at other files."""
+    monkeypatch.chdir(tmp_path)
+    guard = FileSyncGuard("locks")
+    assert [1, 2] == ran(guard, 2)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert [3] == ran(guard, 1)
+    assert tmp_path / "locks" == guard.files("app")[0].parent
+    assert [] == list(elsewhere.iterdir())

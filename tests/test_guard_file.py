@@ -179,6 +179,10 @@ def test_bad_arguments(tmp_path: Path) -> None:
             r"format and key are \(3, 'app'\)",  # the format is judged before its fields
         ),
         (
+            b'{"format": true, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1}',
+            r"format and key are \(True, 'app'\)",  # equal to 1, but not the integer 1
+        ),
+        (
             (
                 b'{"format": 2, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1,'
                 b' "boot": 5, "reserved": 0}'
@@ -203,7 +207,9 @@ def test_bad_arguments(tmp_path: Path) -> None:
 )
 def test_a_foreign_state_file_is_refused(tmp_path: Path, content: bytes, problem: str) -> None:
     """A state file the guard did not write raises GuardStateCorrupt instead of guessing."""
-    guard = FileSyncGuard(tmp_path)
+    guard = FileSyncGuard(
+        tmp_path, durable=False
+    )  # a durable guard starts over a file of no record
     guard.files("app")[1].write_bytes(content)
     with pytest.raises(GuardStateCorrupt, match=problem):
         guard.run("app", lambda: None)

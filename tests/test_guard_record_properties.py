@@ -10,7 +10,7 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from syncsafe import FileSyncGuard
+from syncsafe import FileSyncGuard, GuardStateCorrupt
 from syncsafe.guard import _file
 from syncsafe.guard._record import (
     Record,
@@ -179,7 +179,7 @@ def test_the_naive_in_place_rewrite_fails_the_torn_write_property() -> None:
 
 # ------------------------------------------------- generations across power loss
 
-OPERATIONS = ("run", "fail", "crash", "power loss")
+OPERATIONS = ("run", "fail", "crash", "power loss", "run without durable")
 
 
 class _Failed(Exception):
@@ -196,8 +196,11 @@ class _Host:
 
     A crash leaves the state file as its run left it at the start. A power
     loss is a reboot (a new boot id, or none that can be told) after which
-    the state file, never fsynced, is any version it ever had, or gone; the
-    ceiling file, fsynced, is as it was. A new process follows either.
+    the state file, never fsynced, is any version it ever had, gone, empty,
+    or zeros; the ceiling file, fsynced, is as it was. A new process follows
+    either. Some runs are made by a guard that is not durable, in another
+    process: what the durable guard hands out must never come again, from
+    either; what the other hands out is only promised within a boot.
     """
 
     def __init__(self, directory: str, *, durable: bool) -> None:
@@ -209,6 +212,8 @@ class _Host:
         self.state_file = self.guard.files(KEY)[1]
         self.versions: list[bytes] = []  # every content the state file had, oldest first
         self.handed_out: list[int] = []
+        self.main_high = 0  # the highest generation the host's own guard handed out
+        self.boot_high = 0  # the highest handed out by anyone since the last power loss
 
     def keep_version(self) -> None:
         """Note what the state file holds now, if it is new."""
@@ -217,13 +222,16 @@ class _Host:
             if raw not in self.versions[-1:]:
                 self.versions.append(raw)
 
-    def sync(self, operation: str, error: str) -> None:
+    def sync(self, operation: str, error: str, *, main: bool) -> None:
         """The function a run calls: the generation it was handed must be a new high."""
         self.keep_version()  # its start record
         generation = self.guard.state(KEY).started
-        high = max(self.handed_out, default=0)
+        high = max(self.main_high, self.boot_high)
         assert generation > high, f"generation {generation} after {self.handed_out}"
         self.handed_out.append(generation)
+        self.boot_high = generation
+        if main:
+            self.main_high = generation
         if operation == "fail":
             raise _Failed(error)
         if operation == "crash":
@@ -231,25 +239,35 @@ class _Host:
 
     def run(self, operation: str, error: str) -> None:
         """A run that returns, raises, or whose process is killed in the middle."""
+        main = operation != "run without durable"
+        guard = self.guard if main else FileSyncGuard(self.directory, durable=False)
+        sync = functools.partial(self.sync, operation, error, main=main)
         try:
-            outcome = self.guard.run(KEY, functools.partial(self.sync, operation, error))
+            outcome = guard.run(KEY, sync)
             assert self.handed_out[-1] == outcome.generation
         except _Failed:
             assert "fail" == operation
         except _Killed:  # the end record was never written; a new process comes
             self.state_file.write_bytes(self.versions[-1])
             self.guard = FileSyncGuard(self.directory, durable=self.durable)
+        except GuardStateCorrupt:  # refused, not guessed: only without a ceiling to go on from
+            assert not (main and self.durable)
+            self.state_file.unlink()  # the operator's repair
         self.keep_version()
 
     def power_loss(self, data: st.DataObject) -> None:
         """A reboot that leaves any earlier state file, or none, beside the ceiling file."""
         self.boot = data.draw(st.sampled_from([next(self.boots), ""]), label="new boot")
-        kept = data.draw(st.sampled_from([None, *self.versions]), label="state file kept")
+        last = self.versions[-1] if self.versions else b""
+        kept = data.draw(
+            st.sampled_from([None, b"", b"\0" * len(last), *self.versions]), label="state file"
+        )
         if kept is None:
             self.state_file.unlink(missing_ok=True)
         else:
             self.state_file.write_bytes(kept)
         self.guard = FileSyncGuard(self.directory, durable=self.durable)
+        self.boot_high = 0
 
 
 def generations_increase(data: st.DataObject, *, durable: bool) -> None:

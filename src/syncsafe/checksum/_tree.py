@@ -194,7 +194,9 @@ def checksum(
     # What else decides the result, besides the files walked: the memo of
     # the last run is only for a run that agrees on all of it.
     context = (base, sub, algo.name, key, _fingerprint(spec), _scoped_fingerprint(scoped))
-    memo = cache.memo if cache.memo is not None and cache.memo.context == context else None
+    memo = cache.memo  # read once: another thread may replace it
+    if memo is not None and memo.context != context:
+        memo = None
     paths, digests, keys, trusted = _hash_cached(entries, algo, scoped, progress, cache, memo=memo)
     if memo is not None and keys is memo.keys:  # every file as the memo has it: its result
         return cast("Checksum", memo.result)

@@ -29,32 +29,38 @@ not replaced by rename. ``S`` has two fixed-size slots, each blank or one
 JSON record followed by its CRC-32 (written in JSON whitespace). A write puts
 the new record into the slot that does not hold the newest one, which stays
 whole beside it; the newest record whose CRC matches is the state. Why every
-reader sees one whole version, as a rename would give, without a lock:
+reader sees one whole version, as a rename would give:
 
-- a write changes one slot, never the one holding the newest record, so a
-  read that overlaps it finds that record whole (the torn slot fails its
-  CRC) or the new one. Only a read overtaken by two writes can find no
-  whole record, and a reader without ``L`` (step 1, and
-  :meth:`FileSyncGuard.state`) reads again;
+- each in-place write holds an exclusive ``flock`` of ``S``, and a reader
+  without ``L`` (step 1, and :meth:`FileSyncGuard.state`) reads under a
+  shared one. Without it, a read that copies slot 0 and then slot 1 while
+  the second of two writes tears it finds only the record *before* the
+  newest whole: older than the state the caller asked in, which could let a
+  run that started before it asked serve it;
 - a process killed in the middle of a write leaves a torn slot beside the
   previous record, which counts. A file is only ever created, or enlarged,
-  by writing a new one in full and renaming it into place. Both slots torn
-  cannot come of a crash, and are refused
-  (:class:`~syncsafe.GuardStateCorrupt`), never read as "no run yet", which
-  would hand out generation 1 again.
+  by writing a new one in full and renaming it into place.
 
 ``S`` is never fsynced: a power loss can take it back to any earlier
-version, or take it away. With ``durable``, generations survive that
-anyway, the way database sequences do: a run hands out a generation only
-below a ceiling that is on disk, in ``C`` (``<stem>.ceiling``, replaced
-whole by an fsynced rename), reserved a block of :data:`RESERVE` at a time,
-so one run in :data:`RESERVE` pays for an fsync. Each record says in which
-boot of the machine (Linux's ``boot_id``) its generation was handed out. A
-power loss is a reboot, and within one boot the page cache loses no write:
-so a record of this boot is the truth, and a record of another boot (or of
-no known boot) may be stale, and the next generation is taken from above
-the ceiling instead. Where the boot cannot be told, every durable run
-reserves its own generation (an fsync per run).
+version, take it away, or leave it empty, zeroed or torn in both slots. With
+``durable``, generations survive that anyway, the way database sequences do:
+a run hands out a generation only below a ceiling that is on disk, in ``C``
+(``<stem>.ceiling``, replaced whole by an fsynced rename), reserved a block
+of :data:`RESERVE` at a time, so one run in :data:`RESERVE` pays for an
+fsync. Each record says in which boot of the machine (Linux's ``boot_id``)
+its generation was handed out. A power loss is a reboot, so a record of this
+boot is taken as the truth, and a record of another boot (or of no known
+boot) may be stale: the next generation is taken from above the ceiling
+instead, and a file with no whole record is started over from there. Where
+the boot cannot be told, every durable run reserves its own generation (an
+fsync per run). A guard that is not durable reserves nothing but reads the
+ceiling after a reboot too, so it never hands out a generation a durable
+one did; its own generations are only promised within a boot.
+
+The assumption under "a record of this boot is the truth": within one boot
+the page cache loses no write. That fails on a write-back error (the page is
+dropped and the disk's older block read again) and on a volume detached
+while the machine runs; neither is detected.
 
 A value cannot cross processes: a caller served by a run in another process
 gets ``Outcome(value=None, remote=True)``, or :class:`~syncsafe.SyncFailed`
@@ -63,6 +69,7 @@ with the other process's error as text.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -91,12 +98,16 @@ from syncsafe.guard._record import (
     Record,
     blank_slot,
     encode,
+    holds_a_record,
     parse,
     record_slot,
     slot_size_for,
     update,
 )
 from syncsafe.guard._values import GuardStatistics, Outcome
+
+if sys.platform != "win32":  # pragma: no branch - the state file is read and written under flock
+    import fcntl
 
 __all__ = ["RESERVE", "FileGuardState", "FileSyncGuard", "key_file_stem"]
 
@@ -106,7 +117,6 @@ _READ_SIZE: Final = 1 << 16
 RESERVE: Final = 1024
 """How many generations a durable :class:`FileSyncGuard` reserves on disk at a time."""
 _KNOWN_MAX: Final = 64  # state files whose content this guard last wrote, kept parsed
-_PEEK_TRIES: Final = 8  # reads by a caller without the lock before a file is called corrupt
 _STEM_MAX: Final = 48
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -250,14 +260,16 @@ class FileSyncGuard:
 
     def __attrs_post_init__(self) -> None:
         if sys.platform == "win32":  # pragma: no cover
-            msg = "FileSyncGuard needs a POSIX system: it writes its state files with pwrite(2)"
+            msg = "FileSyncGuard needs a POSIX system: it uses flock(2) and pwrite(2)"
             raise NotImplementedError(msg)
-        made = [d for d in (self.directory, *self.directory.parents) if not d.exists()]
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # Absolute, so that a later chdir cannot point the guard at other files.
+        self._dir = os.path.abspath(self.directory)  # noqa: PTH100 - a str, built once
+        where = Path(self._dir)
+        made = [d for d in (where, *where.parents) if not d.exists()]
+        where.mkdir(parents=True, exist_ok=True)
         if self.durable:  # a ceiling is no safer than the names of the directories it is in
             for directory in reversed(made):
                 _fsync_directory(os.fspath(directory.parent))
-        self._dir = os.fspath(self.directory)
 
     def run(
         self,
@@ -331,7 +343,7 @@ class FileSyncGuard:
             del self._entries[key]
 
     def _path(self, key: str, suffix: str) -> Path:
-        return self.directory / (_stem(key) + suffix)
+        return Path(self._dir, _stem(key) + suffix)
 
     def _run(
         self,
@@ -402,7 +414,17 @@ class FileSyncGuard:
                 raw = os.pread(fd, _READ_SIZE, 0)
                 if len(raw) == _READ_SIZE:  # a long error message: read it all
                     raw = _read_all(fd)
-                state = self._parse(raw, key, path)
+                try:
+                    state = self._parse(raw, key, path)
+                except GuardStateCorrupt:
+                    # Never fsynced, the file can come back from a power loss empty,
+                    # zeroed, or torn in both slots. A durable guard's ceiling is above
+                    # every generation it handed out (none was, without one): go on
+                    # from there, as after a record of no boot, and rewrite the file.
+                    # A whole record that is wrong (another key's) is refused.
+                    if not self.durable or holds_a_record(raw):
+                        raise
+                    state = _ZERO
             if seen is not None:
                 # share: the run in flight when this caller asked will do; coalesce: a later one.
                 in_flight = policy == "share" and seen.started > seen.finished
@@ -421,7 +443,10 @@ class FileSyncGuard:
                 entry.last = (generation, None, exc)
                 end: tuple[int, int, str | None, str, int]
                 end = (generation, generation, repr(exc), boot, reserved)
-                fd, raw, state = self._store(fd, raw, path, key, state, fields=end)
+                try:
+                    fd, raw, state = self._store(fd, raw, path, key, state, fields=end)
+                except BaseException:  # noqa: BLE001 - the run's own error goes on, this as context
+                    raise exc  # noqa: B904 - not "from": the write did not cause it
                 self._remember(path, raw, state)
                 raise
             entry.runner = None
@@ -438,15 +463,21 @@ class FileSyncGuard:
         """
         The generation of a run starting after *state*, the boot, and the ceiling that covers it.
 
-        Not durable: the next one, and no boot. Durable: the next one if the
-        newest record is of this boot and below its ceiling; else the next
-        above both the record and the ceiling on disk (a record of another
-        boot may have lost writes), after reserving a new block on disk.
+        The next one if the newest record is of this boot and, for a durable
+        guard, below its ceiling. Else (a record of another boot, or of no
+        known boot, may have lost writes) the next above both the record and
+        the ceiling file, whichever guard wrote them; a durable guard then
+        reserves a new block on disk before the run, a guard that is not
+        durable only reads the ceiling, so that it never hands out a
+        generation a durable one already did.
         """
-        if not self.durable:
-            return state.started + 1, "", 0
         boot = _boot_id()
         this_boot = bool(boot) and state.boot == boot
+        if not self.durable:
+            if this_boot:
+                return state.started + 1, boot, state.reserved
+            floor = max(state.started, self._read_ceiling(key, base + ".ceiling"))
+            return floor + 1, boot, state.reserved
         if this_boot and state.started < state.reserved:
             return state.started + 1, boot, state.reserved
         floor = state.started
@@ -469,7 +500,12 @@ class FileSyncGuard:
             reserved = data["reserved"]
         except (ValueError, KeyError, TypeError) as exc:
             raise GuardStateCorrupt(path, f"unreadable ({exc!r})") from exc
-        if fields != (1, key) or type(reserved) is not int or reserved < 0:
+        if (
+            fields != (1, key)
+            or type(fields[0]) is not int
+            or type(reserved) is not int
+            or reserved < 0
+        ):
             msg = f"not the ceiling of key {key!r} (format 1, reserved an integer >= 0)"
             raise GuardStateCorrupt(path, msg)
         return reserved
@@ -480,11 +516,15 @@ class FileSyncGuard:
         temp = path + ".tmp"  # one writer at a time; a leftover from a killed one is truncated
         new = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
-            _write_at(new, data.encode("ascii"), 0)
-            os.fsync(new)
-        finally:
-            os.close(new)
-        os.replace(temp, path)  # noqa: PTH105 - str paths, built once
+            try:
+                _write_at(new, data.encode("ascii"), 0)
+                os.fsync(new)
+            finally:
+                os.close(new)
+            os.replace(temp, path)  # noqa: PTH105 - str paths, built once
+        except BaseException:
+            _unlink_quietly(temp)
+            raise
         self._sync_directory()
 
     def _served(self, key: str, entry: _Entry, state: Record, *, fresh: bool) -> Outcome[T | None]:
@@ -509,27 +549,24 @@ class FileSyncGuard:
         """
         The state file, read without the key's lock: as it was before or after a write.
 
-        No lock is needed. A writer changes one slot at a time and never the
-        one holding the newest record, so a read that overlaps a write finds
-        that record whole (and the torn slot fails its check). Only a read
-        overtaken by two writes can find no whole record; that read is
-        retried, and only a file that shows none :data:`_PEEK_TRIES` times
-        is corrupt.
+        Under a shared ``flock`` of the file, which each in-place write holds
+        exclusively: a read must not overlap a write. Without it a read that
+        copies one slot, then the other while a second write tears it, finds
+        only the record before the newest, whole: a state older than the one
+        the caller asked in, which could let a run that started before the
+        caller asked serve it.
         """
-        for tries_left in range(_PEEK_TRIES - 1, -1, -1):  # pragma: no branch - returns or raises
-            fd = _open_state(path, os.O_RDONLY)
-            if fd is None:
-                return _ZERO
-            try:
-                raw = _read_all(fd)
-            finally:
-                os.close(fd)
-            try:
-                return self._parse(raw, key, path)
-            except GuardStateCorrupt:
-                if not tries_left:
-                    raise
-        raise AssertionError  # pragma: no cover - the loop returns or raises
+        fd = _open_state(path, os.O_RDONLY)
+        if fd is None:
+            return _ZERO
+        try:
+            # flock, not fcntl: it is held per open file, so it also excludes
+            # a writer in another thread of this process.
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            raw = _read_all(fd)
+        finally:
+            os.close(fd)  # releases the shared lock
+        return self._parse(raw, key, path)
 
     def _store(
         self,
@@ -554,7 +591,11 @@ class FileSyncGuard:
         size = current.slot_size
         if fd is not None and len(record) + SLOT_OVERHEAD <= size:  # in place, the usual case
             at, data = update(current, record)
-            _write_at(fd, data, at)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # readers without the key's lock read around it
+            try:
+                _write_at(fd, data, at)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
             raw = raw[:at] + data + raw[at + size :]
         else:
             size = max(size, slot_size_for(record))
@@ -585,9 +626,11 @@ class FileSyncGuard:
             os.replace(temp, path)  # noqa: PTH105 - str paths, built once
         except BaseException:
             os.close(new)
+            _unlink_quietly(temp)
             raise
         if fd is not None:
-            os.close(fd)
+            with contextlib.suppress(OSError):  # the old file is replaced: its close cannot matter
+                os.close(fd)
         return new, raw
 
     def _sync_directory(self) -> None:
@@ -652,6 +695,12 @@ def _fsync_directory(path: str) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def _unlink_quietly(path: str) -> None:
+    """Remove the temporary file at *path*, if it is there (a failed write's leftover)."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)  # noqa: PTH108 - a str path
 
 
 def _write_at(fd: int, data: bytes, offset: int) -> None:

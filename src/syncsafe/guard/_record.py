@@ -43,6 +43,7 @@ __all__ = [
     "Record",
     "blank_slot",
     "encode",
+    "holds_a_record",
     "parse",
     "record_slot",
     "slot_size_for",
@@ -170,10 +171,29 @@ def parse(raw: bytes, key: str, path: str) -> Record:
     return best
 
 
-def _parse_slot(slot: bytes, key: str, path: str, size: int, index: int) -> Record | None:
-    """The record in *slot*, or ``None`` if the slot is blank or its check fails."""
+def holds_a_record(raw: bytes) -> bool:
+    """
+    Whether *raw*, a state file's bytes, holds one whole record, of whatever key.
+
+    A foreign file, or a record that is whole but wrong, does; a file a power
+    loss left empty, full of zeros or torn in every slot does not.
+    """
+    if not raw.endswith(b"\n"):
+        try:
+            json.loads(raw)
+        except ValueError:
+            return False
+        return True
+    size = len(raw) // 2
+    if len(raw) % 2 or size < _MIN_SLOT or size & (size - 1):
+        return False
+    return any(_whole(raw[index * size : (index + 1) * size]) for index in (0, 1))
+
+
+def _whole(slot: bytes) -> int:
+    """Where the record in *slot* ends, if its check matches; else 0 (blank or torn)."""
     if not slot.startswith(b"{"):
-        return None
+        return 0
     # The check and the padding hold no brace, so a whole record ends at the
     # slot's last one; the CRC is checked before any JSON is decoded, so torn
     # bytes never reach the decoder.
@@ -181,9 +201,17 @@ def _parse_slot(slot: bytes, key: str, path: str, size: int, index: int) -> Reco
     check = slot[end : end + _CHECK_BITS]
     padding = slot[end + _CHECK_BITS :]  # spaces, then the newline
     if len(check) != _CHECK_BITS or check.strip(b" \t") or padding.lstrip(b" ") != b"\n":
-        return None
+        return 0
     value = int(check.translate(_FROM_CHECK), 2)
     if value & 0xFFFFFFFF != zlib.crc32(slot[:end] + bytes((value >> 32,))):
+        return 0
+    return end
+
+
+def _parse_slot(slot: bytes, key: str, path: str, size: int, index: int) -> Record | None:
+    """The record in *slot*, or ``None`` if the slot is blank or its check fails."""
+    end = _whole(slot)
+    if not end:
         return None
     try:
         data = _DECODER.decode(slot[:end].decode("ascii"))
@@ -210,7 +238,7 @@ def _record(data: object, key: str, path: str, size: int, index: int) -> Record:
             data["error"],  # type: ignore[index]
             data["pid"],  # type: ignore[index]
         )
-        if fields[0] not in _FORMATS or fields[1] != key:
+        if type(fields[0]) is not int or fields[0] not in _FORMATS or fields[1] != key:
             msg = f"format and key are {fields!r}, not {(FORMAT, key)!r}"
             raise GuardStateCorrupt(path, msg)
         boot, reserved = (
