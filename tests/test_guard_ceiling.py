@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -9,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from _files import open_fds
-from syncsafe import FileGuardState, FileSyncGuard, GuardStateCorrupt
+from syncsafe import FileGuardState, FileSyncGuard, GuardStateCorrupt, SyncInProgress
 from syncsafe.guard import _file
 from syncsafe.guard._record import blank_slot, parse
 
@@ -226,6 +228,8 @@ def test_a_durable_guard_reserves_above_runs_made_without(
     boot[0] = "boot-a"
     calls = syncs(monkeypatch)
     durable = FileSyncGuard(tmp_path)
+    assert ["directory"] == calls  # the directory's own name, in its parent
+    calls.clear()
     assert [3, 4] == ran(durable, 2)
     assert ["file", "directory"] == calls
     assert {"format": 1, "key": "app", "reserved": 1026} == ceiling(durable)
@@ -394,7 +398,9 @@ def test_a_durable_guard_makes_the_directories_it_creates_durable(
     FileSyncGuard(tmp_path / "a" / "b")
     assert [str(tmp_path), str(tmp_path / "a")] == fsynced
     fsynced.clear()
-    FileSyncGuard(tmp_path / "a" / "b")  # nothing made: nothing to sync
+    FileSyncGuard(tmp_path / "a" / "b")  # made before, by anyone: its own name is synced
+    assert [str(tmp_path / "a")] == fsynced
+    fsynced.clear()
     FileSyncGuard(tmp_path / "c", durable=False)
     assert [] == fsynced
     assert (tmp_path / "c").is_dir()
@@ -413,3 +419,79 @@ def test_a_guard_made_with_a_relative_directory_keeps_it_after_a_chdir(
     assert [3] == ran(guard, 1)
     assert tmp_path / "locks" == guard.files("app")[0].parent
     assert [] == list(elsewhere.iterdir())
+
+
+# ------------------------------------------------- readers of a file with no record
+
+
+def _emptied(tmp_path: Path) -> FileSyncGuard:
+    """A durable guard that ran once, then a power loss left its state file empty."""
+    guard = FileSyncGuard(tmp_path)
+    ran(guard, 1)
+    guard.files("app")[1].write_bytes(b"")
+    return FileSyncGuard(tmp_path)  # as a new process after the reboot
+
+
+@pytest.mark.usefixtures("boot")
+def test_a_reader_of_a_file_with_no_record_gets_zeros_and_a_rejected_caller_no_error(
+    tmp_path: Path,
+) -> None:
+    """Before the holder of the lock starts it over, state() is zeros and reject says 0."""
+    guard = _emptied(tmp_path)
+    assert FileGuardState("app") == guard.state("app")
+    held = FileLock(guard.files("app")[0])  # as a run in another process holds it
+    with held, pytest.raises(SyncInProgress) as info:
+        guard.run("app", lambda: None, policy="reject")
+    assert 0 == info.value.generation
+
+
+@pytest.mark.usefixtures("boot")
+def test_a_waiter_that_saw_no_record_is_never_served_and_runs_itself(tmp_path: Path) -> None:
+    """It cannot tell which run had started when it asked: no run may serve it."""
+    guard = _emptied(tmp_path)
+    holder = FileSyncGuard(tmp_path)
+    held = FileLock(guard.files("app")[0])
+    held.acquire()
+
+    def meanwhile(_key: str) -> None:  # the holder's run ends while this caller waits
+        held.release()
+        assert 1025 == holder.run("app", lambda: None).generation
+
+    guard._waiting_hook = meanwhile
+    outcome = guard.run("app", lambda: "mine")
+    assert (True, 1026, "mine") == (outcome.leader, outcome.generation, outcome.value)
+
+
+def test_a_reader_unlocks_before_it_closes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child forked during a read shares the open file: the close alone would not unlock it."""
+    guard = FileSyncGuard(tmp_path, durable=False)
+    ran(guard, 1)
+    calls: list[str] = []
+    flock, close = fcntl.flock, os.close
+
+    def spy_flock(fd: int, operation: int) -> None:
+        calls.append({fcntl.LOCK_SH: "shared", fcntl.LOCK_UN: "unlock"}.get(operation, "other"))
+        flock(fd, operation)
+
+    def spy_close(fd: int) -> None:
+        calls.append("close")
+        close(fd)
+
+    monkeypatch.setattr(fcntl, "flock", spy_flock)
+    monkeypatch.setattr(os, "close", spy_close)
+    guard.state("app")
+    assert ["shared", "unlock", "close"] == calls
+
+
+def test_a_directory_named_through_a_link_and_dotdot_is_the_one_the_os_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made absolute without normalising: "link/.." goes where the kernel goes, not up the name."""
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "link").symlink_to("real/sub")
+    monkeypatch.chdir(tmp_path)
+    guard = FileSyncGuard("link/../guards", durable=False)
+    ran(guard, 1)
+    assert (tmp_path / "real" / "guards").is_dir()
+    assert not (tmp_path / "guards").exists()
+    assert (tmp_path / "real" / "guards") == guard.files("app")[1].resolve().parent

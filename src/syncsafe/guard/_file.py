@@ -263,12 +263,12 @@ class FileSyncGuard:
             msg = "FileSyncGuard needs a POSIX system: it uses flock(2) and pwrite(2)"
             raise NotImplementedError(msg)
         # Absolute, so that a later chdir cannot point the guard at other files.
-        self._dir = os.path.abspath(self.directory)  # noqa: PTH100 - a str, built once
+        self._dir = os.fspath(self.directory.absolute())  # not normalised: "link/.." as the OS
         where = Path(self._dir)
         made = [d for d in (where, *where.parents) if not d.exists()]
         where.mkdir(parents=True, exist_ok=True)
         if self.durable:  # a ceiling is no safer than the names of the directories it is in
-            for directory in reversed(made):
+            for directory in reversed(made or [where]):  # made now, or by anyone before
                 _fsync_directory(os.fspath(directory.parent))
 
     def run(
@@ -318,7 +318,12 @@ class FileSyncGuard:
         return self._path(key, ".lock"), self._path(key, ".state"), self._path(key, ".ceiling")
 
     def state(self, key: str) -> FileGuardState:
-        """The state file of *key* as it is now (all zeros if no run ever started)."""
+        """
+        The state file of *key* as it is now (all zeros if no run ever started).
+
+        Also all zeros, for a durable guard, if the file holds no record (as a
+        power loss can leave it) until the next run starts it over.
+        """
         return self._read(key, self._path(key, ".state"))
 
     def statistics(self) -> GuardStatistics:
@@ -355,14 +360,16 @@ class FileSyncGuard:
         deadline: float | None,
         timeout: float | None,
     ) -> Outcome[T | None]:
+        # seen: the state when this caller asked, if it had to wait; _UNKNOWN
+        # if the file held no record then, and no run may serve the caller.
         base = f"{self._dir}/{_stem(key)}"
         state_path = base + ".state"
-        seen: Record | None = None  # the state when this caller asked, if it had to wait
+        seen: Record | None = None
         if not entry.lock.acquire(blocking=False):
             seen = self._peek(key, state_path)
             if policy == "reject":
                 self._count_rejected()
-                raise SyncInProgress(key, seen.started)
+                raise SyncInProgress(key, 0 if seen is _UNKNOWN else seen.started)
             self._about_to_wait(key)
             if not entry.lock.acquire(timeout=_remaining(deadline)):
                 self._count_timed_out()
@@ -381,7 +388,7 @@ class FileSyncGuard:
                     seen = self._peek(key, state_path)
                 if policy == "reject":
                     self._count_rejected()
-                    raise SyncInProgress(key, seen.started) from None
+                    raise SyncInProgress(key, 0 if seen is _UNKNOWN else seen.started) from None
                 self._about_to_wait(key)
                 try:
                     lock.acquire(timeout=_remaining(deadline))
@@ -408,23 +415,7 @@ class FileSyncGuard:
         path = base + ".state"
         fd = _open_state(path)
         try:
-            if fd is None:
-                raw, state = b"", _ZERO
-            else:
-                raw = os.pread(fd, _READ_SIZE, 0)
-                if len(raw) == _READ_SIZE:  # a long error message: read it all
-                    raw = _read_all(fd)
-                try:
-                    state = self._parse(raw, key, path)
-                except GuardStateCorrupt:
-                    # Never fsynced, the file can come back from a power loss empty,
-                    # zeroed, or torn in both slots. A durable guard's ceiling is above
-                    # every generation it handed out (none was, without one): go on
-                    # from there, as after a record of no boot, and rewrite the file.
-                    # A whole record that is wrong (another key's) is refused.
-                    if not self.durable or holds_a_record(raw):
-                        raise
-                    state = _ZERO
+            raw, state = self._read_held(fd, key, path)
             if seen is not None:
                 # share: the run in flight when this caller asked will do; coalesce: a later one.
                 in_flight = policy == "share" and seen.started > seen.finished
@@ -445,9 +436,12 @@ class FileSyncGuard:
                 end = (generation, generation, repr(exc), boot, reserved)
                 try:
                     fd, raw, state = self._store(fd, raw, path, key, state, fields=end)
-                except BaseException:  # noqa: BLE001 - the run's own error goes on, this as context
-                    raise exc  # noqa: B904 - not "from": the write did not cause it
-                self._remember(path, raw, state)
+                except Exception as write_error:  # noqa: BLE001 - the run's own error goes on
+                    # The start record stays the newest: the next caller runs again.
+                    if hasattr(exc, "add_note"):  # pragma: no branch - Python 3.11 and later
+                        exc.add_note(f"{key}: the run's end was not recorded: {write_error!r}")
+                else:
+                    self._remember(path, raw, state)
                 raise
             entry.runner = None
             entry.last = (generation, value, None)
@@ -458,6 +452,25 @@ class FileSyncGuard:
         finally:
             if fd is not None:
                 os.close(fd)
+
+    def _read_held(self, fd: int | None, key: str, path: str) -> tuple[bytes, Record]:
+        """The bytes and the state of the state file open as *fd*, read holding the key's lock."""
+        if fd is None:
+            return b"", _ZERO
+        raw = os.pread(fd, _READ_SIZE, 0)
+        if len(raw) == _READ_SIZE:  # a long error message: read it all
+            raw = _read_all(fd)
+        try:
+            return raw, self._parse(raw, key, path)
+        except GuardStateCorrupt:
+            # Never fsynced, the file can come back from a power loss empty,
+            # zeroed, or torn in both slots. A durable guard's ceiling is above
+            # every generation it handed out (none was, without one): go on
+            # from there, as after a record of no boot, and rewrite the file.
+            # A whole record that is wrong (another key's) is refused.
+            if not self.durable or holds_a_record(raw):
+                raise
+            return raw, _ZERO
 
     def _next_generation(self, key: str, base: str, state: Record) -> tuple[int, str, int]:
         """
@@ -563,10 +576,20 @@ class FileSyncGuard:
             # flock, not fcntl: it is held per open file, so it also excludes
             # a writer in another thread of this process.
             fcntl.flock(fd, fcntl.LOCK_SH)
-            raw = _read_all(fd)
+            try:
+                raw = _read_all(fd)
+            finally:
+                # Unlocked before the close: a child forked meanwhile shares
+                # the open file, and the close alone would leave it locked.
+                fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
-            os.close(fd)  # releases the shared lock
-        return self._parse(raw, key, path)
+            os.close(fd)
+        try:
+            return self._parse(raw, key, path)
+        except GuardStateCorrupt:
+            if not self.durable or holds_a_record(raw):
+                raise
+            return _UNKNOWN  # what a power loss left: the holder of the lock starts it over
 
     def _store(
         self,
@@ -618,9 +641,9 @@ class FileSyncGuard:
         The new file is written in full and renamed into place, so no reader
         ever finds it partly written.
         """
+        raw = record_slot(record, size=size) + blank_slot(size)
         temp = path + ".tmp"  # one writer at a time; a leftover from a killed one is truncated
         new = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        raw = record_slot(record, size=size) + blank_slot(size)
         try:
             _write_at(new, raw, 0)
             os.replace(temp, path)  # noqa: PTH105 - str paths, built once
@@ -639,6 +662,8 @@ class FileSyncGuard:
     def _read(self, key: str, path: Path) -> FileGuardState:
         """The state file at *path*, read as an unlocked caller reads it."""
         r = self._peek(key, os.fspath(path))
+        if r is _UNKNOWN:
+            return FileGuardState(key)
         return FileGuardState(key, r.started, r.finished, r.error, r.pid)
 
     def _write(self, path: Path, state: FileGuardState) -> None:
@@ -669,6 +694,8 @@ class FileSyncGuard:
 
 
 _ZERO: Final = Record(0, 0, None, 0)
+# A state no run can serve: what a waiter saw in a file that held no record.
+_UNKNOWN: Final = Record(sys.maxsize, sys.maxsize, None, 0)
 
 
 def _open_state(path: str, flags: int = os.O_RDWR) -> int | None:

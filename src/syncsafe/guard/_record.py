@@ -75,9 +75,9 @@ class Record(NamedTuple):
     error: str | None
     pid: int
     boot: str = ""
-    """The boot in which ``started`` was handed out by a durable guard; empty if not."""
+    """The boot of the machine in which the record was written; empty if it could not be told."""
     reserved: int = 0
-    """The generation reserved on disk up to (the ceiling file) when ``boot`` is not empty."""
+    """The newest ceiling a durable guard reserved on disk, as known when written; 0 for none."""
     slot_size: int = 0
     """The size of each of the file's two slots; 0 if the file is not in the slotted format."""
     newest: int = 0
