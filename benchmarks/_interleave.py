@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, cast
 
-__all__ = ["interleaved", "record"]
+if TYPE_CHECKING:
+    from pytest_benchmark.fixture import BenchmarkFixture
+
+__all__ = ["compare", "interleaved", "record"]
 
 
 def interleaved(
@@ -38,3 +42,18 @@ def record(extra_info: dict[str, object], times: Mapping[str, float], baseline: 
         extra_info[f"{name}_us"] = round(seconds * 1e6, 2)
         if name != baseline:
             extra_info[f"{name}_ratio"] = round(seconds / times[baseline], 3)
+
+
+def compare(
+    bench: BenchmarkFixture,
+    candidates: Mapping[str, Callable[[], object]],
+    *,
+    baseline: str,
+    rounds: int,
+    calls: int,
+) -> dict[str, float]:
+    """Run :func:`interleaved` once as *bench*'s measurement, and :func:`record` what it found."""
+    once = cast("Callable[..., dict[str, float]]", bench.pedantic)  # untyped in pytest-benchmark
+    times = once(interleaved, args=(candidates,), kwargs={"rounds": rounds, "calls": calls})
+    record(bench.extra_info, times, baseline)
+    return times

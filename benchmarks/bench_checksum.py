@@ -21,7 +21,7 @@ import pytest
 import xxhash
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from benchmarks._interleave import interleaved, record
+from benchmarks._interleave import compare
 from syncsafe import ChecksumCache, checksum, walk
 from syncsafe.checksum._cache import RACY_MARGIN_NS
 
@@ -171,9 +171,7 @@ def test_checksum_cache_interleaved(measure: Measure, tree: Path, warm_cache: Pa
         "walk_and_stat_floor": floor,
     }
     bench = measure(f"{GROUP}-cache-interleaved", True)  # noqa: FBT003
-    once = cast("Callable[..., dict[str, float]]", bench.pedantic)  # untyped in pytest-benchmark
-    times = once(interleaved, args=(candidates,), kwargs={"rounds": 15 if FULL else 1, "calls": 1})
-    record(bench.extra_info, times, "cold")
+    times = compare(bench, candidates, baseline="cold", rounds=15 if FULL else 1, calls=1)
     assert set(candidates) == set(times)
 
 

@@ -15,14 +15,13 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 import filelock
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 from singleflight.basic import SingleFlight
 
-from benchmarks._interleave import interleaved, record
+from benchmarks._interleave import compare
 from syncsafe import FileSyncGuard, SyncGuard
 
 FULL = os.environ.get("SYNCSAFE_BENCH_FULL") == "1"
@@ -237,7 +236,5 @@ def test_file_guard_interleaved(measure: Measure, lock_dir: Path) -> None:
     }
     rounds, calls = (60, 200) if FULL else (2, 5)
     bench = measure("file-guard-interleaved", True)  # noqa: FBT003
-    once = cast("Callable[..., dict[str, float]]", bench.pedantic)  # untyped in pytest-benchmark
-    times = once(interleaved, args=(candidates,), kwargs={"rounds": rounds, "calls": calls})
-    record(bench.extra_info, times, "bare_filelock")
+    times = compare(bench, candidates, baseline="bare_filelock", rounds=rounds, calls=calls)
     assert set(candidates) == set(times)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from benchmarks._interleave import interleaved, record
+from benchmarks._interleave import compare
 from syncsafe import walk
 
 Measure = Callable[[str, bool], BenchmarkFixture]
@@ -74,7 +73,5 @@ def test_walk_interleaved(measure: Measure, tree: Path) -> None:
         "syncsafe_walk": lambda: _syncsafe(tree),
     }
     bench = measure("walk-10k-interleaved", True)  # noqa: FBT003
-    once = cast("Callable[..., dict[str, float]]", bench.pedantic)  # untyped in pytest-benchmark
-    times = once(interleaved, args=(candidates,), kwargs={"rounds": 30 if FULL else 1, "calls": 1})
-    record(bench.extra_info, times, "os_walk")
+    times = compare(bench, candidates, baseline="os_walk", rounds=30 if FULL else 1, calls=1)
     assert set(candidates) == set(times)

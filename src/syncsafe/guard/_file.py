@@ -460,17 +460,9 @@ class FileSyncGuard:
         raw = os.pread(fd, _READ_SIZE, 0)
         if len(raw) == _READ_SIZE:  # a long error message: read it all
             raw = _read_all(fd)
-        try:
-            return raw, self._parse(raw, key, path)
-        except GuardStateCorrupt:
-            # Never fsynced, the file can come back from a power loss empty,
-            # zeroed, or torn in both slots. A durable guard's ceiling is above
-            # every generation it handed out (none was, without one): go on
-            # from there, as after a record of no boot, and rewrite the file.
-            # A whole record that is wrong (another key's) is refused.
-            if not self.durable or holds_a_record(raw):
-                raise
-            return raw, _ZERO
+        # A file with no record goes on as after a record of no boot: above
+        # the ceiling, and rewritten by this run.
+        return raw, self._parse(raw, key, path, no_record=_ZERO)
 
     def _next_generation(self, key: str, base: str, state: Record) -> tuple[int, str, int]:
         """
@@ -551,12 +543,26 @@ class FileSyncGuard:
         value: T | None = last[1] if last is not None and local else None  # type: ignore[assignment]
         return Outcome(value, state.finished, False, fresh, 0, remote=not local)  # noqa: FBT003
 
-    def _parse(self, raw: bytes, key: str, path: str) -> Record:
-        """The record in *raw*, the state file at *path*: not parsed again if this guard left it."""
+    def _parse(self, raw: bytes, key: str, path: str, *, no_record: Record | None = None) -> Record:
+        """
+        The record in *raw*, the state file at *path*: not parsed again if this guard left it.
+
+        A durable guard given *no_record* returns it for a file that holds no
+        whole record. Never fsynced, the file can come back from a power loss
+        empty, zeroed or torn in both slots, and a durable guard's ceiling is
+        above every generation it handed out (none was, without one), so it
+        can go on from there. A whole record that is wrong (another key's),
+        and any damage without ``durable``, is :class:`~syncsafe.GuardStateCorrupt`.
+        """
         known = self._known.get(path)
         if known is not None and known[0] == raw:
             return known[1]
-        return parse(raw, key, path)
+        try:
+            return parse(raw, key, path)
+        except GuardStateCorrupt:
+            if no_record is None or not self.durable or holds_a_record(raw):
+                raise
+            return no_record
 
     def _peek(self, key: str, path: str) -> Record:
         """
@@ -584,12 +590,8 @@ class FileSyncGuard:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
-        try:
-            return self._parse(raw, key, path)
-        except GuardStateCorrupt:
-            if not self.durable or holds_a_record(raw):
-                raise
-            return _UNKNOWN  # what a power loss left: the holder of the lock starts it over
+        # A file with no record: the holder of the lock starts it over.
+        return self._parse(raw, key, path, no_record=_UNKNOWN)
 
     def _store(
         self,
