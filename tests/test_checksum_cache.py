@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import os
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
 
-from syncsafe import ChecksumCache, ChecksumCacheWarning
+from syncsafe import ChecksumCache, ChecksumCacheWarning, checksum
 from syncsafe.checksum import _cache
 from syncsafe.checksum._cache import RACY_MARGIN_NS
 
@@ -180,3 +182,64 @@ def test_concurrent_saves_never_tear_the_file(tmp_path: Path) -> None:
     assert len(found) == 1
     winner = found[0]
     assert all(reread.lookup("xxh3-128", _key(0, ino=winner * 1000 + i)) for i in range(200))
+
+
+@pytest.fixture
+def old_news(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Move the cache's clock an hour on: every file written by the test is safely old."""
+    later = _cache._now_ns() + HOUR
+    monkeypatch.setattr(_cache, "_now_ns", lambda: later)
+
+
+@pytest.mark.timeout(30)  # a liveness bound: the bug was a hang in open()
+@pytest.mark.usefixtures("old_news")
+def test_a_fifo_as_the_cache_file_is_a_warning_not_a_hang(tmp_path: Path) -> None:
+    """A FIFO at the cache path is never opened for a blocking read: ignored, then replaced."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.yaml").write_bytes(b"a")
+    file = tmp_path / "cache"
+    os.mkfifo(file)
+    with pytest.warns(ChecksumCacheWarning, match=r"ignoring checksum cache .*: .*a FIFO"):
+        result = checksum(repo, cache=ChecksumCache(file))
+    assert checksum(repo) == result
+    assert file.is_file()  # the save renamed a real cache over the FIFO
+    again = ChecksumCache(file)
+    assert checksum(repo, cache=again) == result
+    assert (1, 0) == (again.hits, again.misses)
+
+
+@pytest.mark.usefixtures("old_news")
+def test_a_directory_as_the_cache_file_warns_on_load_and_on_save(tmp_path: Path) -> None:
+    """A directory at the cache path: one warning for the load, one for each failed save."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.yaml").write_bytes(b"a")
+    file = tmp_path / "cache"
+    file.mkdir()
+    cache = ChecksumCache(file)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = checksum(repo, cache=cache)
+    messages = [str(w.message) for w in caught]
+    assert [ChecksumCacheWarning, ChecksumCacheWarning] == [w.category for w in caught]
+    assert messages[0].startswith(f"ignoring checksum cache {file}: ")
+    assert "a directory, not a regular file" in messages[0]
+    assert messages[1].startswith(f"cannot save checksum cache {file}: ")
+    assert checksum(repo) == result
+    assert [] == list(file.iterdir())  # nothing written into it, no temporary file left
+    assert ["cache", "cache.lock"] == sorted(p.name for p in tmp_path.iterdir() if p != repo)
+    (tmp_path / "repo" / "b.yaml").write_bytes(b"b")  # a new file: a new entry, a new save
+    with pytest.warns(ChecksumCacheWarning, match="cannot save checksum cache"):
+        assert checksum(repo) == checksum(repo, cache=cache)
+
+
+def test_an_explicit_save_still_raises(tmp_path: Path) -> None:
+    """save() itself reports the failure as the OSError it is; only save_if_changed warns."""
+    file = tmp_path / "cache"
+    file.mkdir()
+    cache = ChecksumCache(file)
+    with pytest.warns(ChecksumCacheWarning, match="ignoring"):
+        cache.record("xxh3-128", _key(0), DIGEST, HOUR)
+    with pytest.raises(OSError, match="Is a directory"):
+        cache.save()

@@ -12,7 +12,9 @@ any later edit must carry a later timestamp.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import struct
 import tempfile
 import time
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Final, cast, final
 import filelock
 import xxhash
 
+from syncsafe._fs import file_kind
 from syncsafe.checksum._algorithms import BY_NAME
 
 if TYPE_CHECKING:
@@ -106,7 +109,11 @@ class ChecksumCache:
     concurrent processes never leave a torn cache: the last one to save wins.
     A cache file that is corrupt, truncated or not a syncsafe cache is
     ignored with a :class:`ChecksumCacheWarning` and rewritten on save;
-    nothing from it is trusted. A saved cache holds the entries this object
+    nothing from it is trusted. So is a path that holds no regular file
+    (a directory, a FIFO: opened without blocking and checked before
+    anything is read) or cannot be read; a save that
+    :func:`~syncsafe.checksum` cannot make is a warning too, never an
+    exception, and the run's result stands. A saved cache holds the entries this object
     used or added, so that it does not grow without bound: use one cache
     file per tree.
 
@@ -202,23 +209,43 @@ class ChecksumCache:
         self._dirty = False
 
     def save_if_changed(self) -> None:
-        """:meth:`save` when entries were added since the last save."""
-        if self._dirty:
+        """
+        :meth:`save` when entries were added since the last save; never raises :class:`OSError`.
+
+        This is the save :func:`~syncsafe.checksum` makes. A cache that
+        cannot be written (its path is a directory, its directory is not
+        writable, the disk is full) must not fail a checksum whose result is
+        already known: the failure is a :class:`ChecksumCacheWarning`, the
+        file is left as it was, and the entries stay in memory, to be saved
+        by a later run.
+        """
+        if not self._dirty:
+            return
+        try:
             self.save()
+        except OSError as exc:
+            warnings.warn(
+                ChecksumCacheWarning(f"cannot save checksum cache {self.file}: {exc}"),
+                stacklevel=2,
+            )
 
     def _load(self) -> dict[str, dict[StatKey, bytes]]:
         try:
-            data = self.file.read_bytes()
+            data = _read_regular(self.file)
         except FileNotFoundError:
             return {}
-        try:
-            return self._decode(data)
-        except ValueError as exc:
-            warnings.warn(
-                ChecksumCacheWarning(f"ignoring checksum cache {self.file}: {exc}"),
-                stacklevel=4,
-            )
-            return {}
+        except OSError as exc:  # a directory, a FIFO, a device, no permission...
+            problem: object = exc
+        else:
+            try:
+                return self._decode(data)
+            except ValueError as exc:
+                problem = exc
+        warnings.warn(
+            ChecksumCacheWarning(f"ignoring checksum cache {self.file}: {problem}"),
+            stacklevel=4,
+        )
+        return {}
 
     @staticmethod
     def _encode(entries: dict[str, dict[StatKey, bytes]], written_ns: int) -> bytes:
@@ -288,6 +315,27 @@ class ChecksumCache:
             msg = "corrupt (trailing bytes)"
             raise ValueError(msg)
         return result
+
+
+def _read_regular(path: Path) -> bytes:
+    """
+    The bytes of the regular file at *path*; :class:`OSError` if it is anything else.
+
+    Opened with ``O_NONBLOCK``, so that a FIFO in its place cannot hang the
+    open (a plain ``open`` for reading waits for a writer), and checked with
+    ``fstat`` on the opened descriptor before anything is read, so that a
+    FIFO, a device or a directory is refused rather than read from.
+    ``O_NONBLOCK`` changes nothing for a regular file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"a {file_kind(mode)}, not a regular file", str(path))
+        with os.fdopen(os.dup(fd), "rb") as file:
+            return file.read()
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:
