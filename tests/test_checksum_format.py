@@ -16,6 +16,7 @@ from syncsafe import (
     CorruptManifest,
     IncomparableChecksums,
     InvalidAnnotationKey,
+    NonCanonicalPath,
     UnknownAlgorithm,
 )
 from syncsafe.checksum._format import encode
@@ -196,6 +197,9 @@ def _document(**changes: object) -> str:
         (_document(annotation_key="a/b/c"), "invalid key 'a/b/c'"),
         (_document(files={"a": "11" * 8}), "does not match its files"),
         (_document(digest="xxh3-64:0"), "does not match its files"),
+        (_document(files={"\udcc3\udca9": "00" * 8}), "must be written '\xe9'"),
+        (_document(files={"\xe9": "00" * 8, "\udcc3\udca9": "00" * 8}), "must be written"),
+        (_document(files={"\ud800": "00" * 8}), "cannot be encoded to bytes"),
     ],
 )
 def test_corrupt_manifests_are_errors(text: str, problem: str) -> None:
@@ -236,3 +240,20 @@ def test_module_attribute_stays_the_function() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert "True True" == out.strip()
+
+
+def test_a_path_has_one_spelling() -> None:
+    """Checksum.build refuses an escaped spelling of valid UTF-8; composed and decomposed differ."""
+    digest = "00" * 16
+    with pytest.raises(NonCanonicalPath) as info:
+        Checksum.build("xxh3-128", {"\udcc3\udca9.yaml": digest})
+    assert ("\udcc3\udca9.yaml", "\xe9.yaml") == (info.value.path, info.value.canonical)
+    assert "surrogateescape" in str(info.value)
+    with pytest.raises(NonCanonicalPath, match="cannot be encoded") as unencodable:
+        Checksum.build("xxh3-128", {"\ud800": digest})
+    assert unencodable.value.canonical is None
+    composed = Checksum.build("xxh3-128", {"\xe9": digest})
+    decomposed = Checksum.build("xxh3-128", {"e\u0301": digest})
+    assert composed.digest != decomposed.digest  # not normalisation: two byte strings
+    invalid = Checksum.build("xxh3-128", {"\udcc3": digest})  # a lone byte: its only spelling
+    assert invalid == Checksum.from_json(invalid.to_json())
