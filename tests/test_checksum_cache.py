@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 import warnings
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syncsafe import ChecksumCache, ChecksumCacheWarning, checksum
+from syncsafe import Changes, ChecksumCache, ChecksumCacheWarning, checksum
 from syncsafe.checksum import _cache
 from syncsafe.checksum._cache import RACY_MARGIN_NS
 
@@ -243,3 +244,41 @@ def test_an_explicit_save_still_raises(tmp_path: Path) -> None:
         cache.record("xxh3-128", _key(0), DIGEST, HOUR)
     with pytest.raises(OSError, match="Is a directory"):
         cache.save()
+
+
+def _stat_key(path: Path) -> tuple[int, int, int, int, int, int]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+
+
+@pytest.mark.usefixtures("old_news")
+def test_an_edit_through_a_dirty_shared_mapping_hides_from_the_cache_and_verify_finds_it(
+    tmp_path: Path,
+) -> None:
+    """A write to an already dirty mmap page keeps the stat key; verify names the file."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    target, other = repo / "a.yaml", repo / "b.yaml"
+    target.write_bytes(b"A" * mmap.PAGESIZE)
+    other.write_bytes(b"b")
+    file = tmp_path / "cache"
+    fd = os.open(target, os.O_RDWR)
+    try:
+        with mmap.mmap(fd, mmap.PAGESIZE, mmap.MAP_SHARED) as mapping:
+            mapping[0:1] = b"B"  # the page's first write: a fault, which sets mtime and ctime
+            cached = checksum(repo, cache=ChecksumCache(file))
+            key = _stat_key(target)
+            mapping[1:2] = b"C"  # the page is dirty already: no fault, no timestamp
+            mapping.flush()  # msync: the bytes reach the file, still no timestamp
+            assert b"BC" == target.read_bytes()[:2]
+            assert key == _stat_key(target)  # this file system keeps the stat key as it was
+    finally:
+        os.close(fd)
+    truth = checksum(repo)
+    assert Changes(modified=("a.yaml",)) == cached.diff(truth)
+    cache = ChecksumCache(file)
+    assert cached == checksum(repo, cache=cache)  # the hole: the old digest is served
+    assert ("a.yaml",) == cache.verify(repo)
+    assert () == cache.verify(repo)  # the wrong entry is gone; b.yaml's was right
+    assert truth == checksum(repo, cache=cache)  # and the memo of the stale run with it
+    assert truth == checksum(repo, cache=ChecksumCache(file))  # dropped on disk too

@@ -8,6 +8,13 @@ was cached, which leaves every field equal. That is git's "racy clean"
 problem, and the cure is git's: an entry is only trusted when the file's
 mtime and ctime are safely older than the moment hashing started, so that
 any later edit must carry a later timestamp.
+
+One edit moves no timestamp at all, and no cache keyed on ``stat`` (git's
+included) can see it: a write through a shared memory mapping (``mmap``
+with ``MAP_SHARED``) to a page that is already dirty. The kernel updates
+mtime and ctime when a clean page is first written through the mapping, not
+on later writes to it, nor on ``msync``. :meth:`ChecksumCache.verify` reads
+every file and reports the entries such an edit made wrong.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import time
 import warnings
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, cast, final
+from typing import TYPE_CHECKING, Any, Final, cast, final
 
 import filelock
 import xxhash
@@ -30,6 +37,10 @@ from syncsafe._fs import file_kind
 from syncsafe.checksum._algorithms import BY_NAME
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pathspec import PathSpec
+
     from syncsafe._fs import StrPath
 
 __all__ = ["RACY_MARGIN_NS", "ChecksumCache", "ChecksumCacheWarning", "StatKey", "TreeMemo"]
@@ -103,6 +114,16 @@ class ChecksumCache:
     whose mtime and ctime were at least :data:`RACY_MARGIN_NS` older than
     the start of the run that hashed it (the racy-git rule); younger files are
     hashed every time until they age.
+
+    What it cannot promise: that a file whose stat key is unchanged has
+    unchanged bytes. Every edit through ``write`` moves the ctime, but a
+    write through a shared memory mapping to a page that is already dirty
+    moves neither mtime nor ctime (Linux sets them when a clean page is
+    first written through the mapping; ``msync`` sets nothing), so the old
+    digest is served until the file is written some other way. No cache
+    keyed on ``stat`` can see that edit. :meth:`verify` reads every file
+    and names those whose cached digest is wrong (and drops the entries):
+    run it where that matters, or run without a cache.
 
     Saving is atomic (temporary file, ``fsync``, ``rename``, then ``fsync`` of
     the directory) and happens under a lock file (``<file>.lock``), so
@@ -182,6 +203,44 @@ class ChecksumCache:
         self._entries.setdefault(algorithm, {})[key] = digest
         self._live.setdefault(algorithm, {})[key] = digest
         self._dirty = True
+
+    def forget(self, algorithm: str, key: StatKey) -> None:
+        """Drop the entry for stat *key*, if any: the next run reads that file again."""
+        if self._entries is None:
+            self._entries = self._load()
+        dropped = self._entries.get(algorithm, {}).pop(key, None)
+        if self._live.get(algorithm, {}).pop(key, None) is not None or dropped is not None:
+            self._dirty = True
+            self.memo = None
+
+    def verify(
+        self,
+        path: StrPath,
+        *,
+        root: StrPath | None = None,
+        algorithm: str = "xxh3-128",
+        exclude: Iterable[str] | PathSpec[Any] = (),
+    ) -> tuple[str, ...]:
+        """
+        The files under *path* whose cached digest is not their content, now; their entries dropped.
+
+        Every file is read, as :func:`~syncsafe.checksum` without a cache
+        reads it (*path*, *root*, *algorithm* and *exclude* mean what they
+        mean there), and its digest compared with the one this cache holds
+        for its current stat key. A file whose key is not cached is not a
+        finding: the next run reads it anyway. Returns the paths (relative to
+        *root*, sorted by bytes) of the files that differ, which only an edit
+        that left the stat key as it was can cause (see the class docs: an
+        edit through a shared memory mapping); their entries are dropped and
+        the cache is saved, so the next run reads them again. ``()`` means
+        every cached digest of the tree is its file's.
+
+        It costs what an uncached run costs: run it when a stat-keyed answer
+        is not enough (before a release, on a schedule), not on every poll.
+        """
+        from syncsafe.checksum._tree import verify_cache  # noqa: PLC0415 - _tree imports this module
+
+        return verify_cache(self, path, root=root, algorithm=algorithm, exclude=exclude)
 
     @staticmethod
     def start() -> int:

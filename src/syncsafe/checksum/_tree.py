@@ -25,6 +25,7 @@ from syncsafe._fs import Dir
 from syncsafe.annotations import AnnotationKey
 from syncsafe.checksum._algorithms import DEFAULT_ALGORITHM, Algorithm, get_algorithm
 from syncsafe.checksum._cache import ChecksumCache, StatKey, TreeMemo
+from syncsafe.checksum._format import path_bytes
 from syncsafe.checksum._location import relative_inside
 from syncsafe.checksum._value import Checksum
 from syncsafe.errors import FileChangedWhileHashing
@@ -34,7 +35,7 @@ from syncsafe.walk import WalkEntry, walk
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath
 
-__all__ = ["SOURCEIGNORE", "checksum", "hash_stream"]
+__all__ = ["SOURCEIGNORE", "checksum", "hash_stream", "verify_cache"]
 
 SOURCEIGNORE: Final = ".sourceignore"
 _CHUNK: Final = 1 << 20  # 1 MiB: large enough for full read speed, small enough to not matter
@@ -203,6 +204,39 @@ def checksum(
     result = _result(algo, key, paths, digests, scoped)
     cache.memo = TreeMemo(context, paths, keys, digests, result) if trusted else None
     return result
+
+
+def verify_cache(
+    cache: ChecksumCache,
+    path: StrPath,
+    *,
+    root: StrPath | None = None,
+    algorithm: str = DEFAULT_ALGORITHM,
+    exclude: Iterable[str] | PathSpec[Any] = (),
+) -> tuple[str, ...]:
+    """:meth:`ChecksumCache.verify`: every file read, compared with its cached digest."""
+    algo = get_algorithm(algorithm)
+    base = os.fspath(path if root is None else root)
+    sub = "" if root is None else relative_inside(root, path)
+    spec, _ = _exclusions(base, sub, exclude)
+    cached, _ = cache.tables(algo.name)
+    buffer = memoryview(bytearray(_CHUNK))
+    differ: list[str] = []
+    # Every file the walk reaches, even one a nested .sourceignore leaves out
+    # of the result: a run hashes those too, so the cache may hold them.
+    for entry in walk(base, exclude=spec):
+        fd, st = entry.open_fd()
+        try:
+            digest = _hash_fd(fd, st.st_size, entry.path, algo, buffer)
+        finally:
+            os.close(fd)
+        key = _stat_key(st)
+        known = cached.get(key)
+        if known is not None and known != digest:
+            differ.append(entry.path)
+            cache.forget(algo.name, key)
+    cache.save_if_changed()
+    return tuple(sorted(differ, key=path_bytes))
 
 
 def _result(
