@@ -281,3 +281,23 @@ def test_the_splitlines_reader_misreads_some_names() -> None:
     """Splitting on CR, FF or U+2028 and stripping white space: Hypothesis finds such a name."""
     with pytest.raises((AssertionError, ValueError)):  # ValueError: a pattern left malformed
         _escaped_line_excludes_its_name(_kept_by_splitlines, one_bug=True)()
+
+
+def test_a_directory_asked_about_twice_adds_its_patterns_once(tmp_path: Path) -> None:
+    """A repeated question must not put a shallower file's patterns after a deeper one's."""
+    from syncsafe.checksum._tree import _Exclusion, _exclusions  # noqa: PLC0415
+
+    repo = FileTree(
+        {
+            ".sourceignore": b"*.bak\n",
+            "a/.sourceignore": b"*.yaml\n",
+            "a/b/.sourceignore": b"!keep.yaml\n",
+            "a/b/keep.yaml": b"",
+        }
+    ).write(tmp_path)
+    spec, _ = _exclusions(os.fspath(repo), "", ())
+    assert isinstance(spec, _Exclusion)
+    for path in ["a/", "a/b/", "a/"]:
+        assert not spec.match_file(path)
+    assert [b"*.bak", b"*.yaml", b"!keep.yaml"] == [p.source for p in spec.ignore]
+    assert not spec.match_file("a/b/keep.yaml")

@@ -126,6 +126,7 @@ class _Exclusion(PathSpec[Any]):
         self.ignore = patterns
         self.given = given
         self.prune = not any(p.inclusion for p in patterns)
+        self.entered: set[str] = set()
 
     def fingerprint(self) -> tuple[object, ...]:
         """What the spec matches before the walk reads a file below the subtree, as a value."""
@@ -156,6 +157,9 @@ class _Exclusion(PathSpec[Any]):
 
     def _enter(self, directory: str) -> None:
         """Add the patterns of *directory*'s ``.sourceignore``, if it has one, for what is below."""
+        if directory in self.entered:  # asked again: its patterns are where they belong already
+            return
+        self.entered.add(directory)
         rel = f"{directory}/{SOURCEIGNORE}"
         try:
             # Most directories have none: a plain lstat says so for a fraction
