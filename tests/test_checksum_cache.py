@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import mmap
+import os
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
 
-from syncsafe import ChecksumCache, ChecksumCacheWarning
+from syncsafe import Changes, ChecksumCache, ChecksumCacheWarning, checksum
 from syncsafe.checksum import _cache
 from syncsafe.checksum._cache import RACY_MARGIN_NS
 
@@ -180,3 +183,102 @@ def test_concurrent_saves_never_tear_the_file(tmp_path: Path) -> None:
     assert len(found) == 1
     winner = found[0]
     assert all(reread.lookup("xxh3-128", _key(0, ino=winner * 1000 + i)) for i in range(200))
+
+
+@pytest.fixture
+def old_news(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Move the cache's clock an hour on: every file written by the test is safely old."""
+    later = _cache._now_ns() + HOUR
+    monkeypatch.setattr(_cache, "_now_ns", lambda: later)
+
+
+@pytest.mark.timeout(30)  # a liveness bound: the bug was a hang in open()
+@pytest.mark.usefixtures("old_news")
+def test_a_fifo_as_the_cache_file_is_a_warning_not_a_hang(tmp_path: Path) -> None:
+    """A FIFO at the cache path is never opened for a blocking read: ignored, then replaced."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.yaml").write_bytes(b"a")
+    file = tmp_path / "cache"
+    os.mkfifo(file)
+    with pytest.warns(ChecksumCacheWarning, match=r"ignoring checksum cache .*: .*a FIFO"):
+        result = checksum(repo, cache=ChecksumCache(file))
+    assert checksum(repo) == result
+    assert file.is_file()  # the save renamed a real cache over the FIFO
+    again = ChecksumCache(file)
+    assert checksum(repo, cache=again) == result
+    assert (1, 0) == (again.hits, again.misses)
+
+
+@pytest.mark.usefixtures("old_news")
+def test_a_directory_as_the_cache_file_warns_on_load_and_on_save(tmp_path: Path) -> None:
+    """A directory at the cache path: one warning for the load, one for each failed save."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.yaml").write_bytes(b"a")
+    file = tmp_path / "cache"
+    file.mkdir()
+    cache = ChecksumCache(file)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = checksum(repo, cache=cache)
+    messages = [str(w.message) for w in caught]
+    assert [ChecksumCacheWarning, ChecksumCacheWarning] == [w.category for w in caught]
+    assert messages[0].startswith(f"ignoring checksum cache {file}: ")
+    assert "a directory, not a regular file" in messages[0]
+    assert messages[1].startswith(f"cannot save checksum cache {file}: ")
+    assert checksum(repo) == result
+    assert [] == list(file.iterdir())  # nothing written into it, no temporary file left
+    assert ["cache", "cache.lock"] == sorted(p.name for p in tmp_path.iterdir() if p != repo)
+    (tmp_path / "repo" / "b.yaml").write_bytes(b"b")  # a new file: a new entry, a new save
+    with pytest.warns(ChecksumCacheWarning, match="cannot save checksum cache"):
+        assert checksum(repo) == checksum(repo, cache=cache)
+
+
+def test_an_explicit_save_still_raises(tmp_path: Path) -> None:
+    """save() itself reports the failure as the OSError it is; only save_if_changed warns."""
+    file = tmp_path / "cache"
+    file.mkdir()
+    cache = ChecksumCache(file)
+    with pytest.warns(ChecksumCacheWarning, match="ignoring"):
+        cache.record("xxh3-128", _key(0), DIGEST, HOUR)
+    with pytest.raises(OSError, match="Is a directory"):
+        cache.save()
+
+
+def _stat_key(path: Path) -> tuple[int, int, int, int, int, int]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+
+
+@pytest.mark.usefixtures("old_news")
+def test_an_edit_through_a_dirty_shared_mapping_hides_from_the_cache_and_verify_finds_it(
+    tmp_path: Path,
+) -> None:
+    """A write to an already dirty mmap page keeps the stat key; verify names the file."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    target, other = repo / "a.yaml", repo / "b.yaml"
+    target.write_bytes(b"A" * mmap.PAGESIZE)
+    other.write_bytes(b"b")
+    file = tmp_path / "cache"
+    fd = os.open(target, os.O_RDWR)
+    try:
+        with mmap.mmap(fd, mmap.PAGESIZE, mmap.MAP_SHARED) as mapping:
+            mapping[0:1] = b"B"  # the page's first write: a fault, which sets mtime and ctime
+            cached = checksum(repo, cache=ChecksumCache(file))
+            key = _stat_key(target)
+            mapping[1:2] = b"C"  # the page is dirty already: no fault, no timestamp
+            mapping.flush()  # msync: the bytes reach the file, still no timestamp
+            assert b"BC" == target.read_bytes()[:2]
+            assert key == _stat_key(target)  # this file system keeps the stat key as it was
+    finally:
+        os.close(fd)
+    truth = checksum(repo)
+    assert Changes(modified=("a.yaml",)) == cached.diff(truth)
+    cache = ChecksumCache(file)
+    assert cached == checksum(repo, cache=cache)  # the hole: the old digest is served
+    assert ("a.yaml",) == cache.verify(repo)
+    assert () == cache.verify(repo)  # the wrong entry is gone; b.yaml's was right
+    assert truth == checksum(repo, cache=cache)  # and the memo of the stale run with it
+    assert truth == checksum(repo, cache=ChecksumCache(file))  # dropped on disk too

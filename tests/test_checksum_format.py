@@ -16,6 +16,7 @@ from syncsafe import (
     CorruptManifest,
     IncomparableChecksums,
     InvalidAnnotationKey,
+    NonCanonicalPath,
     UnknownAlgorithm,
 )
 from syncsafe.checksum._format import encode
@@ -33,7 +34,7 @@ def test_encoding_is_the_documented_one() -> None:
     digest_a, digest_b = bytes(range(16)), bytes(range(16, 32))
     expected = (
         _field(b"syncsafe-checksum")
-        + _field(b"1")
+        + _field(b"2")
         + _field(b"xxh3-128")
         + _field(b"fluxcd.io/checksum")
         + _field(b"f")
@@ -67,7 +68,7 @@ def test_golden_digest_from_the_format_page() -> None:
     assert result.digest == GOLDEN
 
 
-GOLDEN = "xxh3-128:f3c88ad203c113ac9d5b529901f5dfa9"
+GOLDEN = "xxh3-128:15b3266190936fa6e11a9d12c494cb39"
 
 
 @pytest.mark.parametrize(
@@ -155,7 +156,7 @@ def test_diff_names_added_removed_modified_and_remote() -> None:
 def test_diff_refuses_other_algorithms() -> None:
     """Per-file digests of different algorithms cannot be compared."""
     with pytest.raises(
-        IncomparableChecksums, match=r"xxh3-128 \(format 1\) checksum against a sha256"
+        IncomparableChecksums, match=r"xxh3-128 \(format 2\) checksum against a sha256"
     ):
         Checksum.build("xxh3-128", {}).diff(Checksum.build("sha256", {}))
 
@@ -185,7 +186,8 @@ def _document(**changes: object) -> str:
         ("[]", "expected a JSON object, got list"),
         (_document(format="other"), "'format' must be 'syncsafe-checksum'"),
         (_document(extra=1), "unknown: ['extra']"),
-        (_document(version=2), "format version 2 is not supported"),
+        (_document(version=1), "format version 1 is not supported (this is version 2)"),
+        (_document(version=3), "format version 3 is not supported"),
         (_document(version=True), "format version True is not supported"),
         (_document(algorithm="md5"), "unknown algorithm 'md5'"),
         (_document(files=[]), "'files' must map paths to hex digests"),
@@ -196,6 +198,9 @@ def _document(**changes: object) -> str:
         (_document(annotation_key="a/b/c"), "invalid key 'a/b/c'"),
         (_document(files={"a": "11" * 8}), "does not match its files"),
         (_document(digest="xxh3-64:0"), "does not match its files"),
+        (_document(files={"\udcc3\udca9": "00" * 8}), "must be written '\xe9'"),
+        (_document(files={"\xe9": "00" * 8, "\udcc3\udca9": "00" * 8}), "must be written"),
+        (_document(files={"\ud800": "00" * 8}), "cannot be encoded to bytes"),
     ],
 )
 def test_corrupt_manifests_are_errors(text: str, problem: str) -> None:
@@ -236,3 +241,20 @@ def test_module_attribute_stays_the_function() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert "True True" == out.strip()
+
+
+def test_a_path_has_one_spelling() -> None:
+    """Checksum.build refuses an escaped spelling of valid UTF-8; composed and decomposed differ."""
+    digest = "00" * 16
+    with pytest.raises(NonCanonicalPath) as info:
+        Checksum.build("xxh3-128", {"\udcc3\udca9.yaml": digest})
+    assert ("\udcc3\udca9.yaml", "\xe9.yaml") == (info.value.path, info.value.canonical)
+    assert "surrogateescape" in str(info.value)
+    with pytest.raises(NonCanonicalPath, match="cannot be encoded") as unencodable:
+        Checksum.build("xxh3-128", {"\ud800": digest})
+    assert unencodable.value.canonical is None
+    composed = Checksum.build("xxh3-128", {"\xe9": digest})
+    decomposed = Checksum.build("xxh3-128", {"e\u0301": digest})
+    assert composed.digest != decomposed.digest  # not normalisation: two byte strings
+    invalid = Checksum.build("xxh3-128", {"\udcc3": digest})  # a lone byte: its only spelling
+    assert invalid == Checksum.from_json(invalid.to_json())

@@ -10,8 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pathspec import GitIgnoreSpec
 
-from syncsafe import Changes, checksum, overlay_checksum
+from syncsafe import Changes, Checksum, NonCanonicalPath, checksum, overlay_checksum
 from syncsafe.buggy import checksum as buggy
+from syncsafe.checksum._algorithms import get_algorithm
+from syncsafe.checksum._format import path_bytes, tree_digest
 from syncsafe.checksum._tree import _GitOnlySpec
 from syncsafe.strategies import FileTree, KustomizeRepo, kustomize_repos, overlay_trees
 
@@ -181,3 +183,57 @@ def test_the_fast_git_exclusion_agrees_with_pathspec(parts: list[str], is_dir: b
     """The walker's default exclusion answers exactly as the gitignore pattern '.git' does."""
     path = "/".join(parts) + ("/" if is_dir else "")
     assert GitIgnoreSpec.from_lines([".git"]).match_file(path) == _GitOnlySpec().match_file(path)
+
+
+Build = Callable[[dict[str, str]], Checksum]
+
+
+def _unchecked_build(files: dict[str, str]) -> Checksum:
+    """Checksum.build as it was: each path encoded, no question whether it is canonical."""
+    algo = get_algorithm("xxh3-128")
+    pairs = [(path_bytes(p), bytes.fromhex(d)) for p, d in files.items()]
+    return Checksum(tree_digest(algo, None, pairs), algo.name, files)
+
+
+def _respelled(raw: bytes, escape: list[bool]) -> str:
+    """*raw* decoded, with the i-th non-ASCII character written as escaped bytes if escape[i]."""
+    out: list[str] = []
+    choices = iter(escape)
+    for char in raw.decode("utf-8", "surrogateescape"):
+        if char.isascii() or "\udc80" <= char <= "\udcff" or not next(choices, False):
+            out.append(char)
+        else:
+            out.append(char.encode().decode("ascii", "surrogateescape"))
+    return "".join(out)
+
+
+def _one_spelling_per_path(build: Build) -> Callable[[], None]:
+    @given(
+        st.binary(min_size=1, max_size=12) | st.text(min_size=1, max_size=6).map(str.encode),
+        st.lists(st.booleans(), max_size=12),
+    )
+    def check(raw: bytes, escape: list[bool]) -> None:
+        canonical = raw.decode("utf-8", "surrogateescape")
+        other = _respelled(raw, escape)
+        assert raw == path_bytes(other)  # the same bytes, however spelled
+        digest = "00" * 16
+        accepted = build({canonical: digest})
+        assert accepted.files == {canonical: digest}
+        if other != canonical:
+            with pytest.raises(NonCanonicalPath):
+                build({other: digest})
+            with pytest.raises(NonCanonicalPath):
+                build({canonical: digest, other: digest})
+
+    return check
+
+
+def test_one_sequence_of_bytes_is_one_path() -> None:
+    """Of all the strs that encode to a path's bytes, build accepts exactly the decoded one."""
+    _one_spelling_per_path(lambda files: Checksum.build("xxh3-128", files))()
+
+
+def test_a_build_without_the_check_accepts_two_spellings() -> None:
+    """Without the check, Hypothesis finds a path with two spellings (and one digest)."""
+    with pytest.raises(pytest.fail.Exception):
+        _one_spelling_per_path(_unchecked_build)()

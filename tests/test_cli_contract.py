@@ -66,7 +66,6 @@ CASES: dict[str, Case] = {
     "checksum/bad-pattern": _case("checksum {tree} --exclude !", 2, "'!'"),
     "checksum/manifest-no-dir": _case("checksum {tree} --manifest {no_dir}", 2, "{no_dir}"),
     "checksum/manifest-a-dir": _case("checksum {tree} --manifest {empty_dir}", 2, "{empty_dir}"),
-    "checksum/cache-a-dir": _case("checksum {tree} --cache {empty_dir}", 2, "{empty_dir}"),
     "checksum/not-an-overlay": _case("checksum {tree} --overlay --root {base}", 2, "tree"),
     # diff
     "diff/missing": _case("diff {missing} {manifest}", 2, "{missing}"),
@@ -332,6 +331,21 @@ def test_a_warning_is_one_line_naming_the_command(
     captured = capsys.readouterr()
     assert f"syncsafe checksum: warning: ignoring checksum cache {cache}" in captured.err
     assert 1 == len(captured.err.splitlines())
+    assert checksum(where["tree"]).digest + "\n" == captured.out
+
+
+@pytest.mark.filterwarnings("default")  # as outside pytest: warnings are shown, not raised
+def test_a_directory_as_the_cache_is_a_warning_not_an_error(
+    where: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--cache naming a directory is the cache's warning (status 0), not an I/O error."""
+    cache = tmp_path / "cache-dir"
+    cache.mkdir()
+    assert 0 == _run(["checksum", where["tree"], "--cache", str(cache)])
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert lines[0].startswith(f"syncsafe checksum: warning: ignoring checksum cache {cache}: ")
+    assert all(line.startswith("syncsafe checksum: warning: ") for line in lines)
     assert checksum(where["tree"]).digest + "\n" == captured.out
 
 

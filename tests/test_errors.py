@@ -25,6 +25,7 @@ EXAMPLES: dict[str, errors.SyncsafeError] = {
     ),
     "CorruptManifest": errors.CorruptManifest("old.json", "not JSON"),
     "IncomparableChecksums": errors.IncomparableChecksums("xxh3-128", "sha256"),
+    "NonCanonicalPath": errors.NonCanonicalPath("\udcc3\udca9.yaml", "\xe9.yaml"),
     "FileChangedWhileHashing": errors.FileChangedWhileHashing("base/app.yaml", 10, 4),
     "UnsafePathError": errors.UnsafePathError("a/b", "changed while in use"),
     "PathEscapeError": errors.PathEscapeError("overlays/prod/base", "../../../etc"),

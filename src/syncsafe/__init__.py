@@ -94,6 +94,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "InvalidRevision": "syncsafe.errors",
     "MalformedKustomization": "syncsafe.errors",
     "NaiveTimestamp": "syncsafe.errors",
+    "NonCanonicalPath": "syncsafe.errors",
     "PathEscapeError": "syncsafe.errors",
     "ReentrantSync": "syncsafe.errors",
     "RemoteReferenceRefused": "syncsafe.errors",
@@ -144,6 +145,7 @@ __all__ = [
     "MalformedKustomization",
     "MetricFamily",
     "NaiveTimestamp",
+    "NonCanonicalPath",
     "Outcome",
     "PathEscapeError",
     "Policy",
@@ -222,6 +224,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.errors import InvalidRevision as InvalidRevision
     from syncsafe.errors import MalformedKustomization as MalformedKustomization
     from syncsafe.errors import NaiveTimestamp as NaiveTimestamp
+    from syncsafe.errors import NonCanonicalPath as NonCanonicalPath
     from syncsafe.errors import PathEscapeError as PathEscapeError
     from syncsafe.errors import ReentrantSync as ReentrantSync
     from syncsafe.errors import RemoteReferenceRefused as RemoteReferenceRefused

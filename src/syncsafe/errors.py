@@ -33,6 +33,7 @@ __all__ = [
     "InvalidRevision",
     "MalformedKustomization",
     "NaiveTimestamp",
+    "NonCanonicalPath",
     "PathEscapeError",
     "ReentrantSync",
     "RemoteReferenceRefused",
@@ -356,6 +357,35 @@ class CorruptManifest(SyncsafeError, ValueError):
 
     def __reduce__(self) -> tuple[type[CorruptManifest], tuple[str, str]]:
         return type(self), (self.source, self.problem)
+
+
+class NonCanonicalPath(SyncsafeError, ValueError):
+    r"""
+    A manifest path is a ``str`` that is not how its bytes are written.
+
+    A path's one ``str`` is its bytes decoded as UTF-8 with
+    ``surrogateescape`` (what :func:`os.fsdecode` gives). ``"\udcc3\udca9"``
+    encodes to the bytes of ``"é"``, so accepting both would let two
+    manifests share a digest and one path appear twice; ``canonical`` is the
+    ``str`` that must be used instead, or ``None`` when *path* holds a
+    surrogate that no byte decodes to and so names no file at all. This is
+    not Unicode normalisation: a composed and a decomposed ``é`` are
+    different bytes, and different paths.
+    """
+
+    def __init__(self, path: str, canonical: str | None) -> None:
+        super().__init__(path, canonical)
+        self.path = path
+        self.canonical = canonical
+
+    def __str__(self) -> str:
+        rule = "a path's str is its bytes decoded as UTF-8 with surrogateescape"
+        if self.canonical is None:
+            return f"path {self.path!r} cannot be encoded to bytes ({rule})"
+        return f"path {self.path!r} must be written {self.canonical!r}, the same bytes ({rule})"
+
+    def __reduce__(self) -> tuple[type[NonCanonicalPath], tuple[str, str | None]]:
+        return type(self), (self.path, self.canonical)
 
 
 class IncomparableChecksums(SyncsafeError, ValueError):

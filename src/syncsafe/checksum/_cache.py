@@ -8,25 +8,39 @@ was cached, which leaves every field equal. That is git's "racy clean"
 problem, and the cure is git's: an entry is only trusted when the file's
 mtime and ctime are safely older than the moment hashing started, so that
 any later edit must carry a later timestamp.
+
+One edit moves no timestamp at all, and no cache keyed on ``stat`` (git's
+included) can see it: a write through a shared memory mapping (``mmap``
+with ``MAP_SHARED``) to a page that is already dirty. The kernel updates
+mtime and ctime when a clean page is first written through the mapping, not
+on later writes to it, nor on ``msync``. :meth:`ChecksumCache.verify` reads
+every file and reports the entries such an edit made wrong.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import struct
 import tempfile
 import time
 import warnings
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, cast, final
+from typing import TYPE_CHECKING, Any, Final, cast, final
 
 import filelock
 import xxhash
 
+from syncsafe._fs import file_kind
 from syncsafe.checksum._algorithms import BY_NAME
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pathspec import PathSpec
+
     from syncsafe._fs import StrPath
 
 __all__ = ["RACY_MARGIN_NS", "ChecksumCache", "ChecksumCacheWarning", "StatKey", "TreeMemo"]
@@ -101,12 +115,26 @@ class ChecksumCache:
     the start of the run that hashed it (the racy-git rule); younger files are
     hashed every time until they age.
 
+    What it cannot promise: that a file whose stat key is unchanged has
+    unchanged bytes. Every edit through ``write`` moves the ctime, but a
+    write through a shared memory mapping to a page that is already dirty
+    moves neither mtime nor ctime (Linux sets them when a clean page is
+    first written through the mapping; ``msync`` sets nothing), so the old
+    digest is served until the file is written some other way. No cache
+    keyed on ``stat`` can see that edit. :meth:`verify` reads every file
+    and names those whose cached digest is wrong (and drops the entries):
+    run it where that matters, or run without a cache.
+
     Saving is atomic (temporary file, ``fsync``, ``rename``, then ``fsync`` of
     the directory) and happens under a lock file (``<file>.lock``), so
     concurrent processes never leave a torn cache: the last one to save wins.
     A cache file that is corrupt, truncated or not a syncsafe cache is
     ignored with a :class:`ChecksumCacheWarning` and rewritten on save;
-    nothing from it is trusted. A saved cache holds the entries this object
+    nothing from it is trusted. So is a path that holds no regular file
+    (a directory, a FIFO: opened without blocking and checked before
+    anything is read) or cannot be read; a save that
+    :func:`~syncsafe.checksum` cannot make is a warning too, never an
+    exception, and the run's result stands. A saved cache holds the entries this object
     used or added, so that it does not grow without bound: use one cache
     file per tree.
 
@@ -176,6 +204,44 @@ class ChecksumCache:
         self._live.setdefault(algorithm, {})[key] = digest
         self._dirty = True
 
+    def forget(self, algorithm: str, key: StatKey) -> None:
+        """Drop the entry for stat *key*, if any: the next run reads that file again."""
+        if self._entries is None:
+            self._entries = self._load()
+        dropped = self._entries.get(algorithm, {}).pop(key, None)
+        if self._live.get(algorithm, {}).pop(key, None) is not None or dropped is not None:
+            self._dirty = True
+            self.memo = None
+
+    def verify(
+        self,
+        path: StrPath,
+        *,
+        root: StrPath | None = None,
+        algorithm: str = "xxh3-128",
+        exclude: Iterable[str] | PathSpec[Any] = (),
+    ) -> tuple[str, ...]:
+        """
+        The files under *path* whose cached digest is not their content, now; their entries dropped.
+
+        Every file is read, as :func:`~syncsafe.checksum` without a cache
+        reads it (*path*, *root*, *algorithm* and *exclude* mean what they
+        mean there), and its digest compared with the one this cache holds
+        for its current stat key. A file whose key is not cached is not a
+        finding: the next run reads it anyway. Returns the paths (relative to
+        *root*, sorted by bytes) of the files that differ, which only an edit
+        that left the stat key as it was can cause (see the class docs: an
+        edit through a shared memory mapping); their entries are dropped and
+        the cache is saved, so the next run reads them again. ``()`` means
+        every cached digest of the tree is its file's.
+
+        It costs what an uncached run costs: run it when a stat-keyed answer
+        is not enough (before a release, on a schedule), not on every poll.
+        """
+        from syncsafe.checksum._tree import verify_cache  # noqa: PLC0415 - _tree imports this module
+
+        return verify_cache(self, path, root=root, algorithm=algorithm, exclude=exclude)
+
     @staticmethod
     def start() -> int:
         """The wall-clock time a run starts at: pass it to :meth:`record`."""
@@ -202,23 +268,43 @@ class ChecksumCache:
         self._dirty = False
 
     def save_if_changed(self) -> None:
-        """:meth:`save` when entries were added since the last save."""
-        if self._dirty:
+        """
+        :meth:`save` when entries were added since the last save; never raises :class:`OSError`.
+
+        This is the save :func:`~syncsafe.checksum` makes. A cache that
+        cannot be written (its path is a directory, its directory is not
+        writable, the disk is full) must not fail a checksum whose result is
+        already known: the failure is a :class:`ChecksumCacheWarning`, the
+        file is left as it was, and the entries stay in memory, to be saved
+        by a later run.
+        """
+        if not self._dirty:
+            return
+        try:
             self.save()
+        except OSError as exc:
+            warnings.warn(
+                ChecksumCacheWarning(f"cannot save checksum cache {self.file}: {exc}"),
+                stacklevel=2,
+            )
 
     def _load(self) -> dict[str, dict[StatKey, bytes]]:
         try:
-            data = self.file.read_bytes()
+            data = _read_regular(self.file)
         except FileNotFoundError:
             return {}
-        try:
-            return self._decode(data)
-        except ValueError as exc:
-            warnings.warn(
-                ChecksumCacheWarning(f"ignoring checksum cache {self.file}: {exc}"),
-                stacklevel=4,
-            )
-            return {}
+        except OSError as exc:  # a directory, a FIFO, a device, no permission...
+            problem: object = exc
+        else:
+            try:
+                return self._decode(data)
+            except ValueError as exc:
+                problem = exc
+        warnings.warn(
+            ChecksumCacheWarning(f"ignoring checksum cache {self.file}: {problem}"),
+            stacklevel=4,
+        )
+        return {}
 
     @staticmethod
     def _encode(entries: dict[str, dict[StatKey, bytes]], written_ns: int) -> bytes:
@@ -288,6 +374,27 @@ class ChecksumCache:
             msg = "corrupt (trailing bytes)"
             raise ValueError(msg)
         return result
+
+
+def _read_regular(path: Path) -> bytes:
+    """
+    The bytes of the regular file at *path*; :class:`OSError` if it is anything else.
+
+    Opened with ``O_NONBLOCK``, so that a FIFO in its place cannot hang the
+    open (a plain ``open`` for reading waits for a writer), and checked with
+    ``fstat`` on the opened descriptor before anything is read, so that a
+    FIFO, a device or a directory is refused rather than read from.
+    ``O_NONBLOCK`` changes nothing for a regular file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"a {file_kind(mode)}, not a regular file", str(path))
+        with os.fdopen(os.dup(fd), "rb") as file:
+            return file.read()
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -1,10 +1,10 @@
 """
-The canonical encoding that a tree digest is the hash of (format version 1).
+The canonical encoding that a tree digest is the hash of (format version 2).
 
 The whole specification is ``docs/reference/checksum-format.md``; in short::
 
     field(x)  = len(x) as 8 bytes, big-endian || x
-    header    = field("syncsafe-checksum") || field("1") || field(algorithm)
+    header    = field("syncsafe-checksum") || field("2") || field(algorithm)
                 || field(annotation key, or empty)
     file      = field("f") || field(path) || field(digest of the content)
     remote    = field("r") || field(reference) || field("")
@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from itertools import repeat
 from typing import TYPE_CHECKING, Final
 
+from syncsafe.errors import NonCanonicalPath
+
 if TYPE_CHECKING:
     from syncsafe.checksum._algorithms import Algorithm
 
@@ -32,6 +34,7 @@ __all__ = [
     "FORMAT_VERSION",
     "TAG_FILE",
     "TAG_REMOTE",
+    "canonical_path_bytes",
     "encode",
     "encode_sorted",
     "field",
@@ -41,7 +44,12 @@ __all__ = [
 ]
 
 FORMAT_NAME: Final = "syncsafe-checksum"
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
+"""
+2: ``.sourceignore`` read and matched by Flux's rules, a subtree selected by
+its components; 1: ``.sourceignore`` by git's rules as ``pathspec`` reads
+them. The encoding itself is the same; the files in it can differ.
+"""
 TAG_FILE: Final = b"f"
 TAG_REMOTE: Final = b"r"
 
@@ -63,6 +71,28 @@ _FS_ERRORS: Final = sys.getfilesystemencodeerrors()
 def path_bytes(path: str) -> bytes:
     """A manifest path as the bytes the file system knows it by (undoing surrogateescape)."""
     return path.encode(_FS_ENCODING, _FS_ERRORS)  # os.fsencode, without its type checks
+
+
+def canonical_path_bytes(path: str) -> bytes:
+    r"""
+    :func:`path_bytes` of *path*, which must be the one ``str`` of those bytes.
+
+    Surrogateescape makes the encoding many-to-one: ``"é"`` and
+    ``"\udcc3\udca9"`` are both the bytes ``c3 a9``. A path read from the
+    file system is always the decoding of its bytes; a path from anywhere
+    else (a manifest, a caller's mapping) is refused with
+    :class:`~syncsafe.NonCanonicalPath` unless it is that decoding, so that one
+    sequence of bytes is one path, and one manifest one digest.
+    """
+    try:
+        raw = path.encode(_FS_ENCODING, _FS_ERRORS)
+    except UnicodeEncodeError:  # a surrogate surrogateescape never makes
+        raise NonCanonicalPath(path, None) from None
+    if not path.isascii():
+        canonical = raw.decode(_FS_ENCODING, _FS_ERRORS)
+        if canonical != path:
+            raise NonCanonicalPath(path, canonical)
+    return raw
 
 
 def paths_bytes(paths: list[str]) -> list[bytes]:

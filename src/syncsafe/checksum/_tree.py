@@ -25,16 +25,18 @@ from syncsafe._fs import Dir
 from syncsafe.annotations import AnnotationKey
 from syncsafe.checksum._algorithms import DEFAULT_ALGORITHM, Algorithm, get_algorithm
 from syncsafe.checksum._cache import ChecksumCache, StatKey, TreeMemo
+from syncsafe.checksum._format import path_bytes
 from syncsafe.checksum._location import relative_inside
+from syncsafe.checksum._sourceignore import EXCLUDE, IgnorePattern, decide, read_patterns
 from syncsafe.checksum._value import Checksum
-from syncsafe.errors import FileChangedWhileHashing
+from syncsafe.errors import FileChangedWhileHashing, UnsafePathError
 from syncsafe.paths import open_inside
 from syncsafe.walk import WalkEntry, walk
 
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath
 
-__all__ = ["SOURCEIGNORE", "checksum", "hash_stream"]
+__all__ = ["SOURCEIGNORE", "checksum", "hash_stream", "verify_cache"]
 
 SOURCEIGNORE: Final = ".sourceignore"
 _CHUNK: Final = 1 << 20  # 1 MiB: large enough for full read speed, small enough to not matter
@@ -61,30 +63,18 @@ def hash_stream(
     return hasher.digest()
 
 
-def _escape(component: str) -> str:
-    """*component* as a literal in a gitignore pattern."""
-    out = "".join("\\" + c if c in "\\*?[" else c for c in component)
-    return out[:-1] + "\\ " if out.endswith(" ") else out
-
-
-def _only_below(sub: str) -> list[str]:
-    """Patterns (gitignore syntax) that exclude everything but *sub* and what is under it."""
-    lines: list[str] = []
-    prefix = ""
-    for component in sub.split("/"):
-        lines.append(f"{prefix}/*")
-        prefix += "/" + _escape(component)
-        lines.append(f"!{prefix}")
-    return lines
-
-
-def _read_ignore(root: str, rel: str) -> list[str] | None:
-    """The lines of the ``.sourceignore`` at *rel* inside *root*, or ``None`` if there is none."""
+def _read_ignore(root: str, rel: str) -> bytes | None:
+    """The bytes of the ``.sourceignore`` at *rel* inside *root*, or ``None`` if there is none."""
     try:
         with open_inside(root, rel) as file:
-            return file.read().decode("utf-8", "surrogateescape").splitlines()
+            return file.read()
     except FileNotFoundError:
         return None
+
+
+def _components(path: str) -> tuple[bytes, ...]:
+    """*path* (relative, POSIX) as the byte components Flux's matcher takes."""
+    return tuple(path_bytes(path).split(b"/")) if path else ()
 
 
 @final
@@ -107,40 +97,117 @@ class _GitOnlySpec(GitIgnoreSpec):
         return ".git" in path and "/.git/" in f"/{path}/"  # the first test rules out most
 
 
+@final
+class _Exclusion(PathSpec[Any]):
+    """
+    What the walker leaves out: ``.git``, what is outside the subtree, *exclude*, ``.sourceignore``.
+
+    Only ``match_file`` is used (the walker asks about each file, and about
+    each directory with a trailing ``/`` before it lists it). The subtree is
+    a comparison of path components, never a pattern built from its name: a
+    name is any bytes but NUL and ``/``, and a pattern would read some of
+    them (``*``, a trailing space or tab) as syntax. *given* (the caller's
+    ``exclude``, gitignore syntax by ``pathspec``) decides first when one of
+    its patterns matches; otherwise the ``.sourceignore`` files do, by
+    Flux's rules (:mod:`._sourceignore`): those at the root and above the
+    subtree, read before the walk, and the one in each directory the walk
+    enters, read when it is asked about that directory, so before any file
+    below it. A directory they exclude is entered all the same while any of
+    them has a ``!`` pattern, since Flux asks about every file and a ``!``
+    can bring one back from inside it.
+    """
+
+    def __init__(
+        self, root: str, sub: str, patterns: list[IgnorePattern], given: PathSpec[Any] | None
+    ) -> None:
+        super().__init__([])
+        self.root = root
+        self.sub = sub
+        self.ignore = patterns
+        self.given = given
+        self.prune = not any(p.inclusion for p in patterns)
+        self.entered: set[str] = set()
+
+    def fingerprint(self) -> tuple[object, ...]:
+        """What the spec matches before the walk reads a file below the subtree, as a value."""
+        given = () if self.given is None else _fingerprint(self.given)
+        return (self.sub, tuple((p.source, p.domain) for p in self.ignore), given)
+
+    def match_file(self, file: StrPath, separators: object = None) -> bool:  # noqa: ARG002
+        """Whether the walker leaves *file* (a directory with a trailing ``/``) out."""
+        path = file if type(file) is str else os.fspath(file)
+        is_dir = path.endswith("/")
+        bare = path[:-1] if is_dir else path
+        if ".git" in bare and "/.git/" in f"/{bare}/":
+            return True
+        sub = self.sub
+        below = not sub or bare == sub or bare.startswith(sub + "/")
+        if not below and not sub.startswith(bare + "/"):
+            return True
+        excluded = None if self.given is None else self.given.check_file(path).include
+        if excluded is None:
+            excluded = (
+                bool(self.ignore)
+                and (not is_dir or self.prune)
+                and decide(self.ignore, _components(bare), is_dir=is_dir) == EXCLUDE
+            )
+        if is_dir and below and not excluded:
+            self._enter(bare)
+        return excluded
+
+    def _enter(self, directory: str) -> None:
+        """Add the patterns of *directory*'s ``.sourceignore``, if it has one, for what is below."""
+        if directory in self.entered:  # asked again: its patterns are where they belong already
+            return
+        self.entered.add(directory)
+        rel = f"{directory}/{SOURCEIGNORE}"
+        try:
+            # Most directories have none: a plain lstat says so for a fraction
+            # of what open_inside costs. It reads nothing, so it needs no
+            # containment; what exists is then opened the safe way.
+            os.lstat(os.path.join(self.root, rel))  # noqa: PTH118 - one call, str paths
+            found = _read_ignore(self.root, rel)
+        except (UnsafePathError, OSError):  # not a file to read: the walk reports what it is
+            return
+        if found:
+            added = read_patterns(found, _components(directory))
+            self.ignore = [*self.ignore, *added]
+            self.prune = self.prune and not any(p.inclusion for p in added)
+
+
 def _exclusions(
     root: str, sub: str, exclude: Iterable[str] | PathSpec[Any]
-) -> tuple[GitIgnoreSpec, dict[str, GitIgnoreSpec]]:
-    """The walker's exclusion spec, and the ``.sourceignore`` specs scoped to directories."""
-    lines = _read_ignore(root, SOURCEIGNORE) or []
-    scoped: dict[str, GitIgnoreSpec] = {}
+) -> tuple[PathSpec[Any], _Scoped]:
+    """The walker's exclusion spec, and a table for the ``.sourceignore`` files below *sub*."""
+    patterns = read_patterns(_read_ignore(root, SOURCEIGNORE) or b"")
     if sub:  # the .sourceignore files in the directories between the root and sub
         parts = sub.split("/")
         for depth in range(1, len(parts)):
             directory = "/".join(parts[:depth])
             found = _read_ignore(root, f"{directory}/{SOURCEIGNORE}")
             if found is not None:
-                scoped[directory] = GitIgnoreSpec.from_lines(found)
+                patterns += read_patterns(found, _components(directory))
     if isinstance(exclude, PathSpec):
-        given = list(exclude.patterns)
+        given: PathSpec[Any] | None = exclude
     else:
         if isinstance(exclude, str):
             msg = "exclude must be an iterable of patterns, not one string"
             raise TypeError(msg)
-        given = list(GitIgnoreSpec.from_lines(list(exclude)).patterns)
-    if not lines and not given and not sub:
-        return _GitOnlySpec(), scoped
-    # Last, so that no pattern above can re-include them: the subtree, and .git.
-    tail = GitIgnoreSpec.from_lines([*(_only_below(sub) if sub else []), ".git"]).patterns
-    patterns = [*GitIgnoreSpec.from_lines(lines).patterns, *given, *tail]
-    return GitIgnoreSpec(patterns), scoped
+        lines = list(exclude)
+        given = GitIgnoreSpec.from_lines(lines) if lines else None
+    if not patterns and given is None and not sub:
+        return _GitOnlySpec(), {}
+    return _Exclusion(root, sub, patterns, given), {}
 
 
-def _ignored(path: str, scoped: dict[str, GitIgnoreSpec]) -> bool:
-    """Whether a ``.sourceignore`` below the root excludes *path*."""
-    for directory, spec in scoped.items():
-        if path.startswith(directory + "/") and spec.match_file(path[len(directory) + 1 :]):
-            return True
-    return False
+def _ignored(path: str, scoped: _Scoped) -> bool:
+    """Whether a ``.sourceignore`` below the subtree's top excludes the file *path*."""
+    nested = [p for _, found in sorted(scoped.items(), key=_depth) for p in found]
+    return decide(nested, _components(path), is_dir=False) == EXCLUDE
+
+
+def _depth(item: tuple[str, list[IgnorePattern]]) -> int:
+    return item[0].count("/")
 
 
 def checksum(
@@ -165,10 +232,11 @@ def checksum(
 
     Included: every regular file, hidden ones too (``configMapGenerator``
     reads ``.env``). Excluded: ``.git`` (directory or file, at any depth),
-    whatever the ``.sourceignore`` files at and below *root* exclude
-    (gitignore syntax, each relative to its directory, as Flux reads them),
-    and *exclude*: gitignore-style patterns matched against the path
-    relative to *root*. Executable bits and empty directories do not enter
+    whatever the ``.sourceignore`` files at and below *root* exclude (each
+    relative to its directory, read and matched by Flux's rules, which are
+    not git's: see ``docs/reference/checksum-format.md``), and *exclude*:
+    gitignore-style patterns matched against the path relative to *root*,
+    which decide first where one matches. Executable bits and empty directories do not enter
     the digest: kustomize renders neither.
 
     *annotation_key*, when given, is validated and written into the header,
@@ -205,6 +273,39 @@ def checksum(
     return result
 
 
+def verify_cache(
+    cache: ChecksumCache,
+    path: StrPath,
+    *,
+    root: StrPath | None = None,
+    algorithm: str = DEFAULT_ALGORITHM,
+    exclude: Iterable[str] | PathSpec[Any] = (),
+) -> tuple[str, ...]:
+    """:meth:`ChecksumCache.verify`: every file read, compared with its cached digest."""
+    algo = get_algorithm(algorithm)
+    base = os.fspath(path if root is None else root)
+    sub = "" if root is None else relative_inside(root, path)
+    spec, _ = _exclusions(base, sub, exclude)
+    cached, _ = cache.tables(algo.name)
+    buffer = memoryview(bytearray(_CHUNK))
+    differ: list[str] = []
+    # Every file the walk reaches, even one a nested .sourceignore leaves out
+    # of the result: a run hashes those too, so the cache may hold them.
+    for entry in walk(base, exclude=spec):
+        fd, st = entry.open_fd()
+        try:
+            digest = _hash_fd(fd, st.st_size, entry.path, algo, buffer)
+        finally:
+            os.close(fd)
+        key = _stat_key(st)
+        known = cached.get(key)
+        if known is not None and known != digest:
+            differ.append(entry.path)
+            cache.forget(algo.name, key)
+    cache.save_if_changed()
+    return tuple(sorted(differ, key=path_bytes))
+
+
 def _result(
     algo: Algorithm, key: str | None, paths: list[str], digests: list[bytes], scoped: _Scoped
 ) -> Checksum:
@@ -214,16 +315,21 @@ def _result(
     return Checksum.from_hashed(algo, key, paths, digests)
 
 
-def _fingerprint(spec: PathSpec[Any]) -> tuple[tuple[object, str | None], ...]:
+def _fingerprint(spec: PathSpec[Any]) -> tuple[object, ...]:
     """What a spec matches, as a value: each pattern's polarity and regular expression."""
-    return tuple((p.include, None if p.regex is None else p.regex.pattern) for p in spec.patterns)
+    if isinstance(spec, _Exclusion):
+        return spec.fingerprint()
+    return tuple(
+        (p.include, None if getattr(p, "regex", None) is None else p.regex.pattern)
+        for p in spec.patterns
+    )
 
 
 def _scoped_fingerprint(scoped: _Scoped) -> tuple[tuple[str, object], ...]:
-    return tuple((directory, _fingerprint(spec)) for directory, spec in scoped.items())
+    return tuple((directory, tuple(p.source for p in found)) for directory, found in scoped.items())
 
 
-_Scoped: TypeAlias = "dict[str, GitIgnoreSpec]"
+_Scoped: TypeAlias = "dict[str, list[IgnorePattern]]"
 _Progress: TypeAlias = "Callable[[str, int], object] | None"
 _NESTED_IGNORE: Final = "/" + SOURCEIGNORE
 
@@ -469,10 +575,11 @@ def _hash_entry(entry: WalkEntry, size: int, algo: Algorithm, buffer: memoryview
 
 
 def _scope(entry: WalkEntry, rel: str, scoped: _Scoped) -> None:
-    """Read a ``.sourceignore`` below the root: its patterns apply to its directory's subtree."""
+    """Read a ``.sourceignore`` below the subtree's top: its patterns apply below its directory."""
     with entry.open() as file:
-        lines = file.read().decode("utf-8", "surrogateescape").splitlines()
-    scoped[rel[: -len(_NESTED_IGNORE)]] = GitIgnoreSpec.from_lines(lines)
+        data = file.read()
+    directory = rel[: -len(_NESTED_IGNORE)]
+    scoped[directory] = read_patterns(data, _components(directory))
 
 
 def _parse_key(key: str | AnnotationKey) -> AnnotationKey:

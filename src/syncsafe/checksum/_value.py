@@ -14,12 +14,13 @@ from syncsafe.checksum._algorithms import BY_NAME, Algorithm, get_algorithm
 from syncsafe.checksum._format import (
     FORMAT_NAME,
     FORMAT_VERSION,
+    canonical_path_bytes,
     encode_sorted,
     path_bytes,
     paths_bytes,
     tree_digest,
 )
-from syncsafe.errors import CorruptManifest, IncomparableChecksums
+from syncsafe.errors import CorruptManifest, IncomparableChecksums, NonCanonicalPath
 
 __all__ = ["Changes", "Checksum"]
 
@@ -125,10 +126,15 @@ class Checksum:
 
         This is how a digest is recomputed from a stored manifest; it is also
         the whole of the tree digest's definition in code.
+
+        Each path must be the one ``str`` of its bytes (decoded as UTF-8 with
+        ``surrogateescape``, as :func:`os.fsdecode` gives it): another
+        spelling of the same bytes raises :class:`~syncsafe.NonCanonicalPath`,
+        so that two different manifests never share a digest.
         """
         algo = get_algorithm(algorithm)
         key = None if annotation_key is None else str(_parse_key(annotation_key))
-        pairs = [(path_bytes(p), bytes.fromhex(d)) for p, d in files.items()]
+        pairs = [(canonical_path_bytes(p), bytes.fromhex(d)) for p, d in files.items()]
         digest = tree_digest(algo, key, pairs, remote)
         return cls(digest, algo.name, files, tuple(remote), key)
 
@@ -248,6 +254,10 @@ def _check_files(files: object, algorithm: str, bad: Callable[[str], CorruptMani
     size = BY_NAME[algorithm].digest_size
     for path, digest in files.items():
         try:
+            canonical_path_bytes(path)
+        except NonCanonicalPath as exc:
+            raise bad(str(exc)) from None
+        try:
             raw = bytes.fromhex(digest)
         except ValueError:
             raise bad(f"digest of {path!r} is not hexadecimal") from None
@@ -271,7 +281,7 @@ def _from_document(document: Any, source: str) -> Checksum:  # noqa: ANN401, C90
         raise bad(f"fields missing: {missing or 'none'}; unknown: {extra or 'none'}")
     version = document["version"]
     if version != FORMAT_VERSION or isinstance(version, bool):
-        raise bad(f"format version {version!r} is not supported (this is version 1)")
+        raise bad(f"format version {version!r} is not supported (this is version {FORMAT_VERSION})")
     algorithm = document["algorithm"]
     if algorithm not in BY_NAME:
         raise bad(f"unknown algorithm {algorithm!r}")
