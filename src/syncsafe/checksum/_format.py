@@ -1,10 +1,10 @@
 """
-The canonical encoding that a tree digest is the hash of (format version 2).
+The canonical encoding that a tree digest is the hash of (format version 1).
 
 The whole specification is ``docs/reference/checksum-format.md``; in short::
 
     field(x)  = len(x) as 8 bytes, big-endian || x
-    header    = field("syncsafe-checksum") || field("2") || field(algorithm)
+    header    = field("syncsafe-checksum") || field("1") || field(algorithm)
                 || field(annotation key, or empty)
     file      = field("f") || field(path) || field(digest of the content)
     remote    = field("r") || field(reference) || field("")
@@ -44,12 +44,7 @@ __all__ = [
 ]
 
 FORMAT_NAME: Final = "syncsafe-checksum"
-FORMAT_VERSION: Final = 2
-"""
-2: ``.sourceignore`` read and matched by Flux's rules, a subtree selected by
-its components; 1: ``.sourceignore`` by git's rules as ``pathspec`` reads
-them. The encoding itself is the same; the files in it can differ.
-"""
+FORMAT_VERSION: Final = 1
 TAG_FILE: Final = b"f"
 TAG_REMOTE: Final = b"r"
 

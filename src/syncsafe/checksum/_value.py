@@ -281,7 +281,7 @@ def _from_document(document: Any, source: str) -> Checksum:  # noqa: ANN401, C90
         raise bad(f"fields missing: {missing or 'none'}; unknown: {extra or 'none'}")
     version = document["version"]
     if version != FORMAT_VERSION or isinstance(version, bool):
-        raise bad(f"format version {version!r} is not supported (this is version {FORMAT_VERSION})")
+        raise bad(f"format version {version!r} is not supported (this is version 1)")
     algorithm = document["algorithm"]
     if algorithm not in BY_NAME:
         raise bad(f"unknown algorithm {algorithm!r}")
