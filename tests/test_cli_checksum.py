@@ -63,7 +63,10 @@ def test_overlay_lists_remote_bases_on_stderr(
         )
         == 2
     )
-    assert "remote reference https://example.com/x.yaml refused" in capsys.readouterr().err
+    assert (
+        "the remote base https://example.com/x.yaml, refused by --no-remote"
+        in capsys.readouterr().err
+    )
 
 
 def test_manifest_and_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,7 +102,7 @@ def test_diff_reports_a_changed_annotation_key(
     old.write_text(checksum(repo).to_json())
     new.write_text(checksum(repo, annotation_key="example.com/sum").to_json())
     assert main(["diff", str(old), str(new)]) == 1
-    assert "annotation key None -> example.com/sum" in capsys.readouterr().out
+    assert "annotation key changed: none -> example.com/sum" in capsys.readouterr().out
 
 
 def test_diff_of_a_corrupt_manifest_is_an_error(
@@ -109,7 +112,7 @@ def test_diff_of_a_corrupt_manifest_is_an_error(
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "syncsafe-checksum"}')
     assert main(["diff", str(bad), str(bad)]) == 2
-    assert f"checksum manifest {bad} is corrupt" in capsys.readouterr().err
+    assert f"OLD.json {bad} is not a valid checksum manifest" in capsys.readouterr().err
 
 
 def test_checksum_of_a_missing_path_is_an_error(

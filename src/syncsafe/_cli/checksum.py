@@ -7,20 +7,23 @@ import errno
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from syncsafe._cli import add_command, writing_to
-from syncsafe._cli._json import add_exclude
-from syncsafe.checksum import (
-    CHECKSUM_ALGORITHMS,
-    Checksum,
-    ChecksumCache,
-    checksum,
-    overlay_checksum,
-)
+from syncsafe._cli._args import add_exclude
+from syncsafe._cli._quote import quote
 
-__all__ = ["register", "write_atomically"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from syncsafe.checksum import Checksum
+
+__all__ = ["ALGORITHMS", "register", "write_atomically"]
+
+# syncsafe.checksum.CHECKSUM_ALGORITHMS, spelled out so that registering the
+# command imports no hashing library (a test holds the two equal).
+ALGORITHMS = ("xxh3-128", "xxh3-64", "sha256")
 
 _PROGRESS_DELAY = 0.5  # seconds: a quick run never shows a bar
 
@@ -57,8 +60,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--algorithm",
-        choices=CHECKSUM_ALGORITHMS,
-        default=CHECKSUM_ALGORITHMS[0],
+        choices=ALGORITHMS,
+        default=ALGORITHMS[0],
         help="the digest algorithm (default: %(default)s)",
     )
     add_exclude(parser, "a gitignore-style pattern to leave out, relative to ROOT (repeatable)")
@@ -93,16 +96,9 @@ def write_atomically(path: str, text: str) -> None:
 
 
 def _tree(args: argparse.Namespace) -> Checksum:
-    from tqdm import tqdm  # noqa: PLC0415 - only the checksum command needs it
+    from syncsafe.checksum import ChecksumCache, checksum  # noqa: PLC0415 - see ALGORITHMS
 
-    with tqdm(
-        unit=" files",
-        file=sys.stderr,
-        disable=not sys.stderr.isatty(),
-        delay=_PROGRESS_DELAY,
-        leave=False,
-    ) as bar:
-        update: Callable[[str, int], object] = lambda _path, _size: bar.update()  # noqa: E731
+    def run(progress: Callable[[str, int], object] | None) -> Checksum:
         return checksum(
             args.path,
             root=args.root,
@@ -110,8 +106,20 @@ def _tree(args: argparse.Namespace) -> Checksum:
             algorithm=args.algorithm,
             exclude=args.exclude,
             cache=None if args.cache is None else ChecksumCache(args.cache),
-            progress=update,
+            progress=progress,
         )
+
+    if not sys.stderr.isatty():  # no bar to draw: no need for tqdm
+        return run(None)
+    from tqdm import tqdm  # noqa: PLC0415 - only a run at a terminal needs it
+
+    with tqdm(
+        unit=" files",
+        file=sys.stderr,
+        delay=_PROGRESS_DELAY,
+        leave=False,
+    ) as bar:
+        return run(lambda _path, _size: bar.update())
 
 
 def _require_directory(path: str) -> None:
@@ -127,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
         # Checked here: a missing root would otherwise read as "PATH resolves outside the root".
         _require_directory(args.root)
     if args.overlay:
+        from syncsafe.checksum import overlay_checksum  # noqa: PLC0415 - see ALGORITHMS
+
         result = overlay_checksum(
             args.path,
             root="." if args.root is None else args.root,
@@ -144,5 +154,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(result.digest)
         for reference in result.remote:
-            print(f"remote, not hashed: {reference}", file=sys.stderr)
+            print(f"remote, not hashed: {quote(reference)}", file=sys.stderr)
     return 0
