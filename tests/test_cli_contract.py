@@ -68,11 +68,18 @@ CASES: dict[str, Case] = {
     "checksum/manifest-a-dir": _case("checksum {tree} --manifest {empty_dir}", 2, "{empty_dir}"),
     "checksum/cache-a-dir": _case("checksum {tree} --cache {empty_dir}", 2, "{empty_dir}"),
     "checksum/not-an-overlay": _case("checksum {tree} --overlay --root {base}", 2, "tree"),
+    "checksum/no-remote": _case(
+        "checksum {remote_overlay} --overlay --root {base} --no-remote", 2, "--no-remote"
+    ),
+    "checksum/malformed-kustomization": _case(
+        "checksum {bad_overlay} --overlay --root {base}", 2, "bad-overlay/kustomization.yaml:3:1"
+    ),
     # diff
     "diff/missing": _case("diff {missing} {manifest}", 2, "{missing}"),
     "diff/a-dir": _case("diff {manifest} {tree}", 2, "{tree}"),
     "diff/unreadable": _case("diff {unreadable} {manifest}", 2, "{unreadable}"),
     "diff/invalid-json": _case("diff {manifest} {bad_json}", 2, "{bad_json}"),
+    "diff/corrupt": _case("diff {manifest} {corrupt_manifest}", 2, "{corrupt_manifest}"),
     "diff/incomparable": _case("diff {manifest} {sha_manifest}", 2, "{sha_manifest}"),
     "diff/finding": _case("diff {manifest} {other_manifest}", 1, "added    new.yaml", "out"),
     # key
@@ -154,7 +161,19 @@ def where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         "events": base / "events.json",
         "bad_revision": base / "bad-revision.json",
         "flux": base / "flux.json",
+        "remote_overlay": base / "remote-overlay",
+        "bad_overlay": base / "bad-overlay",
+        "corrupt_manifest": base / "corrupt.json",
     }
+    paths["remote_overlay"].mkdir()
+    (paths["remote_overlay"] / "kustomization.yaml").write_text(
+        "resources:\n- https://example.com/app.yaml\n"
+    )
+    paths["bad_overlay"].mkdir()
+    (paths["bad_overlay"] / "kustomization.yaml").write_text("resources:\n  - [unclosed\n")
+    corrupt = json.loads(_manifest(tree))
+    corrupt["files"]["a.yaml"] = corrupt["files"]["a.yaml"][::-1]
+    paths["corrupt_manifest"].write_text(json.dumps(corrupt))
     paths["file"].write_text("plain text\n")
     paths["bad_json"].write_text("{nope\n")
     paths["empty"].write_text("")
@@ -252,6 +271,7 @@ def test_the_cases_name_no_unknown_placeholder() -> None:
         "base", "tree", "escaping", "unreadable_tree", "unreadable_dir", "unreadable",
         "empty_dir", "missing", "no_dir", "file", "bad_json", "empty", "manifest",
         "other_manifest", "sha_manifest", "events", "bad_revision", "flux",
+        "remote_overlay", "bad_overlay", "corrupt_manifest",
     }  # fmt: skip
     used = {
         found
@@ -374,3 +394,78 @@ def test_an_error_about_the_temporary_file_names_the_output() -> None:
     with pytest.raises(IsADirectoryError) as info, writing_to("out"):
         raise IsADirectoryError(errno.EISDIR, "Is a directory", ".out.x1y2.tmp", "out")
     assert ("out", None) == (info.value.filename, info.value.filename2)
+
+
+# The fields docs/reference/cli.md documents for each type of error.
+_ERROR_FIELDS: dict[str, set[str]] = {
+    "FileNotFoundError": {"path", "errno"},
+    "PermissionError": {"path", "errno"},
+    "IsADirectoryError": {"path", "errno"},
+    "NotADirectoryError": {"path", "errno"},
+    "PathEscapeError": {"path", "target", "rule"},
+    "InvalidAnnotationKey": {"key", "problems"},
+    "MalformedKustomization": {"file", "line", "column"},
+    "MalformedInput": {"file", "line"},
+    "CorruptManifest": {"file"},
+    "RemoteReferenceRefused": {"file", "reference"},
+    "IncomparableChecksums": {"old", "new", "left", "right"},
+    "InvalidRevision": {"revision"},
+    "UnknownCommit": {"commit", "repo"},
+    "UsageError": set(),
+}
+
+
+def _json_documents(text: str) -> list[Any]:
+    """Every JSON document in *text*: one, or JSON lines."""
+    decoder = json.JSONDecoder()
+    docs, pos = [], 0
+    while text[pos:].strip():
+        pos += len(text[pos:]) - len(text[pos:].lstrip())
+        doc, pos = decoder.raw_decode(text, pos)
+        docs.append(doc)
+    return docs
+
+
+def _check_json(case: Case, where: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [arg.format(**where) for arg in case.argv] + ["--json"]
+    status = _run(argv)
+    captured = capsys.readouterr()
+    assert case.status == status, captured
+    docs = _json_documents(captured.out)
+    assert docs, captured
+    if case.status != 2:
+        assert all("error" not in doc for doc in docs if isinstance(doc, dict))
+        return
+    error = docs[-1]["error"]
+    assert f"syncsafe {argv[0]}: error: {error['message']}\n" in captured.err
+    assert _ERROR_FIELDS[error["type"]] <= set(error), error
+    if "path" in error and error["type"].endswith("Error") and "errno" in error:
+        assert error["path"] in captured.err
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_with_json_every_outcome_is_json_on_stdout(
+    name: str, where: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json: the same status, and stdout is JSON: the document, or an error object."""
+    _check_json(CASES[name], where, capsys)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.parametrize("name", list(GIT_CASES))
+def test_with_json_an_unknown_commit_is_json(
+    name: str, where: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json: a commit missing from the repository is an UnknownCommit object, status 2."""
+    _check_json(GIT_CASES[name], where, capsys)
+
+
+def test_with_json_ctrl_c_is_json(
+    where: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--json: Ctrl-C is status 130 and an Interrupted error object on stdout."""
+    monkeypatch.setattr("syncsafe._cli.scan.run", _interrupt)
+    assert 130 == _run(["scan", where["tree"], "--json"])
+    assert {"error": {"type": "Interrupted", "message": "interrupted"}} == json.loads(
+        capsys.readouterr().out
+    )

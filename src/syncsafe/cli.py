@@ -94,7 +94,7 @@ def _report(prog: str, problem: Problem, *, as_json: bool) -> None:
     if as_json:
         import json  # noqa: PLC0415 - only a failure needs it here
 
-        print(json.dumps(problem.as_json(), indent=2))  # noqa: T201
+        print(json.dumps(problem.as_json()))  # noqa: T201 - one line, as in a JSON-lines stream
 
 
 def main(argv: Sequence[str] | None = None) -> int:
