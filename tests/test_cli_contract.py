@@ -53,6 +53,7 @@ CASES: dict[str, Case] = {
     "scan/unreadable": _case("scan {unreadable_dir}", 2, "{unreadable_dir}"),
     "scan/bad-pattern": _case("scan {tree} --exclude !", 2, "'!'"),
     "scan/finding": _case("scan {escaping}", 1, "evil -> ../../etc", "out"),
+    "scan/absolute": _case("scan {absolute}", 1, "abs -> /etc", "out"),
     # checksum
     "checksum/missing": _case("checksum {missing}", 2, "{missing}"),
     "checksum/a-file": _case("checksum {file}", 2, "{file}"),
@@ -82,6 +83,7 @@ CASES: dict[str, Case] = {
     "diff/corrupt": _case("diff {manifest} {corrupt_manifest}", 2, "{corrupt_manifest}"),
     "diff/incomparable": _case("diff {manifest} {sha_manifest}", 2, "{sha_manifest}"),
     "diff/finding": _case("diff {manifest} {other_manifest}", 1, "added    new.yaml", "out"),
+    "diff/key-changed": _case("diff {manifest} {keyed_manifest}", 1, "annotation key", "out"),
     # key
     "key/invalid": _case(
         "key ok.example.com/a only/one/slash", 1, "only/one/slash: invalid", "out"
@@ -164,7 +166,14 @@ def where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         "remote_overlay": base / "remote-overlay",
         "bad_overlay": base / "bad-overlay",
         "corrupt_manifest": base / "corrupt.json",
+        "absolute": base / "absolute",
+        "keyed_manifest": base / "keyed.json",
     }
+    paths["absolute"].mkdir()
+    (paths["absolute"] / "abs").symlink_to("/etc")
+    paths["keyed_manifest"].write_text(
+        checksum(tree, annotation_key="fluxcd.io/checksum").to_json()
+    )
     paths["remote_overlay"].mkdir()
     (paths["remote_overlay"] / "kustomization.yaml").write_text(
         "resources:\n- https://example.com/app.yaml\n"
@@ -271,7 +280,7 @@ def test_the_cases_name_no_unknown_placeholder() -> None:
         "base", "tree", "escaping", "unreadable_tree", "unreadable_dir", "unreadable",
         "empty_dir", "missing", "no_dir", "file", "bad_json", "empty", "manifest",
         "other_manifest", "sha_manifest", "events", "bad_revision", "flux",
-        "remote_overlay", "bad_overlay", "corrupt_manifest",
+        "remote_overlay", "bad_overlay", "corrupt_manifest", "absolute", "keyed_manifest",
     }  # fmt: skip
     used = {
         found
@@ -469,3 +478,102 @@ def test_with_json_ctrl_c_is_json(
     assert {"error": {"type": "Interrupted", "message": "interrupted"}} == json.loads(
         capsys.readouterr().out
     )
+
+
+# Every message of every command, in the command line's words: (case) -> the
+# words its output must hold. The inputs are the CASES above.
+WORDS: dict[str, str] = {
+    "scan/missing": "error: PATH {missing}: does not exist",
+    "scan/a-file": "error: PATH {file}: is not a directory",
+    "scan/unreadable": "error: PATH {unreadable_dir}: permission denied",
+    "scan/bad-pattern": "error: argument --exclude: invalid pattern '!'",
+    "scan/finding": "escape: evil -> ../../etc: resolves outside PATH",
+    "scan/absolute": "absolute-symlink: abs -> /etc: an absolute symlink (--allow-absolute",
+    "checksum/missing": "error: PATH {missing}: does not exist",
+    "checksum/a-file": "error: PATH {file}: is not a directory",
+    "checksum/unreadable-root": "error: PATH {unreadable_dir}: permission denied",
+    "checksum/unreadable-file": "error: unreadable.yaml: permission denied",
+    "checksum/bad-algorithm": "argument --algorithm: invalid choice: 'md5'",
+    "checksum/bad-key": "error: invalid --annotation-key a/b/c: a qualified name",
+    "checksum/outside-root": "error: PATH {base}: resolves outside --root {tree}",
+    "checksum/missing-root": "error: --root {missing}: does not exist",
+    "checksum/root-a-file": "error: --root {file}: is not a directory",
+    "checksum/bad-pattern": "error: argument --exclude: invalid pattern '!'",
+    "checksum/manifest-no-dir": "error: --manifest {no_dir}: is in a directory that does not",
+    "checksum/manifest-a-dir": "error: --manifest {empty_dir}: is a directory, not a file",
+    "checksum/cache-a-dir": "error: --cache {empty_dir}: is a directory, not a file",
+    "checksum/not-an-overlay": "has no kustomization file",
+    "checksum/no-remote": "refers to the remote base https://example.com/app.yaml, refused by "
+    "--no-remote",
+    "checksum/malformed-kustomization": "kustomization.yaml:3:1: malformed kustomization:",
+    "diff/missing": "error: OLD.json {missing}: does not exist",
+    "diff/a-dir": "error: NEW.json {tree}: is a directory, not a file",
+    "diff/unreadable": "error: OLD.json {unreadable}: permission denied",
+    "diff/invalid-json": "error: NEW.json {bad_json} is not a valid checksum manifest: not JSON",
+    "diff/corrupt": "error: NEW.json {corrupt_manifest} is not a valid checksum manifest",
+    "diff/incomparable": "is a xxh3-128 (format 1) checksum and NEW.json {sha_manifest} a "
+    "sha256 (format 1) one",
+    "diff/finding": "added    new.yaml",
+    "diff/key-changed": "annotation key changed: none -> fluxcd.io/checksum",
+    "key/invalid": "only/one/slash: invalid\n  - a qualified name must be",
+    "key/none": "error: the following arguments are required: KEY",
+    "storm/missing": "error: FILE {missing}: does not exist",
+    "storm/a-dir": "error: FILE {tree}: is a directory, not a file",
+    "storm/unreadable": "error: FILE {unreadable}: permission denied",
+    "storm/invalid-json": "error: FILE {bad_json} holds no JSON document: line 1:",
+    "storm/zero-window": "argument --window: duration '0s' must be at least 1us",
+    "storm/negative-window": "argument --window: duration '-1m' must be at least 1us",
+    "storm/bad-window": "argument --window: invalid duration '1d': unknown unit",
+    "storm/negative-for": "argument --for: duration '-1m' must not be negative",
+    "storm/zero-threshold": "error: --threshold must be positive, not 0",
+    "storm/naive-now": "argument --now: time 2024-10-12T09:00:00 has no time zone",
+    "storm/textfile-no-dir": "error: --textfile {no_dir}: is in a directory that does not",
+    "stale/missing": "error: FILE {missing}: does not exist",
+    "stale/a-dir": "error: FILE {tree}: is a directory, not a file",
+    "stale/unreadable": "error: FILE {unreadable}: permission denied",
+    "stale/invalid-json": "error: FILE {bad_json}: line 1 is not JSON",
+    "stale/bad-max-age": "argument --max-age: invalid duration '1d': unknown unit",
+    "stale/negative-max-age": "argument --max-age: duration '-1h' must not be negative",
+    "stale/no-repo": "error: the following arguments are required: --repo",
+    "stale/bad-revision": "error: invalid revision main@sha1:nothex:",
+    "stale/textfile-no-dir": "error: --textfile {no_dir}: is in a directory that does not",
+    "stale/unknown-commit": "is not in the repository at --repo {missing}",
+    "demo/bad-scenario": "argument --only: invalid choice: 'nope'",
+}
+
+# Python's words, which the command line never uses.
+_PYTHON_WORDS = re.compile(r"Errno|allow_\w+=|=False|=True|\bNone\b|Traceback|\w+\(\)")
+
+
+def test_every_case_has_its_words() -> None:
+    """The words table covers every case of the contract table, and nothing else."""
+    assert set(CASES) | set(GIT_CASES) == set(WORDS)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_messages_speak_of_flags_and_files(
+    name: str, where: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each message holds its expected words, and none of Python's."""
+    _check_words(CASES[name], WORDS[name], where, capsys)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.parametrize("name", list(GIT_CASES))
+def test_git_messages_speak_of_flags(
+    name: str, where: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing commit's message names --repo."""
+    _check_words(GIT_CASES[name], WORDS[name], where, capsys)
+
+
+def _check_words(
+    case: Case, words: str, where: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run([arg.format(**where) for arg in case.argv])
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert words.format(**where) in text, text
+    for line in text.splitlines():
+        if not line.startswith(("usage:", " ")):  # argparse's usage lines list the options
+            assert not _PYTHON_WORDS.search(line), line
