@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from syncsafe._demo import SCENARIOS, Row, render_table, run_all
+from syncsafe._demo import SCENARIOS
+from syncsafe._demo._table import Row, render_table, run_all
 
 
 def test_every_scenario_shows_the_bug_and_the_fix() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 
-from syncsafe._demo import Row
+from syncsafe._demo._table import Row
 from syncsafe.buggy.sync import App
 from syncsafe.guard import Outcome, SyncGuard
 

@@ -6,7 +6,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from syncsafe._demo import Row
+from syncsafe._demo._table import Row
 from syncsafe.buggy import paths as buggy
 from syncsafe.errors import UnsafePathError
 from syncsafe.testing._trees import attack_corpus, benign_corpus, build_tree

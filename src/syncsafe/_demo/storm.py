@@ -22,7 +22,7 @@ from typing import Any, Final
 
 import attrs
 
-from syncsafe._demo import Row
+from syncsafe._demo._table import Row
 from syncsafe.buggy import storm as buggy
 from syncsafe.storm import StormDetector, SyncEvent
 

@@ -21,7 +21,6 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, cast, final
 
-import filelock
 import xxhash
 
 from syncsafe.checksum._algorithms import BY_NAME
@@ -185,6 +184,8 @@ class ChecksumCache:
 
     def save(self) -> None:
         """Write the entries used or added to the file, atomically, under the lock."""
+        import filelock  # noqa: PLC0415 - only a save needs it; a checksum without a cache never
+
         data = self._encode(self._live, _now_ns())
         self.file.parent.mkdir(parents=True, exist_ok=True)
         with filelock.FileLock(f"{self.file}.lock", timeout=_LOCK_TIMEOUT):
