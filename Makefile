@@ -7,6 +7,10 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 HYPOTHESIS_PROFILE ?= ci
 
+# Run a set-up command quietly: its output is shown only when it fails.
+quietly = log=$$(mktemp) && { $(1) >"$$log" 2>&1 || { cat "$$log" >&2; rm -f "$$log"; exit 1; }; } \
+	  && rm -f "$$log"
+
 .DEFAULT_GOAL := help
 .PHONY: help demo test lint typecheck unit bench bench-quick docs clean
 
@@ -16,22 +20,23 @@ help:  ## list the targets
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
 	  || { echo "syncsafe needs Python 3.10 or newer as $(PYTHON)" >&2; exit 2; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	@echo "setting up $(VENV) (first run only)"
+	@$(call quietly,$(PYTHON) -m venv $(VENV))
+	@$(call quietly,$(PY) -m pip install --quiet --upgrade pip)
 
 # One stamp per set of extras; re-installs when pyproject.toml changes.
 $(VENV)/.stamp-run: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+	@$(call quietly,$(PY) -m pip install --quiet -e .)
 	@touch $@
 $(VENV)/.stamp-test: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[test,lint]'
+	@$(call quietly,$(PY) -m pip install --quiet -e '.[test,lint]')
 	@touch $@
 $(VENV)/.stamp-docs: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[docs]'
+	@$(call quietly,$(PY) -m pip install --quiet -e '.[docs]')
 	@touch $@
 
 demo: $(VENV)/.stamp-run  ## replay every incident, buggy vs fixed, on embedded data
-	$(BIN)/syncsafe demo
+	@$(BIN)/syncsafe demo
 
 lint: $(VENV)/.stamp-test  ## ruff (lint and format check)
 	$(BIN)/ruff check .

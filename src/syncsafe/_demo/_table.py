@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
+import textwrap
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Final, Literal
 
 import attrs
 
@@ -13,7 +15,17 @@ from syncsafe._demo import SCENARIOS
 
 __all__ = ["Row", "render_json", "render_table", "run_all"]
 
-Variant = Literal["buggy", "fixed"]
+Variant = Literal["buggy", "attempted fix", "fixed"]
+"""The incident's code; the fix its write-up proposed, which still fails; syncsafe."""
+
+# How the table names each variant.
+LABELS: Final[dict[str, str]] = {
+    "buggy": "incident code",
+    "attempted fix": "attempted fix",
+    "fixed": "syncsafe",
+}
+_MIN_WIDTH: Final = 40
+_MAX_WIDTH: Final = 100  # longer lines are harder to read, however wide the terminal
 
 
 @attrs.frozen
@@ -23,7 +35,7 @@ class Row:
     incident: str
     variant: Variant
     name: str
-    """The code that ran: the buggy reproduction or the syncsafe primitive."""
+    """The code that ran: the incident's reproduction, its attempted fix, or syncsafe's."""
     outcome: str
     """What happened, in one line."""
     correct: bool
@@ -45,19 +57,36 @@ def run_all(only: Sequence[str] = ()) -> list[Row]:
     return rows
 
 
-def render_table(rows: Sequence[Row]) -> str:
-    """The rows as a plain-text table, one line per variant."""
-    header = ("incident", "variant", "code", "what happened", "verdict")
-    body = [
-        (r.incident, r.variant, r.name, r.outcome, "ok" if r.correct else "WRONG") for r in rows
-    ]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+def render_table(rows: Sequence[Row], width: int | None = None) -> str:
+    """
+    The rows as text that fits *width* columns (default: the terminal's).
 
-    def fmt(line: tuple[str, ...]) -> str:
-        return "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([fmt(header), rule, *(fmt(line) for line in body)])
+    One block per incident: a line per variant with its verdict first (so it
+    shows at any width), what ran, then what happened, wrapped and indented.
+    The last line counts the verdicts.
+    """
+    if width is None:
+        width = shutil.get_terminal_size((80, 24)).columns
+    width = max(_MIN_WIDTH, min(width, _MAX_WIDTH))
+    label_width = max(len(label) for label in LABELS.values())
+    lines: list[str] = []
+    incident = None
+    for r in rows:
+        if r.incident != incident:
+            lines += [*([""] if lines else []), r.incident]
+            incident = r.incident
+        verdict = "ok" if r.correct else "WRONG"
+        head = f"  {verdict:<5}  {LABELS[r.variant]:<{label_width}}  {r.name}"
+        lines += textwrap.wrap(head, width, subsequent_indent=" " * 9)
+        lines += textwrap.wrap(r.outcome, width, initial_indent=" " * 9, subsequent_indent=" " * 9)
+    fixed = [r for r in rows if r.variant == "fixed"]
+    others = [r for r in rows if r.variant != "fixed"]
+    summary = (
+        f"syncsafe right in {sum(r.correct for r in fixed)} of {len(fixed)}; the incident's "
+        f"code and attempted fixes right in {sum(r.correct for r in others)} of {len(others)}"
+    )
+    lines += ["", *textwrap.wrap(summary, width)]
+    return "\n".join(lines)
 
 
 def render_json(rows: Sequence[Row]) -> str:
