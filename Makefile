@@ -8,11 +8,10 @@ PY     := $(BIN)/python
 HYPOTHESIS_PROFILE ?= ci
 
 # Run a set-up command quietly: its output is shown only when it fails.
-quietly = log=$$(mktemp) && { $(1) >"$$log" 2>&1 || { cat "$$log" >&2; rm -f "$$log"; exit 1; }; } \
-	  && rm -f "$$log"
+QUIETLY = sh -c 'log=$$(mktemp); "$$@" >"$$log" 2>&1 || { s=$$?; cat "$$log" >&2; rm -f "$$log"; exit $$s; }; rm -f "$$log"' quietly
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint typecheck unit bench bench-quick docs clean
+.PHONY: help demo test test-slow lint typecheck unit bench bench-quick docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,18 +20,21 @@ $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
 	  || { echo "syncsafe needs Python 3.10 or newer as $(PYTHON)" >&2; exit 2; }
 	@echo "setting up $(VENV) (first run only)"
-	@$(call quietly,$(PYTHON) -m venv $(VENV))
-	@$(call quietly,$(PY) -m pip install --quiet --upgrade pip)
+	@$(QUIETLY) $(PYTHON) -m venv $(VENV)
+	@$(QUIETLY) $(PY) -m pip install --quiet --upgrade pip
 
 # One stamp per set of extras; re-installs when pyproject.toml changes.
 $(VENV)/.stamp-run: pyproject.toml | $(PY)
-	@$(call quietly,$(PY) -m pip install --quiet -e .)
+	@$(QUIETLY) $(PY) -m pip install --quiet -e .
 	@touch $@
 $(VENV)/.stamp-test: pyproject.toml | $(PY)
-	@$(call quietly,$(PY) -m pip install --quiet -e '.[test,lint]')
+	@$(QUIETLY) $(PY) -m pip install --quiet -e '.[test,lint]'
+	@touch $@
+$(VENV)/.stamp-hooks: pyproject.toml | $(PY)
+	@$(QUIETLY) $(PY) -m pip install --quiet -e '.[test,hooks]'
 	@touch $@
 $(VENV)/.stamp-docs: pyproject.toml | $(PY)
-	@$(call quietly,$(PY) -m pip install --quiet -e '.[docs]')
+	@$(QUIETLY) $(PY) -m pip install --quiet -e '.[docs]'
 	@touch $@
 
 demo: $(VENV)/.stamp-run  ## replay every incident, buggy vs fixed, on embedded data
@@ -52,6 +54,9 @@ unit: $(VENV)/.stamp-test  ## the test suite with branch coverage, gated
 	$(BIN)/coverage report
 
 test: lint typecheck unit bench-quick  ## lint, type-check, run the tests and every benchmark once
+
+test-slow: $(VENV)/.stamp-test $(VENV)/.stamp-hooks  ## the slower suite: the pre-commit hooks, run by pre-commit
+	$(PY) -m pytest -m hooks -p no:cacheprovider -q $(PYTEST_ARGS)
 
 bench: $(VENV)/.stamp-test  ## every benchmark suite against its peer; JSON in .benchmarks/
 	SYNCSAFE_BENCH_FULL=1 $(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-only \

@@ -134,3 +134,26 @@ def test_the_progress_bar_shows_on_a_terminal(
     out, err = capsys.readouterr()
     assert out.startswith("xxh3-128:")
     assert "files" in err
+
+
+def test_check_compares_with_the_stored_manifest_and_update_rewrites_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--check: 0 when current; 1 and the diff after an edit; --update rewrites, then 0."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.yaml").write_text("a: 1\n")
+    stored = tmp_path / "stored.json"
+    check = ["checksum", str(tree), "--check", "--manifest", str(stored)]
+    assert 1 == main([*check, "--update"])  # none yet: written, and the commit must add it
+    assert "it does not exist" in capsys.readouterr().out
+    assert 0 == main(check)
+    assert f"--manifest {stored} is current" in capsys.readouterr().out
+    (tree / "a.yaml").write_text("a: 2\n")
+    assert 1 == main(check)
+    out = capsys.readouterr().out
+    assert "modified a.yaml\nrun with --update to rewrite it\n" in out
+    assert 1 == main([*check, "--update"])
+    assert f"rewritten: add {stored} to the commit" in capsys.readouterr().out
+    assert 0 == main(check)
+    assert checksum(tree).to_json() + "\n" == stored.read_text()

@@ -69,6 +69,17 @@ CASES: dict[str, Case] = {
     "checksum/manifest-a-dir": _case("checksum {tree} --manifest {empty_dir}", 2, "{empty_dir}"),
     "checksum/cache-a-dir": _case("checksum {tree} --cache {empty_dir}", 2, "{empty_dir}"),
     "checksum/not-an-overlay": _case("checksum {tree} --overlay --root {base}", 2, "tree"),
+    "checksum/check-no-manifest": _case("checksum {tree} --check", 2, "--check"),
+    "checksum/update-no-check": _case(
+        "checksum {tree} --update --manifest {manifest}", 2, "--update needs --check"
+    ),
+    "checksum/check-missing": _case("checksum {tree} --check --manifest {missing}", 2, "{missing}"),
+    "checksum/check-corrupt": _case(
+        "checksum {tree} --check --manifest {corrupt_manifest}", 2, "{corrupt_manifest}"
+    ),
+    "checksum/check-stale": _case(
+        "checksum {tree} --check --manifest {other_manifest}", 1, "removed  new.yaml", "out"
+    ),
     "checksum/no-remote": _case(
         "checksum {remote_overlay} --overlay --root {base} --no-remote", 2, "--no-remote"
     ),
@@ -503,6 +514,11 @@ WORDS: dict[str, str] = {
     "checksum/manifest-a-dir": "error: --manifest {empty_dir}: is a directory, not a file",
     "checksum/cache-a-dir": "error: --cache {empty_dir}: is a directory, not a file",
     "checksum/not-an-overlay": "has no kustomization file",
+    "checksum/check-no-manifest": "error: --check needs --manifest OUT",
+    "checksum/update-no-check": "error: --update needs --check",
+    "checksum/check-missing": "error: --manifest {missing}: does not exist",
+    "checksum/check-corrupt": "error: --manifest {corrupt_manifest} is not a valid checksum",
+    "checksum/check-stale": "--manifest {other_manifest} is not current:\nold ",
     "checksum/no-remote": "refers to the remote base https://example.com/app.yaml, refused by "
     "--no-remote",
     "checksum/malformed-kustomization": "kustomization.yaml:3:1: malformed kustomization:",

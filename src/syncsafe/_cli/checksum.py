@@ -11,6 +11,7 @@ from pathlib import Path
 
 from syncsafe._cli import add_command, writing_to
 from syncsafe._cli._args import add_exclude
+from syncsafe._cli._errors import CommandError
 from syncsafe._cli._quote import quote
 
 TYPE_CHECKING = False
@@ -77,6 +78,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--manifest", metavar="OUT", help="also write the manifest as JSON to OUT (for diff)"
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compare with the manifest stored in OUT instead of writing it: "
+        "exit 1 and print what changed when it is not current (a pre-commit hook)",
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="with --check: rewrite OUT when it is not current (still exit 1)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -129,8 +141,58 @@ def _require_directory(path: str) -> None:
         raise OSError(code, os.strerror(code), path)
 
 
+def _check(args: argparse.Namespace, result: Checksum) -> int:
+    """Compare *result* with the manifest in OUT; 0 when it is current, else 1 and the changes."""
+    from syncsafe._cli.diff import document, print_changes  # noqa: PLC0415
+    from syncsafe.checksum import Checksum  # noqa: PLC0415 - see ALGORITHMS
+    from syncsafe.errors import IncomparableChecksums  # noqa: PLC0415
+
+    stored = None
+    if Path(args.manifest).exists() or not args.update:  # --update creates a missing one
+        stored = Checksum.from_json(Path(args.manifest).read_bytes(), source=args.manifest)
+    current = stored is not None and stored.to_json() == result.to_json()
+    report: dict[str, object] = {"manifest": args.manifest, "current": current}
+    if stored is None:
+        report["changes"] = None
+    else:
+        try:
+            report["changes"] = document(stored, result, stored.diff(result))
+        except IncomparableChecksums as exc:
+            report["changes"] = {"old": stored.digest, "new": result.digest, "same": False}
+            report["incomparable"] = [exc.left, exc.right]
+    if args.update and not current:
+        with writing_to(args.manifest):
+            write_atomically(args.manifest, result.to_json())
+    report["updated"] = args.update and not current
+    if args.json:
+        import json  # noqa: PLC0415
+
+        print(json.dumps(report, indent=2))
+        return 0 if current else 1
+    if current:
+        print(f"{result.digest}: --manifest {quote(args.manifest)} is current")
+        return 0
+    print(f"--manifest {quote(args.manifest)} is not current:")
+    if stored is None:
+        print("it does not exist")
+    elif "incomparable" in report:
+        print(f"old {stored.digest}\nnew {result.digest}")
+    else:
+        print_changes(stored, result, stored.diff(result))
+    if report["updated"]:
+        print(f"rewritten: add {quote(args.manifest)} to the commit")
+    else:
+        print("run with --update to rewrite it")
+    return 1
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the digest (or the manifest); write the manifest if asked."""
+    if (args.check or args.update) and not args.manifest:
+        flag = "--check" if args.check else "--update"
+        raise CommandError(f"{flag} needs --manifest OUT", "UsageError", argument=flag)
+    if args.update and not args.check:
+        raise CommandError("--update needs --check", "UsageError", argument="--update")
     if args.root is not None:
         # Checked here: a missing root would otherwise read as "PATH resolves outside the root".
         _require_directory(args.root)
@@ -146,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         result = _tree(args)
+    if args.check:
+        return _check(args, result)
     if args.manifest:
         with writing_to(args.manifest):
             write_atomically(args.manifest, result.to_json())

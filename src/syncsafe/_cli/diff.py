@@ -11,9 +11,9 @@ from syncsafe._cli._quote import quote
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from syncsafe.checksum import Checksum
+    from syncsafe.checksum import Changes, Checksum
 
-__all__ = ["register"]
+__all__ = ["document", "print_changes", "register"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,30 +64,39 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(
             msg, type(exc).__name__, old=args.old, new=args.new, left=exc.left, right=exc.right
         ) from exc
-    header = old.annotation_key != new.annotation_key
     if args.json:
-        document = {
-            "old": old.digest,
-            "new": new.digest,
-            "same": old.digest == new.digest,
-            "added": list(changes.added),
-            "removed": list(changes.removed),
-            "modified": list(changes.modified),
-            "annotation_key": [old.annotation_key, new.annotation_key] if header else None,
-        }
-        print(json.dumps(document, indent=2))
+        print(json.dumps(document(old, new, changes), indent=2))
     else:
-        print(f"old {old.digest}\nnew {new.digest}")
-        for kind, paths in (
-            ("added", changes.added),
-            ("removed", changes.removed),
-            ("modified", changes.modified),
-        ):
-            for path in paths:
-                print(f"{kind:<9}{quote(path)}")
-        if header:
-            old_key, new_key = _key(old.annotation_key), _key(new.annotation_key)
-            print(f"annotation key changed: {old_key} -> {new_key}")
-        if old.digest == new.digest:
-            print("no changes")
+        print_changes(old, new, changes)
     return 0 if old.digest == new.digest else 1
+
+
+def document(old: Checksum, new: Checksum, changes: Changes) -> dict[str, object]:
+    """What changed from *old* to *new*, as ``--json`` prints it."""
+    header = old.annotation_key != new.annotation_key
+    return {
+        "old": old.digest,
+        "new": new.digest,
+        "same": old.digest == new.digest,
+        "added": list(changes.added),
+        "removed": list(changes.removed),
+        "modified": list(changes.modified),
+        "annotation_key": [old.annotation_key, new.annotation_key] if header else None,
+    }
+
+
+def print_changes(old: Checksum, new: Checksum, changes: Changes) -> None:
+    """Both digests, then a line per added, removed or modified path (quoted)."""
+    print(f"old {old.digest}\nnew {new.digest}")
+    for kind, paths in (
+        ("added", changes.added),
+        ("removed", changes.removed),
+        ("modified", changes.modified),
+    ):
+        for path in paths:
+            print(f"{kind:<9}{quote(path)}")
+    if old.annotation_key != new.annotation_key:
+        old_key, new_key = _key(old.annotation_key), _key(new.annotation_key)
+        print(f"annotation key changed: {old_key} -> {new_key}")
+    if old.digest == new.digest:
+        print("no changes")
