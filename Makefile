@@ -7,8 +7,11 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 HYPOTHESIS_PROFILE ?= ci
 
+# Run a set-up command quietly: its output is shown only when it fails.
+QUIETLY = sh -c 'log=$$(mktemp); "$$@" >"$$log" 2>&1 || { s=$$?; cat "$$log" >&2; rm -f "$$log"; exit $$s; }; rm -f "$$log"' quietly
+
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint typecheck unit bench bench-quick docs clean
+.PHONY: help demo test test-slow lint typecheck unit bench bench-quick docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -16,22 +19,26 @@ help:  ## list the targets
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
 	  || { echo "syncsafe needs Python 3.10 or newer as $(PYTHON)" >&2; exit 2; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	@echo "setting up $(VENV) (first run only)"
+	@$(QUIETLY) $(PYTHON) -m venv $(VENV)
+	@$(QUIETLY) $(PY) -m pip install --quiet --upgrade pip
 
 # One stamp per set of extras; re-installs when pyproject.toml changes.
 $(VENV)/.stamp-run: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+	@$(QUIETLY) $(PY) -m pip install --quiet -e .
 	@touch $@
 $(VENV)/.stamp-test: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[test,lint]'
+	@$(QUIETLY) $(PY) -m pip install --quiet -e '.[test,lint]'
+	@touch $@
+$(VENV)/.stamp-hooks: pyproject.toml | $(PY)
+	@$(QUIETLY) $(PY) -m pip install --quiet -e '.[test,hooks]'
 	@touch $@
 $(VENV)/.stamp-docs: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[docs]'
+	@$(QUIETLY) $(PY) -m pip install --quiet -e '.[docs]'
 	@touch $@
 
 demo: $(VENV)/.stamp-run  ## replay every incident, buggy vs fixed, on embedded data
-	$(BIN)/syncsafe demo
+	@$(BIN)/syncsafe demo
 
 lint: $(VENV)/.stamp-test  ## ruff (lint and format check)
 	$(BIN)/ruff check .
@@ -47,6 +54,9 @@ unit: $(VENV)/.stamp-test  ## the test suite with branch coverage, gated
 	$(BIN)/coverage report
 
 test: lint typecheck unit bench-quick  ## lint, type-check, run the tests and every benchmark once
+
+test-slow: $(VENV)/.stamp-test $(VENV)/.stamp-hooks  ## the slower suite: the pre-commit hooks, run by pre-commit
+	$(PY) -m pytest -m hooks -p no:cacheprovider -q $(PYTEST_ARGS)
 
 bench: $(VENV)/.stamp-test  ## every benchmark suite against its peer; JSON in .benchmarks/
 	SYNCSAFE_BENCH_FULL=1 $(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-only \

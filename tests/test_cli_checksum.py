@@ -63,7 +63,10 @@ def test_overlay_lists_remote_bases_on_stderr(
         )
         == 2
     )
-    assert "remote reference https://example.com/x.yaml refused" in capsys.readouterr().err
+    assert (
+        "the remote base https://example.com/x.yaml, refused by --no-remote"
+        in capsys.readouterr().err
+    )
 
 
 def test_manifest_and_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,7 +102,7 @@ def test_diff_reports_a_changed_annotation_key(
     old.write_text(checksum(repo).to_json())
     new.write_text(checksum(repo, annotation_key="example.com/sum").to_json())
     assert main(["diff", str(old), str(new)]) == 1
-    assert "annotation key None -> example.com/sum" in capsys.readouterr().out
+    assert "annotation key changed: none -> example.com/sum" in capsys.readouterr().out
 
 
 def test_diff_of_a_corrupt_manifest_is_an_error(
@@ -109,7 +112,7 @@ def test_diff_of_a_corrupt_manifest_is_an_error(
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "syncsafe-checksum"}')
     assert main(["diff", str(bad), str(bad)]) == 2
-    assert f"checksum manifest {bad} is corrupt" in capsys.readouterr().err
+    assert f"OLD.json {bad} is not a valid checksum manifest" in capsys.readouterr().err
 
 
 def test_checksum_of_a_missing_path_is_an_error(
@@ -131,3 +134,26 @@ def test_the_progress_bar_shows_on_a_terminal(
     out, err = capsys.readouterr()
     assert out.startswith("xxh3-128:")
     assert "files" in err
+
+
+def test_check_compares_with_the_stored_manifest_and_update_rewrites_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--check: 0 when current; 1 and the diff after an edit; --update rewrites, then 0."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.yaml").write_text("a: 1\n")
+    stored = tmp_path / "stored.json"
+    check = ["checksum", str(tree), "--check", "--manifest", str(stored)]
+    assert 1 == main([*check, "--update"])  # none yet: written, and the commit must add it
+    assert "it does not exist" in capsys.readouterr().out
+    assert 0 == main(check)
+    assert f"--manifest {stored} is current" in capsys.readouterr().out
+    (tree / "a.yaml").write_text("a: 2\n")
+    assert 1 == main(check)
+    out = capsys.readouterr().out
+    assert "modified a.yaml\nrun with --update to rewrite it\n" in out
+    assert 1 == main([*check, "--update"])
+    assert f"rewritten: add {stored} to the commit" in capsys.readouterr().out
+    assert 0 == main(check)
+    assert checksum(tree).to_json() + "\n" == stored.read_text()

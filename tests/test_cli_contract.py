@@ -53,13 +53,14 @@ CASES: dict[str, Case] = {
     "scan/unreadable": _case("scan {unreadable_dir}", 2, "{unreadable_dir}"),
     "scan/bad-pattern": _case("scan {tree} --exclude !", 2, "'!'"),
     "scan/finding": _case("scan {escaping}", 1, "evil -> ../../etc", "out"),
+    "scan/absolute": _case("scan {absolute}", 1, "abs -> /etc", "out"),
     # checksum
     "checksum/missing": _case("checksum {missing}", 2, "{missing}"),
     "checksum/a-file": _case("checksum {file}", 2, "{file}"),
     "checksum/unreadable-root": _case("checksum {unreadable_dir}", 2, "{unreadable_dir}"),
     "checksum/unreadable-file": _case("checksum {unreadable_tree}", 2, "unreadable.yaml"),
     "checksum/bad-algorithm": _case("checksum {tree} --algorithm md5", 2, "'md5'"),
-    "checksum/bad-key": _case("checksum {tree} --annotation-key a/b/c", 2, "'a/b/c'"),
+    "checksum/bad-key": _case("checksum {tree} --annotation-key a/b/c", 2, "a/b/c"),
     "checksum/outside-root": _case("checksum {base} --root {tree}", 2, "{base}"),
     "checksum/missing-root": _case("checksum {tree} --root {missing}", 2, "{missing}"),
     "checksum/root-a-file": _case("checksum {tree} --root {file}", 2, "{file}"),
@@ -67,15 +68,36 @@ CASES: dict[str, Case] = {
     "checksum/manifest-no-dir": _case("checksum {tree} --manifest {no_dir}", 2, "{no_dir}"),
     "checksum/manifest-a-dir": _case("checksum {tree} --manifest {empty_dir}", 2, "{empty_dir}"),
     "checksum/not-an-overlay": _case("checksum {tree} --overlay --root {base}", 2, "tree"),
+    "checksum/check-no-manifest": _case("checksum {tree} --check", 2, "--check"),
+    "checksum/update-no-check": _case(
+        "checksum {tree} --update --manifest {manifest}", 2, "--update needs --check"
+    ),
+    "checksum/check-missing": _case("checksum {tree} --check --manifest {missing}", 2, "{missing}"),
+    "checksum/check-corrupt": _case(
+        "checksum {tree} --check --manifest {corrupt_manifest}", 2, "{corrupt_manifest}"
+    ),
+    "checksum/check-stale": _case(
+        "checksum {tree} --check --manifest {other_manifest}", 1, "removed  new.yaml", "out"
+    ),
+    "checksum/no-remote": _case(
+        "checksum {remote_overlay} --overlay --root {base} --no-remote", 2, "--no-remote"
+    ),
+    "checksum/malformed-kustomization": _case(
+        "checksum {bad_overlay} --overlay --root {base}", 2, "bad-overlay/kustomization.yaml:3:1"
+    ),
     # diff
     "diff/missing": _case("diff {missing} {manifest}", 2, "{missing}"),
     "diff/a-dir": _case("diff {manifest} {tree}", 2, "{tree}"),
     "diff/unreadable": _case("diff {unreadable} {manifest}", 2, "{unreadable}"),
     "diff/invalid-json": _case("diff {manifest} {bad_json}", 2, "{bad_json}"),
+    "diff/corrupt": _case("diff {manifest} {corrupt_manifest}", 2, "{corrupt_manifest}"),
     "diff/incomparable": _case("diff {manifest} {sha_manifest}", 2, "{sha_manifest}"),
     "diff/finding": _case("diff {manifest} {other_manifest}", 1, "added    new.yaml", "out"),
+    "diff/key-changed": _case("diff {manifest} {keyed_manifest}", 1, "annotation key", "out"),
     # key
-    "key/invalid": _case("key ok.example.com/a only/one/slash", 1, "'only/one/slash'", "out"),
+    "key/invalid": _case(
+        "key ok.example.com/a only/one/slash", 1, "only/one/slash: invalid", "out"
+    ),
     "key/none": _case("key", 2, "KEY"),
     # storm
     "storm/missing": _case("storm {missing}", 2, "{missing}"),
@@ -151,7 +173,26 @@ def where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         "events": base / "events.json",
         "bad_revision": base / "bad-revision.json",
         "flux": base / "flux.json",
+        "remote_overlay": base / "remote-overlay",
+        "bad_overlay": base / "bad-overlay",
+        "corrupt_manifest": base / "corrupt.json",
+        "absolute": base / "absolute",
+        "keyed_manifest": base / "keyed.json",
     }
+    paths["absolute"].mkdir()
+    (paths["absolute"] / "abs").symlink_to("/etc")
+    paths["keyed_manifest"].write_text(
+        checksum(tree, annotation_key="fluxcd.io/checksum").to_json()
+    )
+    paths["remote_overlay"].mkdir()
+    (paths["remote_overlay"] / "kustomization.yaml").write_text(
+        "resources:\n- https://example.com/app.yaml\n"
+    )
+    paths["bad_overlay"].mkdir()
+    (paths["bad_overlay"] / "kustomization.yaml").write_text("resources:\n  - [unclosed\n")
+    corrupt = json.loads(_manifest(tree))
+    corrupt["files"]["a.yaml"] = corrupt["files"]["a.yaml"][::-1]
+    paths["corrupt_manifest"].write_text(json.dumps(corrupt))
     paths["file"].write_text("plain text\n")
     paths["bad_json"].write_text("{nope\n")
     paths["empty"].write_text("")
@@ -249,6 +290,7 @@ def test_the_cases_name_no_unknown_placeholder() -> None:
         "base", "tree", "escaping", "unreadable_tree", "unreadable_dir", "unreadable",
         "empty_dir", "missing", "no_dir", "file", "bad_json", "empty", "manifest",
         "other_manifest", "sha_manifest", "events", "bad_revision", "flux",
+        "remote_overlay", "bad_overlay", "corrupt_manifest", "absolute", "keyed_manifest",
     }  # fmt: skip
     used = {
         found
@@ -386,3 +428,182 @@ def test_an_error_about_the_temporary_file_names_the_output() -> None:
     with pytest.raises(IsADirectoryError) as info, writing_to("out"):
         raise IsADirectoryError(errno.EISDIR, "Is a directory", ".out.x1y2.tmp", "out")
     assert ("out", None) == (info.value.filename, info.value.filename2)
+
+
+# The fields docs/reference/cli.md documents for each type of error.
+_ERROR_FIELDS: dict[str, set[str]] = {
+    "FileNotFoundError": {"path", "errno"},
+    "PermissionError": {"path", "errno"},
+    "IsADirectoryError": {"path", "errno"},
+    "NotADirectoryError": {"path", "errno"},
+    "PathEscapeError": {"path", "target", "rule"},
+    "InvalidAnnotationKey": {"key", "problems"},
+    "MalformedKustomization": {"file", "line", "column"},
+    "MalformedInput": {"file", "line"},
+    "CorruptManifest": {"file"},
+    "RemoteReferenceRefused": {"file", "reference"},
+    "IncomparableChecksums": {"old", "new", "left", "right"},
+    "InvalidRevision": {"revision"},
+    "UnknownCommit": {"commit", "repo"},
+    "UsageError": set(),
+}
+
+
+def _json_documents(text: str) -> list[Any]:
+    """Every JSON document in *text*: one, or JSON lines."""
+    decoder = json.JSONDecoder()
+    docs, pos = [], 0
+    while text[pos:].strip():
+        pos += len(text[pos:]) - len(text[pos:].lstrip())
+        doc, pos = decoder.raw_decode(text, pos)
+        docs.append(doc)
+    return docs
+
+
+def _check_json(case: Case, where: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [arg.format(**where) for arg in case.argv] + ["--json"]
+    status = _run(argv)
+    captured = capsys.readouterr()
+    assert case.status == status, captured
+    docs = _json_documents(captured.out)
+    assert docs, captured
+    if case.status != 2:
+        assert all("error" not in doc for doc in docs if isinstance(doc, dict))
+        return
+    error = docs[-1]["error"]
+    assert f"syncsafe {argv[0]}: error: {error['message']}\n" in captured.err
+    assert _ERROR_FIELDS[error["type"]] <= set(error), error
+    if "path" in error and error["type"].endswith("Error") and "errno" in error:
+        assert error["path"] in captured.err
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_with_json_every_outcome_is_json_on_stdout(
+    name: str, where: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json: the same status, and stdout is JSON: the document, or an error object."""
+    _check_json(CASES[name], where, capsys)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.parametrize("name", list(GIT_CASES))
+def test_with_json_an_unknown_commit_is_json(
+    name: str, where: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json: a commit missing from the repository is an UnknownCommit object, status 2."""
+    _check_json(GIT_CASES[name], where, capsys)
+
+
+def test_with_json_ctrl_c_is_json(
+    where: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--json: Ctrl-C is status 130 and an Interrupted error object on stdout."""
+    monkeypatch.setattr("syncsafe._cli.scan.run", _interrupt)
+    assert 130 == _run(["scan", where["tree"], "--json"])
+    assert {"error": {"type": "Interrupted", "message": "interrupted"}} == json.loads(
+        capsys.readouterr().out
+    )
+
+
+# Every message of every command, in the command line's words: (case) -> the
+# words its output must hold. The inputs are the CASES above.
+WORDS: dict[str, str] = {
+    "scan/missing": "error: PATH {missing}: does not exist",
+    "scan/a-file": "error: PATH {file}: is not a directory",
+    "scan/unreadable": "error: PATH {unreadable_dir}: permission denied",
+    "scan/bad-pattern": "error: argument --exclude: invalid pattern '!'",
+    "scan/finding": "escape: evil -> ../../etc: resolves outside PATH",
+    "scan/absolute": "absolute-symlink: abs -> /etc: an absolute symlink (--allow-absolute",
+    "checksum/missing": "error: PATH {missing}: does not exist",
+    "checksum/a-file": "error: PATH {file}: is not a directory",
+    "checksum/unreadable-root": "error: PATH {unreadable_dir}: permission denied",
+    "checksum/unreadable-file": "error: unreadable.yaml: permission denied",
+    "checksum/bad-algorithm": "argument --algorithm: invalid choice: 'md5'",
+    "checksum/bad-key": "error: invalid --annotation-key a/b/c: a qualified name",
+    "checksum/outside-root": "error: PATH {base}: resolves outside --root {tree}",
+    "checksum/missing-root": "error: --root {missing}: does not exist",
+    "checksum/root-a-file": "error: --root {file}: is not a directory",
+    "checksum/bad-pattern": "error: argument --exclude: invalid pattern '!'",
+    "checksum/manifest-no-dir": "error: --manifest {no_dir}: is in a directory that does not",
+    "checksum/manifest-a-dir": "error: --manifest {empty_dir}: is a directory, not a file",
+    "checksum/cache-a-dir": "error: --cache {empty_dir}: is a directory, not a file",
+    "checksum/not-an-overlay": "has no kustomization file",
+    "checksum/check-no-manifest": "error: --check needs --manifest OUT",
+    "checksum/update-no-check": "error: --update needs --check",
+    "checksum/check-missing": "error: --manifest {missing}: does not exist",
+    "checksum/check-corrupt": "error: --manifest {corrupt_manifest} is not a valid checksum",
+    "checksum/check-stale": "--manifest {other_manifest} is not current:\nold ",
+    "checksum/no-remote": "refers to the remote base https://example.com/app.yaml, refused by "
+    "--no-remote",
+    "checksum/malformed-kustomization": "kustomization.yaml:3:1: malformed kustomization:",
+    "diff/missing": "error: OLD.json {missing}: does not exist",
+    "diff/a-dir": "error: NEW.json {tree}: is a directory, not a file",
+    "diff/unreadable": "error: OLD.json {unreadable}: permission denied",
+    "diff/invalid-json": "error: NEW.json {bad_json} is not a valid checksum manifest: not JSON",
+    "diff/corrupt": "error: NEW.json {corrupt_manifest} is not a valid checksum manifest",
+    "diff/incomparable": "is a xxh3-128 (format 1) checksum and NEW.json {sha_manifest} a "
+    "sha256 (format 1) one",
+    "diff/finding": "added    new.yaml",
+    "diff/key-changed": "annotation key changed: none -> fluxcd.io/checksum",
+    "key/invalid": "only/one/slash: invalid\n  - a qualified name must be",
+    "key/none": "error: the following arguments are required: KEY",
+    "storm/missing": "error: FILE {missing}: does not exist",
+    "storm/a-dir": "error: FILE {tree}: is a directory, not a file",
+    "storm/unreadable": "error: FILE {unreadable}: permission denied",
+    "storm/invalid-json": "error: FILE {bad_json} holds no JSON document: line 1:",
+    "storm/zero-window": "argument --window: duration '0s' must be at least 1us",
+    "storm/negative-window": "argument --window: duration '-1m' must be at least 1us",
+    "storm/bad-window": "argument --window: invalid duration '1d': unknown unit",
+    "storm/negative-for": "argument --for: duration '-1m' must not be negative",
+    "storm/zero-threshold": "error: --threshold must be positive, not 0",
+    "storm/naive-now": "argument --now: time 2024-10-12T09:00:00 has no time zone",
+    "storm/textfile-no-dir": "error: --textfile {no_dir}: is in a directory that does not",
+    "stale/missing": "error: FILE {missing}: does not exist",
+    "stale/a-dir": "error: FILE {tree}: is a directory, not a file",
+    "stale/unreadable": "error: FILE {unreadable}: permission denied",
+    "stale/invalid-json": "error: FILE {bad_json}: line 1 is not JSON",
+    "stale/bad-max-age": "argument --max-age: invalid duration '1d': unknown unit",
+    "stale/negative-max-age": "argument --max-age: duration '-1h' must not be negative",
+    "stale/no-repo": "error: the following arguments are required: --repo",
+    "stale/bad-revision": "error: invalid revision main@sha1:nothex:",
+    "stale/textfile-no-dir": "error: --textfile {no_dir}: is in a directory that does not",
+    "stale/unknown-commit": "is not in the repository at --repo {missing}",
+    "demo/bad-scenario": "argument --only: invalid choice: 'nope'",
+}
+
+# Python's words, which the command line never uses.
+_PYTHON_WORDS = re.compile(r"Errno|allow_\w+=|=False|=True|\bNone\b|Traceback|\w+\(\)")
+
+
+def test_every_case_has_its_words() -> None:
+    """The words table covers every case of the contract table, and nothing else."""
+    assert set(CASES) | set(GIT_CASES) == set(WORDS)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_messages_speak_of_flags_and_files(
+    name: str, where: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each message holds its expected words, and none of Python's."""
+    _check_words(CASES[name], WORDS[name], where, capsys)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.parametrize("name", list(GIT_CASES))
+def test_git_messages_speak_of_flags(
+    name: str, where: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing commit's message names --repo."""
+    _check_words(GIT_CASES[name], WORDS[name], where, capsys)
+
+
+def _check_words(
+    case: Case, words: str, where: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run([arg.format(**where) for arg in case.argv])
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert words.format(**where) in text, text
+    for line in text.splitlines():
+        if not line.startswith(("usage:", " ")):  # argparse's usage lines list the options
+            assert not _PYTHON_WORDS.search(line), line

@@ -23,7 +23,7 @@ def test_scan_finds_and_exits_1(repo: Path, capsys: pytest.CaptureFixture[str]) 
     """An escaping link is printed with its rule and target; the status is 1."""
     assert main(["scan", str(repo)]) == 1
     out = capsys.readouterr().out
-    assert "escape: evil -> ../../etc resolves outside the root" in out
+    assert "escape: evil -> ../../etc: resolves outside PATH" in out
     assert "1 unsafe entry under" in out
 
 

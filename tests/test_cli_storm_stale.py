@@ -198,7 +198,7 @@ def test_stale_unknown_commit(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 @pytest.mark.parametrize(
-    ("content", "message"), [("{nope\n", "is not JSON"), ("[1]\n", "got list")]
+    ("content", "message"), [("{nope\n", "is not JSON"), ("[1]\n", "found an array")]
 )
 def test_stale_bad_input(
     tmp_path: Path, content: str, message: str, capsys: pytest.CaptureFixture[str]

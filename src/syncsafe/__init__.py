@@ -13,12 +13,15 @@ imports in every project that installs syncsafe — stays cheap.
 import importlib
 import sys
 import types
-from typing import TYPE_CHECKING, Final
+
+# Not ``typing.TYPE_CHECKING``: importing typing would cost every
+# ``syncsafe --version`` about a third of an interpreter's start-up.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0.dev0"
 
 # public name -> the module that defines it
-_EXPORTS: Final[dict[str, str]] = {
+_EXPORTS: "Final[dict[str, str]]" = {
     # syncsafe.annotations
     "TOTAL_ANNOTATION_SIZE_LIMIT": "syncsafe.annotations",
     "AnnotationKey": "syncsafe.annotations",
@@ -196,6 +199,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers and IDEs
+    from typing import Final
+
     from syncsafe.annotations import TOTAL_ANNOTATION_SIZE_LIMIT as TOTAL_ANNOTATION_SIZE_LIMIT
     from syncsafe.annotations import AnnotationKey as AnnotationKey
     from syncsafe.annotations import annotations_size as annotations_size
@@ -279,7 +284,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.walk import walk as walk
 
 # public submodules, importable as attributes: ``syncsafe.annotations``
-_SUBMODULES: Final = frozenset(
+_SUBMODULES: "Final" = frozenset(
     {
         "annotations",
         "buggy",
@@ -296,7 +301,7 @@ _SUBMODULES: Final = frozenset(
 
 # Public functions that share their name with the submodule defining them:
 # ``syncsafe.walk`` is the function, from the module ``syncsafe.walk``.
-_SHADOWED: Final = frozenset({"checksum", "walk"})
+_SHADOWED: "Final" = frozenset({"checksum", "walk"})
 
 
 class _Package(types.ModuleType):
@@ -331,4 +336,4 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    return sorted({*globals(), *_EXPORTS} - {"TYPE_CHECKING"})

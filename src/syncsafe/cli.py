@@ -4,11 +4,14 @@ The ``syncsafe`` command line.
 Exit status, for every subcommand: 0 when all is well, 1 when the command
 found what it looks for (an invalid key, an unsafe path, a storm, a stale
 revision), 2 for a usage or I/O error. Expected errors are printed on stderr,
-naming the path or key, without a traceback; so are warnings. Ctrl-C stops a
-command with status 130 (128 + SIGINT, as a shell reports it).
+naming the path or key, without a traceback, and with ``--json`` also as a
+JSON object on stdout; so are warnings (on stderr). Ctrl-C stops a command
+with status 130 (128 + SIGINT, as a shell reports it).
 
 Each subcommand lives in its own ``syncsafe._cli`` module with a
-``register(subparsers)`` function; this module only assembles them.
+``register(subparsers)`` function; this module only assembles them, and
+imports only the one being run, so that ``syncsafe key`` never pays for the
+checksum machinery.
 """
 
 from __future__ import annotations
@@ -18,15 +21,18 @@ import importlib
 import os
 import sys
 import warnings
-from collections.abc import Sequence
-from typing import Final, TextIO
 
 from syncsafe import __version__
-from syncsafe.errors import SyncsafeError
+from syncsafe._cli._errors import Problem, UsageError, describe, scrub
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NoReturn, TextIO
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS: Final = (
+_COMMANDS = (
     "syncsafe._cli.key",
     "syncsafe._cli.storm",
     "syncsafe._cli.stale",
@@ -37,9 +43,16 @@ _COMMANDS: Final = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors ``main`` reports (as JSON too, with ``--json``)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, usage=self.format_usage(), prog=self.prog)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered, or only the one named *only*."""
+    parser = _Parser(
         prog="syncsafe",
         description="Correct sync and checksum primitives for GitOps controllers.",
         epilog="Run 'syncsafe COMMAND --help' for a command's options and an example.",
@@ -47,14 +60,55 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _COMMANDS:
-        importlib.import_module(module).register(sub)
+        if only is None or module.rpartition(".")[2] == only:
+            importlib.import_module(module).register(sub)
     return parser
+
+
+def _only(argv: Sequence[str]) -> str | None:
+    """The one subcommand *argv* needs registered (``""`` for none), or ``None`` for all."""
+    names = {module.rpartition(".")[2] for module in _COMMANDS}
+    for arg in argv:
+        if arg in {"-h", "--help"} or arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg if arg in names else None  # an unknown word: list every command
+    return "" if "--version" in argv else None
+
+
+def _arguments(args: argparse.Namespace) -> dict[str, str]:
+    """Each string given on the command line -> the flag or metavar it was given as."""
+    parser: argparse.ArgumentParser | None = getattr(args, "command_parser", None)
+    found: dict[str, str] = {}
+    for action in [] if parser is None else parser._actions:  # noqa: SLF001 - argparse's only list
+        value = getattr(args, action.dest, None)
+        if isinstance(value, str) and value not in found:
+            names = action.option_strings
+            metavar = action.metavar if isinstance(action.metavar, str) else action.dest.upper()
+            found[value] = max(names, key=len) if names else metavar
+    return found
+
+
+def _report(prog: str, problem: Problem, *, as_json: bool) -> None:
+    print(f"{prog}: error: {problem.message}", file=sys.stderr)  # noqa: T201
+    if as_json:
+        import json  # noqa: PLC0415 - only a failure needs it here
+
+        print(json.dumps(problem.as_json()))  # noqa: T201 - one line, as in a JSON-lines stream
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with *argv* (default: ``sys.argv[1:]``); return the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in (argv[: argv.index("--")] if "--" in argv else argv)
+    parser = build_parser(_only(argv))
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        if not as_json:
+            print(exc.usage, end="", file=sys.stderr)  # noqa: T201
+        _report(exc.prog, Problem(exc.kind, exc.message), as_json=as_json)
+        raise SystemExit(2) from None  # as argparse itself exits on a usage error
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
@@ -69,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         line: str | None = None,  # noqa: ARG001
     ) -> None:
         # One line naming the command, instead of a source file and line of code.
-        print(f"{command}: warning: {message}", file=sys.stderr)  # noqa: T201
+        print(f"{command}: warning: {scrub(str(message))}", file=sys.stderr)  # noqa: T201
 
     try:
         with warnings.catch_warnings():
@@ -83,10 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return 1
-    except (SyncsafeError, OSError) as exc:
-        print(f"{command}: error: {exc}", file=sys.stderr)  # noqa: T201
-        return 2
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)  # noqa: T201
+        if as_json:
+            print('{"error": {"type": "Interrupted", "message": "interrupted"}}')  # noqa: T201
         return 130
+    except Exception as exc:
+        problem = describe(exc, _arguments(args))
+        if problem is None:  # not an error any command expects: let the traceback show
+            raise
+        _report(command, problem, as_json=as_json)
+        return 2
     return status

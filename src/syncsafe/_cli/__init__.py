@@ -18,13 +18,16 @@ def add_command(
     example: str,
 ) -> argparse.ArgumentParser:
     """Add subcommand *name* with a description and a worked example in its ``--help``."""
-    return subparsers.add_parser(
+    parser = subparsers.add_parser(
         name,
         help=help,
         description=description,
         epilog=f"example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    # The command's own parser, so that an error can say which flag a file was given as.
+    parser.set_defaults(command_parser=parser)
+    return parser
 
 
 @contextmanager

@@ -1,26 +1,30 @@
 """
-Reading JSON input as ``kubectl`` prints it; the argument types the commands share.
+Reading JSON input as ``kubectl`` prints it: one document, JSON lines, or a watch stream.
 
-JSON input is one document, JSON lines, or a watch stream.
+The argument types the commands share live in :mod:`syncsafe._cli._args`
+(imported here too, for the commands that take both).
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
 import attrs
 
-from syncsafe._k8s import parse_time
-from syncsafe.errors import InvalidDuration
-from syncsafe.stale import parse_duration
+from syncsafe._cli._args import (
+    add_exclude,
+    duration_arg,
+    non_negative_duration_arg,
+    pattern_arg,
+    positive_duration_arg,
+    time_arg,
+)
 
 __all__ = [
     "Malformed",
@@ -113,56 +117,3 @@ def open_input(path: str) -> AbstractContextManager[IO[str]]:
         return nullcontext(sys.stdin)
     # Undecodable bytes become U+FFFD: the line is then malformed JSON, skipped and counted.
     return Path(path).open(encoding="utf-8", errors="replace")
-
-
-def duration_arg(text: str) -> timedelta:
-    """An argparse type: a Go duration such as ``24h`` or ``90s``."""
-    try:
-        return parse_duration(text)
-    except InvalidDuration as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def positive_duration_arg(text: str) -> timedelta:
-    """An argparse type: a Go duration of at least a microsecond, such as a window."""
-    duration = duration_arg(text)
-    if duration < timedelta(microseconds=1):  # what a timedelta can hold: 1ns becomes 0
-        msg = f"duration {text!r} must be at least 1us"
-        raise argparse.ArgumentTypeError(msg)
-    return duration
-
-
-def non_negative_duration_arg(text: str) -> timedelta:
-    """An argparse type: a Go duration of zero or more, such as a maximum age."""
-    duration = duration_arg(text)
-    if duration < timedelta(0):
-        msg = f"duration {text!r} must not be negative"
-        raise argparse.ArgumentTypeError(msg)
-    return duration
-
-
-def pattern_arg(text: str) -> str:
-    """An argparse type: one gitignore-style pattern, checked here rather than mid-walk."""
-    import pathspec  # noqa: PLC0415 - only the commands that take patterns need it
-
-    try:
-        pathspec.GitIgnoreSpec.from_lines([text])
-    except ValueError as exc:
-        msg = f"invalid pattern {text!r}: {exc}"
-        raise argparse.ArgumentTypeError(msg) from None
-    return text
-
-
-def add_exclude(parser: argparse.ArgumentParser, help: str) -> None:  # noqa: A002
-    """Add the repeatable ``--exclude PATTERN`` option, each pattern checked as it is parsed."""
-    parser.add_argument(
-        "--exclude", action="append", default=[], type=pattern_arg, metavar="PATTERN", help=help
-    )
-
-
-def time_arg(text: str) -> datetime:
-    """An argparse type: an RFC 3339 time with an offset."""
-    try:
-        return parse_time(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -7,20 +7,24 @@ import errno
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from syncsafe._cli import add_command, writing_to
-from syncsafe._cli._json import add_exclude
-from syncsafe.checksum import (
-    CHECKSUM_ALGORITHMS,
-    Checksum,
-    ChecksumCache,
-    checksum,
-    overlay_checksum,
-)
+from syncsafe._cli._args import add_exclude
+from syncsafe._cli._errors import CommandError
+from syncsafe._cli._quote import quote
 
-__all__ = ["register", "write_atomically"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from syncsafe.checksum import Checksum
+
+__all__ = ["ALGORITHMS", "register", "write_atomically"]
+
+# syncsafe.checksum.CHECKSUM_ALGORITHMS, spelled out so that registering the
+# command imports no hashing library (a test holds the two equal).
+ALGORITHMS = ("xxh3-128", "xxh3-64", "sha256")
 
 _PROGRESS_DELAY = 0.5  # seconds: a quick run never shows a bar
 
@@ -57,8 +61,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--algorithm",
-        choices=CHECKSUM_ALGORITHMS,
-        default=CHECKSUM_ALGORITHMS[0],
+        choices=ALGORITHMS,
+        default=ALGORITHMS[0],
         help="the digest algorithm (default: %(default)s)",
     )
     add_exclude(parser, "a gitignore-style pattern to leave out, relative to ROOT (repeatable)")
@@ -73,6 +77,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--json", action="store_true", help="print the whole manifest as JSON")
     parser.add_argument(
         "--manifest", metavar="OUT", help="also write the manifest as JSON to OUT (for diff)"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compare with the manifest stored in OUT instead of writing it: "
+        "exit 1 and print what changed when it is not current (a pre-commit hook)",
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="with --check: rewrite OUT when it is not current (still exit 1)",
     )
     parser.set_defaults(run=run)
 
@@ -93,16 +108,9 @@ def write_atomically(path: str, text: str) -> None:
 
 
 def _tree(args: argparse.Namespace) -> Checksum:
-    from tqdm import tqdm  # noqa: PLC0415 - only the checksum command needs it
+    from syncsafe.checksum import ChecksumCache, checksum  # noqa: PLC0415 - see ALGORITHMS
 
-    with tqdm(
-        unit=" files",
-        file=sys.stderr,
-        disable=not sys.stderr.isatty(),
-        delay=_PROGRESS_DELAY,
-        leave=False,
-    ) as bar:
-        update: Callable[[str, int], object] = lambda _path, _size: bar.update()  # noqa: E731
+    def run(progress: Callable[[str, int], object] | None) -> Checksum:
         return checksum(
             args.path,
             root=args.root,
@@ -110,8 +118,20 @@ def _tree(args: argparse.Namespace) -> Checksum:
             algorithm=args.algorithm,
             exclude=args.exclude,
             cache=None if args.cache is None else ChecksumCache(args.cache),
-            progress=update,
+            progress=progress,
         )
+
+    if not sys.stderr.isatty():  # no bar to draw: no need for tqdm
+        return run(None)
+    from tqdm import tqdm  # noqa: PLC0415 - only a run at a terminal needs it
+
+    with tqdm(
+        unit=" files",
+        file=sys.stderr,
+        delay=_PROGRESS_DELAY,
+        leave=False,
+    ) as bar:
+        return run(lambda _path, _size: bar.update())
 
 
 def _require_directory(path: str) -> None:
@@ -121,12 +141,64 @@ def _require_directory(path: str) -> None:
         raise OSError(code, os.strerror(code), path)
 
 
+def _check(args: argparse.Namespace, result: Checksum) -> int:
+    """Compare *result* with the manifest in OUT; 0 when it is current, else 1 and the changes."""
+    from syncsafe._cli.diff import document, print_changes  # noqa: PLC0415
+    from syncsafe.checksum import Checksum  # noqa: PLC0415 - see ALGORITHMS
+    from syncsafe.errors import IncomparableChecksums  # noqa: PLC0415
+
+    stored = None
+    if Path(args.manifest).exists() or not args.update:  # --update creates a missing one
+        stored = Checksum.from_json(Path(args.manifest).read_bytes(), source=args.manifest)
+    current = stored is not None and stored.to_json() == result.to_json()
+    report: dict[str, object] = {"manifest": args.manifest, "current": current}
+    if stored is None:
+        report["changes"] = None
+    else:
+        try:
+            report["changes"] = document(stored, result, stored.diff(result))
+        except IncomparableChecksums as exc:
+            report["changes"] = {"old": stored.digest, "new": result.digest, "same": False}
+            report["incomparable"] = [exc.left, exc.right]
+    if args.update and not current:
+        with writing_to(args.manifest):
+            write_atomically(args.manifest, result.to_json())
+    report["updated"] = args.update and not current
+    if args.json:
+        import json  # noqa: PLC0415
+
+        print(json.dumps(report, indent=2))
+        return 0 if current else 1
+    if current:
+        print(f"{result.digest}: --manifest {quote(args.manifest)} is current")
+        return 0
+    print(f"--manifest {quote(args.manifest)} is not current:")
+    if stored is None:
+        print("it does not exist")
+    elif "incomparable" in report:
+        print(f"old {stored.digest}\nnew {result.digest}")
+    else:
+        print_changes(stored, result, stored.diff(result))
+    if report["updated"]:
+        print(f"rewritten: add {quote(args.manifest)} to the commit")
+    else:
+        print("run with --update to rewrite it")
+    return 1
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the digest (or the manifest); write the manifest if asked."""
+    if (args.check or args.update) and not args.manifest:
+        flag = "--check" if args.check else "--update"
+        raise CommandError(f"{flag} needs --manifest OUT", "UsageError", argument=flag)
+    if args.update and not args.check:
+        raise CommandError("--update needs --check", "UsageError", argument="--update")
     if args.root is not None:
         # Checked here: a missing root would otherwise read as "PATH resolves outside the root".
         _require_directory(args.root)
     if args.overlay:
+        from syncsafe.checksum import overlay_checksum  # noqa: PLC0415 - see ALGORITHMS
+
         result = overlay_checksum(
             args.path,
             root="." if args.root is None else args.root,
@@ -136,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         result = _tree(args)
+    if args.check:
+        return _check(args, result)
     if args.manifest:
         with writing_to(args.manifest):
             write_atomically(args.manifest, result.to_json())
@@ -144,5 +218,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(result.digest)
         for reference in result.remote:
-            print(f"remote, not hashed: {reference}", file=sys.stderr)
+            print(f"remote, not hashed: {quote(reference)}", file=sys.stderr)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from syncsafe._cli import add_command
-from syncsafe._demo import SCENARIOS, render_json, render_table, run_all
+from syncsafe._demo import SCENARIOS
 
 __all__ = ["register"]
 
@@ -36,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Print the table (or JSON); 1 if any fixed variant was wrong."""
+    from syncsafe._demo._table import render_json, render_table, run_all  # noqa: PLC0415
+
     rows = run_all(args.only)
     print(render_json(rows) if args.json else render_table(rows))
     return 0 if all(r.correct for r in rows if r.variant == "fixed") else 1

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 from syncsafe._cli import add_command
-from syncsafe.checksum import Checksum
-from syncsafe.errors import IncomparableChecksums
+from syncsafe._cli._errors import CommandError
+from syncsafe._cli._quote import quote
 
-__all__ = ["register"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from syncsafe.checksum import Changes, Checksum
+
+__all__ = ["document", "print_changes", "register"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,40 +37,66 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _load(path: str) -> Checksum:
+    from syncsafe.checksum import Checksum  # noqa: PLC0415 - imported when run
+
     return Checksum.from_json(Path(path).read_bytes(), source=path)
+
+
+def _key(key: str | None) -> str:
+    return "none" if key is None else quote(key)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the changes; 1 when the digests differ."""
+    import json  # noqa: PLC0415 - imported when run
+
+    from syncsafe.errors import IncomparableChecksums  # noqa: PLC0415
+
     old, new = _load(args.old), _load(args.new)
     try:
         changes = old.diff(new)
     except IncomparableChecksums as exc:
-        print(f"syncsafe diff: error: {args.old} and {args.new}: {exc}", file=sys.stderr)
-        return 2
-    header = old.annotation_key != new.annotation_key
+        msg = (
+            f"OLD.json {quote(args.old)} is a {exc.left} checksum and NEW.json "
+            f"{quote(args.new)} a {exc.right} one: per-file digests only compare within "
+            "one algorithm and format"
+        )
+        raise CommandError(
+            msg, type(exc).__name__, old=args.old, new=args.new, left=exc.left, right=exc.right
+        ) from exc
     if args.json:
-        document = {
-            "old": old.digest,
-            "new": new.digest,
-            "same": old.digest == new.digest,
-            "added": list(changes.added),
-            "removed": list(changes.removed),
-            "modified": list(changes.modified),
-            "annotation_key": [old.annotation_key, new.annotation_key] if header else None,
-        }
-        print(json.dumps(document, indent=2))
+        print(json.dumps(document(old, new, changes), indent=2))
     else:
-        print(f"old {old.digest}\nnew {new.digest}")
-        for kind, paths in (
-            ("added", changes.added),
-            ("removed", changes.removed),
-            ("modified", changes.modified),
-        ):
-            for path in paths:
-                print(f"{kind:<9}{path}")
-        if header:
-            print(f"annotation key {old.annotation_key} -> {new.annotation_key}")
-        if old.digest == new.digest:
-            print("no changes")
+        print_changes(old, new, changes)
     return 0 if old.digest == new.digest else 1
+
+
+def document(old: Checksum, new: Checksum, changes: Changes) -> dict[str, object]:
+    """What changed from *old* to *new*, as ``--json`` prints it."""
+    header = old.annotation_key != new.annotation_key
+    return {
+        "old": old.digest,
+        "new": new.digest,
+        "same": old.digest == new.digest,
+        "added": list(changes.added),
+        "removed": list(changes.removed),
+        "modified": list(changes.modified),
+        "annotation_key": [old.annotation_key, new.annotation_key] if header else None,
+    }
+
+
+def print_changes(old: Checksum, new: Checksum, changes: Changes) -> None:
+    """Both digests, then a line per added, removed or modified path (quoted)."""
+    print(f"old {old.digest}\nnew {new.digest}")
+    for kind, paths in (
+        ("added", changes.added),
+        ("removed", changes.removed),
+        ("modified", changes.modified),
+    ):
+        for path in paths:
+            print(f"{kind:<9}{quote(path)}")
+    if old.annotation_key != new.annotation_key:
+        old_key, new_key = _key(old.annotation_key), _key(new.annotation_key)
+        print(f"annotation key changed: {old_key} -> {new_key}")
+    if old.digest == new.digest:
+        print("no changes")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
 
 from syncsafe._cli import add_command
-from syncsafe.annotations import AnnotationKey, KeyKind
-from syncsafe.errors import InvalidAnnotationKey
+from syncsafe._cli._quote import quote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from syncsafe.annotations import KeyKind
 
 __all__ = ["register"]
 
@@ -35,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _report(text: str, kind: KeyKind) -> dict[str, Any]:
+    from syncsafe.annotations import AnnotationKey  # noqa: PLC0415 - imported when run
+    from syncsafe.errors import InvalidAnnotationKey  # noqa: PLC0415
+
     try:
         key = AnnotationKey.parse(text, kind=kind)
     except InvalidAnnotationKey as exc:
@@ -53,17 +59,19 @@ def run(args: argparse.Namespace) -> int:
     kind: KeyKind = "label" if args.label else "annotation"
     reports = [_report(text, kind) for text in args.keys]
     if args.json:
+        import json  # noqa: PLC0415 - only --json needs it
+
         print(json.dumps(reports, indent=2))
     else:
         for r in reports:
             if r["valid"]:
                 prefix = "-" if r["prefix"] is None else r["prefix"]
                 print(
-                    f"{r['key']!r}: valid  prefix={prefix}  name={r['name']}  "
+                    f"{quote(r['key'])}: valid  prefix={prefix}  name={r['name']}  "
                     f"jsonpath={r['jsonpath']}"
                 )
             else:
-                print(f"{r['key']!r}: invalid")
+                print(f"{quote(r['key'])}: invalid")
                 for problem in r["problems"]:
                     print(f"  - {problem}")
     return 0 if all(r["valid"] for r in reports) else 1

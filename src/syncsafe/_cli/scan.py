@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import json
-
-import attrs
 
 from syncsafe._cli import add_command
-from syncsafe._cli._json import add_exclude
-from syncsafe.walk import scan
+from syncsafe._cli._args import add_exclude
+from syncsafe._cli._quote import quote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from syncsafe.walk import Finding
 
 __all__ = ["register"]
+
+# What each rule means, after "PATH -> TARGET: " (the library's messages name
+# its parameters; these name the command's flags).
+_RULES = {
+    "escape": "resolves outside PATH",
+    "absolute-symlink": "an absolute symlink (--allow-absolute accepts targets below PATH)",
+    "symlink-loop": "a symlink loop",
+    "dangling-symlink": "points to nothing (a dangling symlink)",
+    "special-file": "a FIFO, socket or device: never opened",
+    "unreadable-directory": "a directory that cannot be read",
+    "changed": "changed while it was scanned: scan again",
+}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,17 +52,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
+def describe(finding: Finding) -> str:
+    """One line for *finding*: its rule, its path (and target) quoted, what the rule means."""
+    where = quote(finding.path)
+    if finding.target is not None:
+        where += f" -> {quote(finding.target)}"
+    special = finding.message.rpartition(": is a ")[2].partition(":")[0]
+    meaning = f"a {special}: never opened" if finding.rule == "special-file" and special else None
+    return f"{finding.rule}: {where}: {meaning or _RULES.get(finding.rule, finding.rule)}"
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the findings; 1 if there are any."""
+    import json  # noqa: PLC0415 - imported when run: --help and other commands need none of it
+
+    import attrs  # noqa: PLC0415
+
+    from syncsafe.walk import scan  # noqa: PLC0415
+
     findings = scan(args.path, exclude=args.exclude, allow_absolute=args.allow_absolute)
     if args.json:
         print(json.dumps([attrs.asdict(f) for f in findings], indent=2))
     elif findings:
         for f in findings:
-            print(f"{f.rule}: {f.message}")
-        print(
-            f"{len(findings)} unsafe entr{'y' if len(findings) == 1 else 'ies'} under {args.path}"
-        )
+            print(describe(f))
+        noun = "entry" if len(findings) == 1 else "entries"
+        print(f"{len(findings)} unsafe {noun} under {quote(args.path)}")
     else:
-        print(f"no unsafe entries under {args.path}")
+        print(f"no unsafe entries under {quote(args.path)}")
     return 1 if findings else 0

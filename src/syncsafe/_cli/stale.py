@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from syncsafe._cli import add_command, writing_to
+from syncsafe._cli._errors import CommandError
 from syncsafe._cli._json import (
     Malformed,
     documents,
@@ -14,6 +14,7 @@ from syncsafe._cli._json import (
     open_input,
     time_arg,
 )
+from syncsafe._cli._quote import quote
 from syncsafe.stale import (
     Staleness,
     format_duration,
@@ -66,16 +67,15 @@ def run(args: argparse.Namespace) -> int:
     reports: list[Staleness] = []
     with open_input(args.file) as stream:
         for doc in documents(stream):
-            problem = (
-                f"line {doc.line} is not JSON: {doc.problem}"
-                if isinstance(doc, Malformed)
-                else None
-                if isinstance(doc, dict)
-                else f"expected a JSON object, got {type(doc).__name__}"
-            )
-            if problem is not None or not isinstance(doc, dict):
-                print(f"syncsafe stale: error: {args.file}: {problem}", file=sys.stderr)
-                return 2
+            if isinstance(doc, Malformed):
+                msg = f"FILE {quote(args.file)}: line {doc.line} is not JSON: {doc.problem}"
+                raise CommandError(msg, "MalformedInput", file=args.file, line=doc.line)
+            if not isinstance(doc, dict):
+                noun = {list: "an array", str: "a string", bool: "true or false"}.get(
+                    type(doc), "a number" if isinstance(doc, (int, float)) else "null"
+                )
+                msg = f"FILE {quote(args.file)}: expected JSON objects, found {noun}"
+                raise CommandError(msg, "MalformedInput", file=args.file)
             reports += staleness(doc, max_age=args.max_age, commit_time=lookup, now=args.now)
     if args.json:
         print(json.dumps([r.as_dict() for r in reports], indent=2))

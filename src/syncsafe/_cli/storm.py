@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from syncsafe._cli import add_command, writing_to
+from syncsafe._cli._errors import CommandError
 from syncsafe._cli._json import (
     Malformed,
     documents,
@@ -17,6 +18,7 @@ from syncsafe._cli._json import (
     positive_duration_arg,
     time_arg,
 )
+from syncsafe._cli._quote import quote
 from syncsafe.stale import format_duration, render_exposition, write_textfile
 from syncsafe.storm import StormAlert, StormDetector, events_from, storm_metrics
 
@@ -94,8 +96,8 @@ def _describe(alert: StormAlert) -> str:
 def run(args: argparse.Namespace) -> int:
     """Feed every document to a detector; print state changes and the final report."""
     if not args.threshold > 0:
-        print("syncsafe storm: error: --threshold must be positive", file=sys.stderr)
-        return 2
+        msg = f"--threshold must be positive, not {args.threshold:g}"
+        raise CommandError(msg, "UsageError", argument="--threshold")
     detector = StormDetector(args.threshold, args.window, for_duration=args.for_duration)
     clock: Callable[[], datetime] = (
         (lambda: args.now) if args.now is not None else (lambda: datetime.now(timezone.utc))
@@ -125,12 +127,8 @@ def run(args: argparse.Namespace) -> int:
             state = alert.state
     if malformed and not read:  # not one document: the wrong file, not a noisy stream
         first = malformed[0]
-        print(
-            f"syncsafe storm: error: {args.file}: no JSON document; "
-            f"line {first.line} is not JSON: {first.problem}",
-            file=sys.stderr,
-        )
-        return 2
+        msg = f"FILE {quote(args.file)} holds no JSON document: line {first.line}: {first.problem}"
+        raise CommandError(msg, "MalformedInput", file=args.file, line=first.line)
     final = detector.evaluate(clock())
     emit(final)
     if malformed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from syncsafe._demo import Row
+from syncsafe._demo._table import Row
 from syncsafe.annotations import get_annotation
 from syncsafe.buggy import annotations as buggy
 

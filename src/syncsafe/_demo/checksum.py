@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from syncsafe._demo import Row
+from syncsafe._demo._table import Row
 from syncsafe.buggy import checksum as buggy
 from syncsafe.checksum import checksum, overlay_checksum
 

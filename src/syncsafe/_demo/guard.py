@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 
-from syncsafe._demo import Row
+from syncsafe._demo._table import Row
 from syncsafe.buggy.sync import App
 from syncsafe.guard import Outcome, SyncGuard
 
@@ -88,11 +88,11 @@ def _fixed_sync() -> Row:
     first.join(_WAIT)
     rejected = sum(1 for r in results if isinstance(r, RuntimeError))
     outcome = (
-        f"{len(deployed)} sync ran, {rejected} of {REQUESTS} requests rejected "
-        f"'sync already in progress'; {repo[-1]}, pushed mid-sync, never deployed "
-        f"(deployed {deployed[-1]})"
+        f"no race now ({len(deployed)} sync ran), but it drops what arrives mid-sync: "
+        f"{rejected} of {REQUESTS} requests rejected 'sync already in progress', and "
+        f"{repo[-1]}, pushed mid-sync, never deployed (deployed {deployed[-1]})"
     )
-    return Row(INCIDENT, "buggy", "FixedSync()", outcome, correct=deployed[-1] == repo[-1])
+    return Row(INCIDENT, "attempted fix", "FixedSync()", outcome, correct=deployed[-1] == repo[-1])
 
 
 def _guard() -> Row:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from syncsafe._demo import Row
+from syncsafe._demo._table import Row
 from syncsafe.buggy import storm as buggy
 from syncsafe.stale import (
     format_duration,

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 import attrs
 
-from syncsafe._demo import Row
+from syncsafe._demo._table import Row
 from syncsafe.buggy import storm as buggy
 from syncsafe.storm import StormDetector, SyncEvent
 
@@ -158,8 +158,8 @@ def run() -> list[Row]:
         f"first alert {_hms(bug.first_alert)}"
         + (" (a false alarm before the storm)" if false_alarm else "")
         + f", storm alert {_hms(bug.storm_alert)}; counted {bug.counts[spike]} at 09:07 "
-        f"(true {bug.truth[spike]}), {bug.counts[calm]} at 09:16 (true {bug.truth[calm]}): "
-        "every poll re-appends the newest 100"
+        f"and {bug.counts[calm]} at 09:16, where the polls returned {bug.truth[spike]} and "
+        f"{bug.truth[calm]} distinct syncs: every poll re-appends the newest {LIMIT}"
     )
     fix_right = (
         fix.counts == fix.truth
@@ -167,11 +167,16 @@ def run() -> list[Row]:
         and fix.first_alert >= STORM
         and fix.first_alert - STORM <= timedelta(seconds=20)
     )
+    window = timedelta(seconds=60)
+    stream_rate = sum(1 for e in stream() if peak - window < e.timestamp <= peak)
     fix_outcome = (
-        f"first alert {_hms(fix.first_alert)}, at the storm; counted {fix.counts[spike]} at 09:07, "
-        f"{fix.counts[calm]} at 09:16, {fix.counts[peak]} at the {_hms(peak)} peak: "
-        "each distinct sync once (polls of 100 per tool see at most 1,200/min; "
-        "read a watch for more)"
+        f"first alert {_hms(fix.first_alert)}, at the storm; counted {fix.counts[spike]} at "
+        f"09:07, {fix.counts[calm]} at 09:16 and {fix.counts[peak]:,} at the {_hms(peak)} peak: "
+        "each sync the polls returned, once. The stream ran "
+        f"{stream_rate:,}/min there, but polls of the newest {LIMIT} per tool every "
+        f"{POLL.seconds} s return at most {2 * LIMIT * (60 // POLL.seconds):,}/min (the poller, "
+        f"counting again what it had seen, said {bug.counts[peak]:,}); a watch stream "
+        "sees every sync"
     )
     bug_right = bug.counts == bug.truth and not false_alarm
     return [

@@ -26,9 +26,12 @@ from __future__ import annotations
 from syncsafe.checksum._algorithms import CHECKSUM_ALGORITHMS
 from syncsafe.checksum._cache import ChecksumCache, ChecksumCacheWarning
 from syncsafe.checksum._format import FORMAT_VERSION as CHECKSUM_FORMAT_VERSION
-from syncsafe.checksum._overlay import overlay_checksum
 from syncsafe.checksum._tree import checksum
 from syncsafe.checksum._value import Changes, Checksum
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from syncsafe.checksum._overlay import overlay_checksum
 
 __all__ = [
     "CHECKSUM_ALGORITHMS",
@@ -40,3 +43,15 @@ __all__ = [
     "checksum",
     "overlay_checksum",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # overlay_checksum loads on first use: it needs a YAML parser, which a
+    # tree checksum (``syncsafe checksum .`` in a pre-commit hook) does not.
+    if name == "overlay_checksum":
+        from syncsafe.checksum._overlay import overlay_checksum  # noqa: PLC0415
+
+        globals()[name] = overlay_checksum
+        return overlay_checksum
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

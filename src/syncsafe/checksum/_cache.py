@@ -30,7 +30,6 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast, final
 
-import filelock
 import xxhash
 
 from syncsafe._fs import file_kind
@@ -251,6 +250,8 @@ class ChecksumCache:
 
     def save(self) -> None:
         """Write the entries used or added to the file, atomically, under the lock."""
+        import filelock  # noqa: PLC0415 - only a save needs it; a checksum without a cache never
+
         data = self._encode(self._live, _now_ns())
         self.file.parent.mkdir(parents=True, exist_ok=True)
         with filelock.FileLock(f"{self.file}.lock", timeout=_LOCK_TIMEOUT):
