@@ -406,6 +406,21 @@ def test_since_limits_a_long_history() -> None:
     assert all(e.timestamp > T0 - 60 * S for e in batch.events)
 
 
+def test_since_applies_to_application_history_and_operation() -> None:
+    """With since, Application history entries and the operation at or before it are left out."""
+    later_op = {
+        **OPERATION,
+        "startedAt": "2024-10-12T09:18:00Z",
+        "finishedAt": "2024-10-12T09:18:05Z",
+    }
+    obj = application(history=HISTORY, operationState=later_op)
+    assert 3 == len(events_from(obj).events)
+    after_first = events_from(obj, since=T0 + 1 * S)  # 09:17:01 is deployedAt of entry 41
+    assert [T0 + 24 * S, T0 + 65 * S] == [e.timestamp for e in after_first.events]
+    assert [T0 + 65 * S] == [e.timestamp for e in events_from(obj, since=T0 + 24 * S).events]
+    assert () == events_from(obj, since=T0 + 65 * S).events
+
+
 def test_kustomization_without_history_is_reported() -> None:
     """Without status.history the sync times are unknown: skipped with a reason, never guessed."""
     obj = kustomization(None)

@@ -505,6 +505,32 @@ class _Reader:
     def skip(self, where: str, problem: str) -> None:
         self.skipped.append(f"{where}: {problem}")
 
+    def event_at(self, event: SyncEvent) -> None:
+        """Keep *event* unless it is at or before ``since``: the one place ``since`` applies."""
+        if self.since is None or event._micros > self.since:  # noqa: SLF001 - our own class
+            self.events.append(event)
+
+    def history(
+        self,
+        history: object,
+        where: str,
+        read: Callable[[Mapping[str, object], str], None],
+    ) -> None:
+        """
+        Call *read* on each entry of a ``status.history`` list, with its place in the list.
+
+        The one history loop: an entry that is not an object, or that *read*
+        finds malformed, is skipped with its reason; the others are read.
+        """
+        if not isinstance(history, list):
+            raise _Malformed("status.history is not a list")
+        for i, raw in enumerate(history):
+            what = f"status.history[{i}]"
+            try:
+                read(_map(raw, what), what)
+            except _Malformed as exc:
+                self.skip(where, str(exc))
+
     def occurrences(
         self,
         *,
@@ -590,21 +616,16 @@ class _Reader:
         if status is None:
             return
         status = _map(status, "status")
-        history = status.get("history") or []
-        if not isinstance(history, list):
-            raise _Malformed("status.history is not a list")
-        for i, raw in enumerate(history):
-            what = f"status.history[{i}]"
-            try:
-                entry = _map(raw, what)
-                deployed = _time(entry, "deployedAt", what)
-                if entry.get("deployStartedAt") is not None:
-                    ident = f"argocd:{ns}/{name}@{_micros(_time(entry, 'deployStartedAt', what))}"
-                else:
-                    ident = f"argocd:{ns}/{name}#history{entry.get('id')}:{entry.get('revision')}"
-                self.events.append(SyncEvent("argocd", name, target, deployed, ident))
-            except _Malformed as exc:
-                self.skip(where, str(exc))
+
+        def entry_event(entry: Mapping[str, object], what: str) -> None:
+            deployed = _time(entry, "deployedAt", what)
+            if entry.get("deployStartedAt") is not None:
+                ident = f"argocd:{ns}/{name}@{_micros(_time(entry, 'deployStartedAt', what))}"
+            else:
+                ident = f"argocd:{ns}/{name}#history{entry.get('id')}:{entry.get('revision')}"
+            self.event_at(SyncEvent("argocd", name, target, deployed, ident))
+
+        self.history(status.get("history") or [], where, entry_event)
         op = status.get("operationState")
         if op is None:
             return
@@ -619,7 +640,7 @@ class _Reader:
             return
         # History records deployStartedAt = the operation's startedAt: the same sync.
         ident = f"argocd:{ns}/{name}@{_micros(started)}"
-        self.events.append(SyncEvent("argocd", name, target, finished, ident))
+        self.event_at(SyncEvent("argocd", name, target, finished, ident))
 
     def kustomization(self, obj: Mapping[str, object], name: str, ns: str, where: str) -> None:
         status = obj.get("status")
@@ -634,31 +655,27 @@ class _Reader:
                     "the sync times are not recorded (kustomize-controller before v1.4)"
                 )
             return
-        if not isinstance(history, list):
-            raise _Malformed("status.history is not a list")
-        for i, raw in enumerate(history):
-            what = f"status.history[{i}]"
-            try:
-                entry = _map(raw, what)
-                digest = _str(entry, "digest", what)
-                last = _time(entry, "lastReconciled", what)
-                first = (
-                    _time(entry, "firstReconciled", what)
-                    if entry.get("firstReconciled") is not None
-                    else last
-                )
-                total = _int(entry.get("totalReconciliations", 1), f"{what}.totalReconciliations")
-                self.occurrences(
-                    tool="flux",
-                    app=name,
-                    namespace=ns,
-                    ident=f"flux:{ns}/{name}:{digest}",
-                    first=first,
-                    last=last,
-                    n=total,
-                )
-            except _Malformed as exc:
-                self.skip(where, str(exc))
+
+        def entry_event(entry: Mapping[str, object], what: str) -> None:
+            digest = _str(entry, "digest", what)
+            last = _time(entry, "lastReconciled", what)
+            first = (
+                _time(entry, "firstReconciled", what)
+                if entry.get("firstReconciled") is not None
+                else last
+            )
+            total = _int(entry.get("totalReconciliations", 1), f"{what}.totalReconciliations")
+            self.occurrences(
+                tool="flux",
+                app=name,
+                namespace=ns,
+                ident=f"flux:{ns}/{name}:{digest}",
+                first=first,
+                last=last,
+                n=total,
+            )
+
+        self.history(history, where, entry_event)
 
     def event(self, obj: Mapping[str, object], name: str, ns: str, _where: str) -> None:
         involved = obj.get("involvedObject", obj.get("regarding"))
