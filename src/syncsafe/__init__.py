@@ -63,6 +63,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "timedelta_from_ns": "syncsafe.stale",
     "write_textfile": "syncsafe.stale",
     # syncsafe.storm
+    "DEFAULT_MAX_SKEW": "syncsafe.storm",
     "PRODUCTION_WORDS": "syncsafe.storm",
     "SYNC_EVENT_REASONS": "syncsafe.storm",
     "AlertState": "syncsafe.storm",
@@ -71,6 +72,7 @@ _EXPORTS: Final[dict[str, str]] = {
     "StormDetector": "syncsafe.storm",
     "StormStatistics": "syncsafe.storm",
     "SyncEvent": "syncsafe.storm",
+    "SyncSeries": "syncsafe.storm",
     "events_from": "syncsafe.storm",
     "is_production_namespace": "syncsafe.storm",
     "storm_metrics": "syncsafe.storm",
@@ -107,11 +109,13 @@ _EXPORTS: Final[dict[str, str]] = {
     "UnknownAlgorithm": "syncsafe.errors",
     "UnknownCommit": "syncsafe.errors",
     "UnsafePathError": "syncsafe.errors",
+    "WindowMovedPast": "syncsafe.errors",
 }
 
 __all__ = [
     "CHECKSUM_ALGORITHMS",
     "CHECKSUM_FORMAT_VERSION",
+    "DEFAULT_MAX_SKEW",
     "PRODUCTION_WORDS",
     "SYNC_EVENT_REASONS",
     "TOTAL_ANNOTATION_SIZE_LIMIT",
@@ -161,12 +165,14 @@ __all__ = [
     "SyncFailed",
     "SyncGuard",
     "SyncInProgress",
+    "SyncSeries",
     "SyncTimeout",
     "SyncsafeError",
     "UnknownAlgorithm",
     "UnknownCommit",
     "UnsafePathError",
     "WalkEntry",
+    "WindowMovedPast",
     "__version__",
     "annotations_size",
     "check_annotations_size",
@@ -235,6 +241,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.errors import UnknownAlgorithm as UnknownAlgorithm
     from syncsafe.errors import UnknownCommit as UnknownCommit
     from syncsafe.errors import UnsafePathError as UnsafePathError
+    from syncsafe.errors import WindowMovedPast as WindowMovedPast
     from syncsafe.guard import AsyncSyncGuard as AsyncSyncGuard
     from syncsafe.guard import Fence as Fence
     from syncsafe.guard import FileGuardState as FileGuardState
@@ -259,6 +266,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.stale import staleness_metrics as staleness_metrics
     from syncsafe.stale import timedelta_from_ns as timedelta_from_ns
     from syncsafe.stale import write_textfile as write_textfile
+    from syncsafe.storm import DEFAULT_MAX_SKEW as DEFAULT_MAX_SKEW
     from syncsafe.storm import PRODUCTION_WORDS as PRODUCTION_WORDS
     from syncsafe.storm import SYNC_EVENT_REASONS as SYNC_EVENT_REASONS
     from syncsafe.storm import AlertState as AlertState
@@ -267,6 +275,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.storm import StormDetector as StormDetector
     from syncsafe.storm import StormStatistics as StormStatistics
     from syncsafe.storm import SyncEvent as SyncEvent
+    from syncsafe.storm import SyncSeries as SyncSeries
     from syncsafe.storm import events_from as events_from
     from syncsafe.storm import is_production_namespace as is_production_namespace
     from syncsafe.storm import storm_metrics as storm_metrics

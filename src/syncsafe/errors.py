@@ -46,6 +46,7 @@ __all__ = [
     "UnknownAlgorithm",
     "UnknownCommit",
     "UnsafePathError",
+    "WindowMovedPast",
 ]
 
 
@@ -561,6 +562,33 @@ class NaiveTimestamp(SyncsafeError, ValueError):
 
     def __reduce__(self) -> tuple[type[NaiveTimestamp], tuple[str, str]]:
         return type(self), (self.what, self.value)
+
+
+class WindowMovedPast(SyncsafeError, ValueError):
+    """
+    A storm detector was asked about a time its window has moved past.
+
+    The detector forgets events older than its window (plus ``lateness``) at
+    the newest time it has seen; a question about a window that began before
+    that would be answered from a log that has lost events, so it is refused.
+    ``now`` is the time asked about, ``earliest`` the earliest time still
+    answered exactly.
+    """
+
+    def __init__(self, now: str, earliest: str) -> None:
+        super().__init__(now, earliest)
+        self.now = now
+        self.earliest = earliest
+
+    def __str__(self) -> str:
+        return (
+            f"the window ending at {self.now} has moved past: events before it are "
+            f"forgotten, so only times from {self.earliest} on are answered "
+            "(a larger lateness keeps more)"
+        )
+
+    def __reduce__(self) -> tuple[type[WindowMovedPast], tuple[str, str]]:
+        return type(self), (self.now, self.earliest)
 
 
 class InvalidRevision(SyncsafeError, ValueError):

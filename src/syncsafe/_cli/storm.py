@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Final
 
 from syncsafe._cli import add_command, writing_to
 from syncsafe._cli._json import (
@@ -20,7 +21,10 @@ from syncsafe._cli._json import (
 from syncsafe.stale import format_duration, render_exposition, write_textfile
 from syncsafe.storm import StormAlert, StormDetector, events_from, storm_metrics
 
-__all__ = ["register"]
+__all__ = ["CLI_MAX_SKEW", "register"]
+
+CLI_MAX_SKEW: Final = timedelta(minutes=5)
+"""``--max-skew``'s default: each poll is judged at the caller's clock, not at its newest event."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,6 +74,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="evaluate at this RFC 3339 time instead of the clock (for replaying a dump)",
     )
+    parser.add_argument(
+        "--max-skew",
+        type=non_negative_duration_arg,
+        default=CLI_MAX_SKEW,
+        help="count apart, with a warning, syncs dated more than this after the evaluation "
+        "time: a clock running ahead must not push the real syncs out of the window "
+        "(default: 5m)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     parser.add_argument(
         "--textfile",
@@ -91,12 +103,41 @@ def _describe(alert: StormAlert) -> str:
     )
 
 
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the options together, in the user's words, or None."""
+    if not args.threshold > 0:
+        return "--threshold must be positive"
+    if args.now is not None:
+        try:
+            args.now - args.window
+        except OverflowError:
+            return (
+                f"--now {args.now.isoformat()}: the window of "
+                f"{format_duration(args.window)} before it would start before the year 1"
+            )
+    return None
+
+
+def _report(args: argparse.Namespace, ahead: int, now: datetime) -> None:
+    """The warning about syncs counted apart, one line on stderr."""
+    if ahead:
+        print(
+            f"syncsafe storm: warning: {ahead} sync(s) dated more than "
+            f"{format_duration(args.max_skew)} after {now.isoformat()} were not counted "
+            "(a clock running ahead? see --max-skew)",
+            file=sys.stderr,
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Feed every document to a detector; print state changes and the final report."""
-    if not args.threshold > 0:
-        print("syncsafe storm: error: --threshold must be positive", file=sys.stderr)
+    problem = _usage_problem(args)
+    if problem is not None:
+        print(f"syncsafe storm: error: {problem}", file=sys.stderr)
         return 2
-    detector = StormDetector(args.threshold, args.window, for_duration=args.for_duration)
+    detector = StormDetector(
+        args.threshold, args.window, for_duration=args.for_duration, max_skew=args.max_skew
+    )
     clock: Callable[[], datetime] = (
         (lambda: args.now) if args.now is not None else (lambda: datetime.now(timezone.utc))
     )
@@ -116,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             read += 1
             now = clock()
+            detector.advance(now)  # the caller's clock, not the input's, moves the window
             batch = events_from(doc, since=now - args.window)
             skipped.extend(batch.skipped)
             detector.observe_many(batch.events)
@@ -131,8 +173,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    final = detector.evaluate(clock())
+    now = clock()
+    final = detector.evaluate(now)
     emit(final)
+    _report(args, detector.statistics().ahead, now)
     if malformed:
         first = malformed[0]
         print(
