@@ -84,6 +84,7 @@ _EXPORTS: Final[dict[str, str]] = {
     # syncsafe.errors
     "AbsoluteSymlinkError": "syncsafe.errors",
     "AnnotationsTooLarge": "syncsafe.errors",
+    "CommitTimeOutOfRange": "syncsafe.errors",
     "CorruptManifest": "syncsafe.errors",
     "DanglingSymlinkError": "syncsafe.errors",
     "FileChangedWhileHashing": "syncsafe.errors",
@@ -129,6 +130,7 @@ __all__ = [
     "ChecksumCache",
     "ChecksumCacheWarning",
     "CommitTimeLookup",
+    "CommitTimeOutOfRange",
     "CorruptManifest",
     "DanglingSymlinkError",
     "EventBatch",
@@ -216,6 +218,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.checksum import overlay_checksum as overlay_checksum
     from syncsafe.errors import AbsoluteSymlinkError as AbsoluteSymlinkError
     from syncsafe.errors import AnnotationsTooLarge as AnnotationsTooLarge
+    from syncsafe.errors import CommitTimeOutOfRange as CommitTimeOutOfRange
     from syncsafe.errors import CorruptManifest as CorruptManifest
     from syncsafe.errors import DanglingSymlinkError as DanglingSymlinkError
     from syncsafe.errors import FileChangedWhileHashing as FileChangedWhileHashing

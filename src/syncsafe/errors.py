@@ -21,6 +21,7 @@ from collections.abc import Sequence
 __all__ = [
     "AbsoluteSymlinkError",
     "AnnotationsTooLarge",
+    "CommitTimeOutOfRange",
     "CorruptManifest",
     "DanglingSymlinkError",
     "FileChangedWhileHashing",
@@ -626,6 +627,30 @@ class UnknownCommit(SyncsafeError, LookupError):
 
     def __reduce__(self) -> tuple[type[UnknownCommit], tuple[str, str, str]]:
         return type(self), (self.digest, self.repo, self.detail)
+
+
+class CommitTimeOutOfRange(SyncsafeError, ValueError):
+    """
+    A commit's time is outside what a ``datetime`` holds (the years 1 to 9999).
+
+    git stores any number of seconds; a commit dated in the year 33658 is not
+    a time anything can be measured against, so it is refused, not clamped.
+    """
+
+    def __init__(self, digest: str, repo: str, seconds: int) -> None:
+        super().__init__(digest, repo, seconds)
+        self.digest = digest
+        self.repo = repo
+        self.seconds = seconds
+
+    def __str__(self) -> str:
+        return (
+            f"commit {self.digest} in the repository at {self.repo} is dated {self.seconds} "
+            "seconds after 1970, outside the years 1 to 9999"
+        )
+
+    def __reduce__(self) -> tuple[type[CommitTimeOutOfRange], tuple[str, str, int]]:
+        return type(self), (self.digest, self.repo, self.seconds)
 
 
 class InvalidMetric(SyncsafeError, ValueError):

@@ -65,6 +65,7 @@ SYNC_EVENT_REASONS: Final[Mapping[str, frozenset[str]]] = {
 """The core/v1 Event reasons that record one sync, per tool (per-resource reasons do not)."""
 
 _MAX_DEPTH: Final = 32
+_INT64_MAX: Final = (1 << 63) - 1
 
 DEFAULT_MAX_SKEW: Final = timedelta(hours=1)
 """
@@ -216,7 +217,8 @@ class SyncSeries:
         if not self.start <= k <= self.end:
             msg = f"SyncSeries {self.id!r} holds syncs {self.start} to {self.end}, not {k}"
             raise IndexError(msg)
-        return _at(_time_of(self._a, self._span, self.total, k))
+        # From first, in its zone: an instant near the year 1 or 9999 need not exist in UTC.
+        return self.first + timedelta(microseconds=_time_of(0, self._span, self.total, k))
 
     def events(self) -> Iterator[SyncEvent]:
         """Each sync as a :class:`SyncEvent` with id ``f"{id}#{k}"``, oldest first."""
@@ -831,7 +833,9 @@ def _time(obj: Mapping[str, object], key: str, what: str) -> datetime:
 
 
 def _int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _INT64_MAX:
+        if isinstance(value, int) and value > _INT64_MAX:
+            raise _Malformed(f"{what} {value} is more than an int64 holds")
         raise _Malformed(f"{what} {value!r} is not a positive integer")
     return value
 

@@ -14,6 +14,7 @@ from syncsafe._cli._json import (
     open_input,
     time_arg,
 )
+from syncsafe._duration import format_long_duration
 from syncsafe.stale import (
     Staleness,
     format_duration,
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             verdict = "STALE" if r.stale else "fresh"
             print(
                 f"{r.namespace}/{r.name} {r.kind} {r.revision}: committed "
-                f"{format_duration(r.age)} ago (max {format_duration(r.max_age)}): {verdict}"
+                f"{format_long_duration(r.age)} ago (max {format_duration(r.max_age)}): {verdict}"
             )
     if args.textfile:
         with writing_to(args.textfile):
