@@ -6,13 +6,18 @@ window, sorted by time, and answers "how many syncs per minute right now" by
 counting them, exactly: an event read twice counts once, an event that
 arrives out of order counts if it is inside the window, an event older than
 the window is dropped, and so is its de-duplication entry, so memory is
-bounded by the window. :meth:`StormDetector.check` turns the rate into an
+bounded by the window. The caller's clock moves the window, not the input: a
+sync dated far ahead is counted apart, and a question about a time the
+window has moved past is refused (:class:`~syncsafe.WindowMovedPast`), never
+answered from a log that has lost events. :meth:`StormDetector.check` turns the rate into an
 alert with the semantics of a Prometheus alerting rule (``for``,
 ``keep_firing_for``) plus hysteresis.
 
 :func:`events_from` turns the objects that ``kubectl get -o json`` prints into
 :class:`SyncEvent` values with *stable* ids, so that reading the same object
-at every poll never counts its syncs again.
+at every poll never counts its syncs again, and a record that folds many
+syncs into a count into one :class:`SyncSeries`, whose cost does not grow
+with the count it claims.
 
 Unlike a poller that appends the last hundred events at every poll and
 compares naive with aware datetimes, nothing here depends on how often it is
@@ -177,7 +182,7 @@ class SyncSeries:
     question, without an object per sync (:meth:`events` makes them, at the
     cost of one per sync).
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
 
     tool: str
@@ -313,7 +318,7 @@ class StormStatistics:
     time asked about (or, before any question, after the newest sync): counted
     here, never used to move the window.
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
 
 
@@ -366,11 +371,6 @@ class StormDetector:
     Not thread-safe: feed it from one thread (or guard it with a lock).
 
     .. versionadded:: 0.1.0
-    .. versionchanged:: 0.2.0
-       *max_skew*, :meth:`advance` and :class:`SyncSeries`; once asked, the
-       window moves only with the caller's questions; a question about a
-       time the window has moved past raises
-       :class:`~syncsafe.WindowMovedPast` (it returned a wrong count).
     """
 
     def __init__(
@@ -581,7 +581,7 @@ class StormDetector:
         reference for *max_skew*, and syncs are judged against the caller's
         clock from the first. A *now* behind the newest time changes nothing.
 
-        .. versionadded:: 0.2.0
+        .. versionadded:: 0.1.0
         """
         require_aware("now", now)
         n = _micros(now)
@@ -1091,11 +1091,6 @@ def events_from(
     claims: a series is one value, never one object per sync, so eight
     Events claiming a hundred thousand syncs each cost what eight Events
     cost (``EventBatch.occurrences`` expands them, when that is wanted).
-
-    .. versionchanged:: 0.2.0
-       Folded records are :class:`SyncSeries` values (they were expanded into
-       one event per sync, at most 100,000 each); *since* applies to Argo CD
-       Applications too.
 
     An Argo CD event's namespace is the application's destination namespace,
     where it deploys. Malformed entries are skipped and listed in
