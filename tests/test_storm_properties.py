@@ -282,3 +282,34 @@ def test_the_forgetful_variant_fails_the_exactness_property() -> None:
 
     with pytest.raises(AssertionError):
         exact_or_refused()
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("observe"), sync_events(span=timedelta(minutes=30))),
+            st.tuples(st.just("ask"), st.integers(0, 1_800_000)),
+        ),
+        max_size=40,
+    ),
+    st.sampled_from([timedelta(0), timedelta(seconds=30), timedelta(minutes=10)]),
+)
+def test_ahead_is_judged_against_the_newest_question(steps: list[Action], skew: timedelta) -> None:
+    """A sync is ahead when after max_skew past the newest question (else the newest sync)."""
+    detector = StormDetector(10, WINDOW, lateness=timedelta(hours=1), max_skew=skew)
+    reference: datetime | None = None
+    asked = False
+    ahead = 0
+    for _, value in steps:
+        if isinstance(value, SyncEvent):
+            if reference is not None and value.timestamp > reference + skew:
+                ahead += 1
+            elif not asked and (reference is None or value.timestamp > reference):
+                reference = value.timestamp
+            detector.observe(value)
+        else:
+            now = T0 + timedelta(milliseconds=value)
+            detector.advance(now)
+            reference = now if not asked or reference is None or now > reference else reference
+            asked = True
+        assert ahead == detector.statistics().ahead

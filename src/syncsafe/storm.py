@@ -71,6 +71,7 @@ SYNC_EVENT_REASONS: Final[Mapping[str, frozenset[str]]] = {
 
 _MAX_DEPTH: Final = 32
 _INT64_MAX: Final = (1 << 63) - 1
+_FOREVER: Final = 1 << 200  # beyond any time in µs
 
 DEFAULT_MAX_SKEW: Final = timedelta(hours=1)
 """
@@ -416,6 +417,7 @@ class StormDetector:
         self._lateness_us = lateness // _US
         self._retain_us = self._window_us + self._lateness_us
         self._skew_us = None if max_skew is None else max_skew // _US
+        self._skew_or_forever = _FOREVER if max_skew is None else max_skew // _US
         self._per_minute = _MINUTE_US / self._window_us
         # The log of events: timestamps (µs) sorted ascending, events beside
         # them; the live part starts at _start (the prefix is dropped in bulk).
@@ -431,6 +433,8 @@ class StormDetector:
         self._next_piece = 0
         self._mark: int | None = None  # the newest time (µs)
         self._asked: int | None = None  # the newest time asked about (µs)
+        self._limit = _FOREVER  # a sync after this is ahead: max_skew after the reference
+        self._gate = -_FOREVER  # min(mark, limit): an event at or before it needs no test
         self._horizon = -(1 << 62)  # syncs at or before this are dropped
         self._accepted = 0
         self._duplicates = 0
@@ -451,21 +455,21 @@ class StormDetector:
         older than the window and one too far ahead (see *max_skew*) are not
         counted.
         """
-        if type(event) is not SyncEvent:
-            return self._observe_series(event) > 0
-        key = event._identity  # noqa: SLF001 - our own class
-        ts = event._micros  # noqa: SLF001
-        mark = self._mark
-        if mark is None:
-            self._advance(ts)
-        else:
-            skew = self._skew_us
-            asked = self._asked
-            if skew is not None and ts > (mark if asked is None else asked) + skew:
+        try:  # free when it does not raise: the hot path pays no type test
+            ts = event._micros  # type: ignore[union-attr]  # noqa: SLF001 - our own class
+        except AttributeError:
+            return self._observe_series(event) > 0  # type: ignore[arg-type]  # a SyncSeries
+        key = event._identity  # type: ignore[union-attr]  # noqa: SLF001
+        gate = self._gate
+        if ts > gate:  # newer than the newest time (in order), or perhaps too far ahead
+            if self._asked is None:  # the gate is the newest sync, the reference
+                if ts > gate + self._skew_or_forever and self._mark is not None:
+                    self._ahead += 1
+                    return False
+                self._advance(ts)  # before a question, the syncs tell the time
+            elif ts > self._limit:
                 self._ahead += 1
                 return False
-            if asked is None and ts > mark:  # before a question, the syncs tell the time
-                self._advance(ts)
         if key in self._seen:
             self._duplicates += 1
             return False
@@ -476,11 +480,11 @@ class StormDetector:
         tss = self._ts
         if not tss or ts >= tss[-1]:
             tss.append(ts)
-            self._ev.append(event)
+            self._ev.append(event)  # type: ignore[arg-type]  # a SyncEvent: it has _micros
         else:  # out of order: keep the log sorted
             i = bisect_right(tss, ts, self._start)
             tss.insert(i, ts)
-            self._ev.insert(i, event)
+            self._ev.insert(i, event)  # type: ignore[arg-type]
         self._accepted += 1
         return True
 
@@ -552,8 +556,17 @@ class StormDetector:
         self._by_record.setdefault(series.id, []).append(piece)
         heapq.heappush(self._expiry, (_time_of(piece.a, piece.span, piece.n, hi), number))
 
+    def _set_limit(self) -> None:
+        """Derive the ahead limit and the gate from the newest times (after either moves)."""
+        ref = self._mark if self._asked is None else self._asked
+        skew = self._skew_us
+        self._limit = _FOREVER if ref is None or skew is None else ref + skew
+        self._gate = -_FOREVER if self._mark is None else min(self._mark, self._limit)
+
     def _advance(self, mark: int) -> None:
         self._mark = mark
+        # The gate: the newest time, or the ahead limit when that is lower (see _set_limit).
+        self._gate = mark if self._asked is None else min(mark, self._limit)
         horizon = self._horizon = mark - self._retain_us
         tss, evs, seen = self._ts, self._ev, self._seen
         start, end = self._start, len(tss)
@@ -566,7 +579,13 @@ class StormDetector:
             start = 0
         self._start = start
         expiry = self._expiry
-        while expiry and expiry[0][0] <= horizon:  # a piece whose last sync fell out
+        if expiry and expiry[0][0] <= horizon:
+            self._expire(horizon)
+
+    def _expire(self, horizon: int) -> None:
+        """Drop the series pieces whose last sync is at or before *horizon*."""
+        expiry = self._expiry
+        while expiry and expiry[0][0] <= horizon:
             piece = self._pieces.pop(heapq.heappop(expiry)[1])
             held = self._by_record[piece.series.id]
             held.remove(piece)
@@ -587,6 +606,7 @@ class StormDetector:
         n = _micros(now)
         if self._asked is None or n > self._asked:
             self._asked = n
+            self._set_limit()
         if self._mark is None or n > self._mark:
             self._advance(n)
 
@@ -674,9 +694,11 @@ class StormDetector:
         window = self._ev[lo:hi]
         by_tool = Counter(e.tool for e in window)
         by_namespace = Counter(e.namespace for e in window)
-        for s in self._series_in(low, high):
-            by_tool[s.tool] += len(s)
-            by_namespace[s.namespace] += len(s)
+        for p in self._pieces.values():
+            n = p.upto(high) - p.upto(low)
+            if n:
+                by_tool[p.series.tool] += n
+                by_namespace[p.series.namespace] += n
         count = sum(by_tool.values())
         rate = count * self._per_minute
         if self._state == "firing":
