@@ -433,8 +433,11 @@ class StormDetector:
         self._next_piece = 0
         self._mark: int | None = None  # the newest time (µs)
         self._asked: int | None = None  # the newest time asked about (µs)
-        self._limit = _FOREVER  # a sync after this is ahead: max_skew after the reference
-        self._gate = -_FOREVER  # min(mark, limit): an event at or before it needs no test
+        # A sync after the limit is ahead: max_skew after the newest question (kept
+        # once asked; before, it is the gate plus max_skew). The gate: the newest
+        # time, or the limit when lower; an event at or before it needs no test.
+        self._limit = _FOREVER
+        self._gate = -_FOREVER
         self._horizon = -(1 << 62)  # syncs at or before this are dropped
         self._accepted = 0
         self._duplicates = 0
@@ -557,7 +560,7 @@ class StormDetector:
         heapq.heappush(self._expiry, (_time_of(piece.a, piece.span, piece.n, hi), number))
 
     def _set_limit(self) -> None:
-        """Derive the ahead limit and the gate from the newest times (after either moves)."""
+        """Derive the ahead limit and the gate from the newest times (after a question)."""
         ref = self._mark if self._asked is None else self._asked
         skew = self._skew_us
         self._limit = _FOREVER if ref is None or skew is None else ref + skew
