@@ -232,7 +232,7 @@ class Staleness:
             "synced_at": None if self.synced_at is None else self.synced_at.isoformat(),
             "age_seconds": self.age.total_seconds(),
             "age": format_long_duration(self.age),
-            "max_age": format_duration(self.max_age),
+            "max_age": format_long_duration(self.max_age),
             "stale": self.stale,
         }
 
