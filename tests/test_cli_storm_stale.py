@@ -5,9 +5,9 @@ import json
 import os
 import shutil
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -359,3 +359,31 @@ def test_stale_ages_beyond_292_years(
     assert f"committed {age}" in capsys.readouterr().out
     assert status == main([*base, "--json"])
     assert age.removesuffix(" ago") == json.loads(capsys.readouterr().out)[0]["age"]
+
+
+class _SteppingBack(datetime):
+    """A wall clock that NTP steps back by a minute after its first reading."""
+
+    readings: ClassVar[list[datetime]] = []
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _SteppingBack:
+        """The next reading: NOW, then a minute before it, again and again."""
+        when = NOW if not cls.readings else NOW - timedelta(minutes=1)
+        cls.readings.append(when)
+        return cls.fromtimestamp(when.timestamp(), tz)
+
+
+def test_storm_survives_a_wall_clock_stepping_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A clock stepped back between documents is held at its newest reading: the storm fires."""
+    monkeypatch.setattr("syncsafe._cli.storm.datetime", _SteppingBack)
+    monkeypatch.setattr(_SteppingBack, "readings", [])
+    path = tmp_path / "apps.jsonl"
+    path.write_text("".join(json.dumps(a) + "\n" for a in storm_list(120)["items"]))
+    assert 1 == main(["storm", str(path)])
+    captured = capsys.readouterr()
+    assert "" == captured.err
+    assert "FIRING  120 syncs/min" in captured.out
+    assert NOW - timedelta(minutes=1) in _SteppingBack.readings

@@ -129,6 +129,25 @@ def _report(args: argparse.Namespace, ahead: int, now: datetime) -> None:
         )
 
 
+def _clock(fixed: datetime | None) -> Callable[[], datetime]:
+    """
+    ``--now``, or the wall clock held from stepping back.
+
+    The detector refuses a question about a time its window has moved past;
+    a wall clock that NTP steps back would be one.
+    """
+    if fixed is not None:
+        return lambda: fixed
+    latest = datetime.now(timezone.utc)
+
+    def now() -> datetime:
+        nonlocal latest
+        latest = max(latest, datetime.now(timezone.utc))
+        return latest
+
+    return now
+
+
 def run(args: argparse.Namespace) -> int:
     """Feed every document to a detector; print state changes and the final report."""
     problem = _usage_problem(args)
@@ -138,9 +157,7 @@ def run(args: argparse.Namespace) -> int:
     detector = StormDetector(
         args.threshold, args.window, for_duration=args.for_duration, max_skew=args.max_skew
     )
-    clock: Callable[[], datetime] = (
-        (lambda: args.now) if args.now is not None else (lambda: datetime.now(timezone.utc))
-    )
+    clock = _clock(args.now)
     emit: Callable[[StormAlert], None]
     if args.json:
         emit = lambda alert: print(json.dumps(alert.as_dict()), flush=True)  # noqa: E731
