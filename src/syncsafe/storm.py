@@ -362,7 +362,8 @@ class StormDetector:
     of order, a move of the later part of the log (one ``memmove``), *n*
     being the events in the log; a series costs ``O(s log s)``, *s* being
     the pieces of its own record in the log; a question costs ``O(log n +
-    p)``, *p* being the series pieces in the log. Memory is one entry per
+    p)``, *p* being the series pieces in the log (:meth:`evaluate` and
+    :meth:`events` also walk the window's events). Memory is one entry per
     event and one per series piece, never one per sync of a series: a
     record claiming a hundred thousand syncs costs what one does.
 
