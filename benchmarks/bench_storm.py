@@ -8,10 +8,18 @@ Argo CD and Flux produces during a storm. The events are built once, outside the
 is timed, not the parsing that produced them. Events per second are recorded
 in each benchmark's ``extra_info``; so are the detector's retained events and
 memory after the whole stream (tracemalloc), which the window bounds.
+
+The folded-record case: eight core/v1 Events (about 4 KB of JSON) with
+interleaved spans, each claiming ``count: 100000``, read by ``events_from``
+and counted by a detector, timed in alternating batches
+(``benchmarks/_interleave.py``) beside ``json.loads`` of the same text (what
+any reader must pay) and the same Events claiming ``count: 1``: ratios near
+1 say the work follows the input's size, not the counts it claims.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import tracemalloc
@@ -23,7 +31,8 @@ from typing import TypeVar
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from syncsafe import StormDetector, SyncEvent
+from benchmarks._interleave import compare
+from syncsafe import StormDetector, SyncEvent, events_from
 
 Measure = Callable[[str, bool], BenchmarkFixture]
 T = TypeVar("T")
@@ -137,3 +146,54 @@ def test_memory_after_a_long_stream(measure: Measure, stream: list[SyncEvent]) -
     assert retained <= RATE * 60 + 1
     assert abs(retained - retained_half) <= RATE  # one window either way: not growing
     assert used < 2 * used_half + 1_000_000
+
+
+def _folded_events(count: int) -> str:
+    """Eight Events about one Application, each folding *count* syncs, spans interleaved."""
+    items = [
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"payments.{i}", "namespace": "argocd", "uid": f"uid-{i}"},
+            "involvedObject": {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "name": "payments",
+                "namespace": "argocd",
+            },
+            "reason": "OperationCompleted",
+            "message": "Sync operation to bbbb succeeded",
+            "type": "Normal",
+            "count": count,
+            "firstTimestamp": f"2024-10-12T09:16:0{i}Z",
+            "lastTimestamp": f"2024-10-12T09:16:5{i}Z",
+            "source": {"component": "argocd-application-controller"},
+        }
+        for i in range(8)
+    ]
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def _count_folded(text: str) -> int:
+    now = T0
+    detector = StormDetector(100, WINDOW)
+    detector.advance(now)
+    detector.observe_many(events_from(json.loads(text), since=now - WINDOW).events)
+    return detector.evaluate(now).count
+
+
+def test_folded_events_interleaved(measure: Measure) -> None:
+    """8 Events claiming 100,000 syncs each, against json.loads of them and against count 1."""
+    claimed, single = _folded_events(100_000), _folded_events(1)
+    assert 799_999 == _count_folded(claimed)  # one sync at 09:16:00 is on the open edge
+    candidates = {
+        "json_loads": lambda: json.loads(claimed),
+        "storm_count_1": lambda: _count_folded(single),
+        "storm_count_100000": lambda: _count_folded(claimed),
+    }
+    bench = measure("storm-folded-interleaved", True)  # noqa: FBT003
+    bench.extra_info["input_bytes"] = len(claimed)
+    times = compare(
+        bench, candidates, baseline="json_loads", rounds=30 if FULL else 1, calls=200 if FULL else 1
+    )
+    assert set(candidates) == set(times)

@@ -526,7 +526,6 @@ WORDS: dict[str, str] = {
     "checksum/bad-pattern": "error: argument --exclude: invalid pattern '!'",
     "checksum/manifest-no-dir": "error: --manifest {no_dir}: is in a directory that does not",
     "checksum/manifest-a-dir": "error: --manifest {empty_dir}: is a directory, not a file",
-    "checksum/cache-a-dir": "error: --cache {empty_dir}: is a directory, not a file",
     "checksum/not-an-overlay": "has no kustomization file",
     "checksum/check-no-manifest": "error: --check needs --manifest OUT",
     "checksum/update-no-check": "error: --update needs --check",

@@ -49,6 +49,7 @@ _TREE_CHECKSUM = {
     "syncsafe.checksum._cache",
     "syncsafe.checksum._format",
     "syncsafe.checksum._location",
+    "syncsafe.checksum._sourceignore",
     "syncsafe.checksum._tree",
     "syncsafe.checksum._value",
     "syncsafe.paths",

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
-from datetime import datetime, timedelta, timezone
+import subprocess
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -221,3 +223,167 @@ def test_storm_survives_bad_bytes_and_deep_nesting(
     captured = capsys.readouterr()
     assert "3 syncs/min" in captured.out
     assert "skipped 2 malformed line(s); first at line 1" in captured.err
+
+
+def test_storm_one_event_far_ahead_is_counted_apart_and_warned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A storm with one sync dated 30 days ahead still fires (exit 1) and says what it left out."""
+    doc = storm_list(120)
+    ahead = {"id": 9, "revision": "c" * 40, "deployedAt": "2024-11-11T09:17:00Z"}
+    doc["items"].append(app("from-the-future", [ahead]))
+    path = tmp_path / "apps.json"
+    path.write_text(json.dumps(doc))
+    status = main(["storm", str(path), "--now", "2024-10-12T09:17:00Z"])
+    captured = capsys.readouterr()
+    assert 1 == status
+    assert captured.out.startswith("storm: FIRING  120 syncs/min")
+    warning = (
+        "syncsafe storm: warning: 1 sync(s) dated more than 5m0s after 2024-10-12T09:17:00+00:00 "
+        "were not counted (a clock running ahead? see --max-skew)"
+    )
+    assert [warning] == captured.err.splitlines()
+    assert 1 == main(["storm", str(path), "--now", "2024-10-12T09:17:00Z", "--max-skew", "745h"])
+    assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--now", "0001-01-01T00:00:00Z"], "--now 0001-01-01T00:00:00+00:00: the window of 1m0s"),
+        (
+            ["--now", "0003-01-01T00:00:00Z", "--window", "2562047h"],
+            "--now 0003-01-01T00:00:00+00:00: the window of 2562047h0m0s",
+        ),
+    ],
+)
+def test_storm_now_whose_window_starts_before_the_year_1(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --now whose window would start before the year 1 is exit 2 with one line naming it."""
+    path = tmp_path / "apps.json"
+    path.write_text(json.dumps(storm_list(3)))
+    assert 2 == main(["storm", str(path), *args])
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"syncsafe storm: error: {message}")
+
+
+def test_storm_extreme_times_and_counts_are_answered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Times at the ends of the calendar, huge windows and counts: answers, never a traceback."""
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "x", "namespace": "argocd", "uid": "u"},
+        "involvedObject": {"apiVersion": "argoproj.io/v1alpha1", "name": "p", "namespace": "d"},
+        "reason": "OperationCompleted",
+        "count": 5,
+        "firstTimestamp": "0001-01-01T00:00:00+23:59",  # before the year 1 in UTC
+        "lastTimestamp": "9999-12-31T23:59:59-23:59",  # after the year 9999 in UTC
+    }
+    huge = {**event, "metadata": {"name": "y", "uid": "v"}, "count": 10**30}
+    path = tmp_path / "edge.json"
+    path.write_text(json.dumps(event) + "\n" + json.dumps(huge) + "\n")
+    runs = [
+        ["--now", "9999-12-31T23:59:59Z"],
+        ["--now", "9999-12-31T23:59:59-23:59", "--max-skew", "0s", "--json"],
+        ["--now", "0001-01-01T00:01:00Z", "--window", "1s"],
+        ["--now", "2024-01-01T00:00:00Z", "--window", "2562047h", "--for", "2562047h"],
+        ["--max-skew", "2562047h", "--threshold", "1e-320"],
+    ]
+    for args in runs:
+        assert main(["storm", str(path), *args]) in {0, 1}
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert f"count {10**30} is more than an int64 holds" in err
+
+
+def _commit_at(repo: Path, seconds: int) -> str:
+    """A commit in a new repository at *repo* dated *seconds* after 1970 (any number git takes)."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_DATE": f"@{seconds} +0000",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    for argv in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "x"]):
+        subprocess.run(["git", "-C", str(repo), *argv], env=env, check=True)  # noqa: S607
+    return subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"],  # noqa: S607
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+
+
+@needs_git
+def test_stale_commit_dated_after_the_year_9999(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A commit dated in the year 33658 is exit 2 with one line naming the commit and its time."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    sha = _commit_at(repo, 1_000_000_000_000)
+    path = tmp_path / "k.json"
+    path.write_text(json.dumps(kustomization(sha, NOW)))
+    assert 2 == main(["stale", str(path), "--max-age", "24h", "--repo", str(repo)])
+    error = (
+        f"syncsafe stale: error: commit {sha} in the repository at {repo} is dated "
+        "1000000000000 seconds after 1970, outside the years 1 to 9999"
+    )
+    assert [error] == capsys.readouterr().err.splitlines()
+
+
+@needs_git
+@pytest.mark.parametrize(
+    ("now", "status", "age"),
+    [
+        ("9999-12-31T23:59:59Z", 1, "70389527h59m59s ago"),
+        ("0001-01-01T00:00:00Z", 0, "-17259888h0m0s ago"),
+    ],
+)
+def test_stale_ages_beyond_292_years(
+    now: str, status: int, age: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An age longer than Go's durations hold (a --now far off) is written out, not a traceback."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    sha = _commit_at(repo, 0)
+    path = tmp_path / "k.json"
+    path.write_text(json.dumps(kustomization(sha, NOW)))
+    base = ["stale", str(path), "--max-age", "24h", "--repo", str(repo), "--now", now]
+    assert status == main(base)
+    assert f"committed {age}" in capsys.readouterr().out
+    assert status == main([*base, "--json"])
+    assert age.removesuffix(" ago") == json.loads(capsys.readouterr().out)[0]["age"]
+
+
+class _SteppingBack(datetime):
+    """A wall clock that NTP steps back by a minute after its first reading."""
+
+    readings: ClassVar[list[datetime]] = []
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _SteppingBack:
+        """The next reading: NOW, then a minute before it, again and again."""
+        when = NOW if not cls.readings else NOW - timedelta(minutes=1)
+        cls.readings.append(when)
+        return cls.fromtimestamp(when.timestamp(), tz)
+
+
+def test_storm_survives_a_wall_clock_stepping_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A clock stepped back between documents is held at its newest reading: the storm fires."""
+    monkeypatch.setattr("syncsafe._cli.storm.datetime", _SteppingBack)
+    monkeypatch.setattr(_SteppingBack, "readings", [])
+    path = tmp_path / "apps.jsonl"
+    path.write_text("".join(json.dumps(a) + "\n" for a in storm_list(120)["items"]))
+    assert 1 == main(["storm", str(path)])
+    captured = capsys.readouterr()
+    assert "" == captured.err
+    assert "FIRING  120 syncs/min" in captured.out
+    assert NOW - timedelta(minutes=1) in _SteppingBack.readings

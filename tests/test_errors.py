@@ -15,6 +15,10 @@ EXAMPLES: dict[str, errors.SyncsafeError] = {
     "NaiveTimestamp": errors.NaiveTimestamp("now", "2024-10-12T09:17:00"),
     "InvalidRevision": errors.InvalidRevision("main@md5:00", "unknown digest algorithm 'md5'"),
     "UnknownCommit": errors.UnknownCommit("a" * 40, "/repo", "fatal: bad object"),
+    "WindowMovedPast": errors.WindowMovedPast(
+        "2024-10-12T09:17:00+00:00", "2024-10-12T09:18:00+00:00"
+    ),
+    "CommitTimeOutOfRange": errors.CommitTimeOutOfRange("a" * 40, "/repo", 1_000_000_000_000),
     "InvalidMetric": errors.InvalidMetric("1bad", "a metric name must match ..."),
     "UnknownAlgorithm": errors.UnknownAlgorithm("md5", ["xxh3-128", "sha256"]),
     "MalformedKustomization": errors.MalformedKustomization(

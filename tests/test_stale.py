@@ -18,6 +18,7 @@ from syncsafe import (
     MetricFamily,
     NaiveTimestamp,
     Revision,
+    Staleness,
     UnknownCommit,
     format_duration,
     git_commit_time,
@@ -364,3 +365,23 @@ def test_write_textfile_cleans_up_on_error(tmp_path: Path) -> None:
     with pytest.raises(OSError, match=r"dir\.prom"):
         write_textfile(target, "x 1\n")
     assert ["dir.prom"] == [p.name for p in tmp_path.iterdir()]
+
+
+def test_reports_with_ages_beyond_go_durations_are_written_out() -> None:
+    """A max_age or age longer than an int64 of nanoseconds is written, not InvalidDuration."""
+    commit = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    report = Staleness(
+        kind="Kustomization",
+        namespace="flux-system",
+        name="apps",
+        revision=parse_revision("sha1:" + "a" * 40),
+        committed_at=commit,
+        now=datetime(9999, 12, 31, tzinfo=timezone.utc),
+        max_age=timedelta(days=1_000_000),
+    )
+    summary = report.as_dict()
+    assert ("70389504h0m0s", "24000000h0m0s", True) == (
+        summary["age"],
+        summary["max_age"],
+        summary["stale"],
+    )

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import pickle
+import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -13,6 +16,8 @@ from syncsafe import (
     NaiveTimestamp,
     StormDetector,
     SyncEvent,
+    SyncSeries,
+    WindowMovedPast,
     events_from,
     is_production_namespace,
     render_exposition,
@@ -387,12 +392,11 @@ def flux_entry(total: int, last: str = "2024-10-12T09:17:00Z") -> dict[str, Any]
 def test_kustomization_history_counts_each_reconciliation_once() -> None:
     """TotalReconciliations folds n syncs; a later read adds only the new ones."""
     first = events_from(kustomization([flux_entry(11)]))
-    assert 11 == len(first.events)
-    assert T0 - 10 * 60 * S == first.events[0].timestamp
-    assert T0 == first.events[-1].timestamp
-    assert all(
-        a.timestamp <= b.timestamp for a, b in zip(first.events, first.events[1:], strict=False)
-    )
+    assert 11 == first.syncs
+    syncs = list(first.occurrences())
+    assert T0 - 10 * 60 * S == syncs[0].timestamp
+    assert T0 == syncs[-1].timestamp
+    assert all(a.timestamp <= b.timestamp for a, b in itertools.pairwise(syncs))
     d = StormDetector(100, timedelta(minutes=30))
     assert 11 == d.observe_many(first.events)
     later = events_from(kustomization([flux_entry(13, last="2024-10-12T09:17:24Z")]))
@@ -402,8 +406,26 @@ def test_kustomization_history_counts_each_reconciliation_once() -> None:
 def test_since_limits_a_long_history() -> None:
     """With since, nothing at or before it comes back."""
     batch = events_from(kustomization([flux_entry(601)]), since=T0 - 60 * S)
-    assert 60 == len(batch.events)
-    assert all(e.timestamp > T0 - 60 * S for e in batch.events)
+    assert 60 == batch.syncs
+    assert all(e.timestamp > T0 - 60 * S for e in batch.occurrences())
+    assert [f"flux:prod/apps:sha256:{'e' * 64}#{k}" for k in range(542, 602)] == [
+        e.id for e in batch.occurrences()
+    ]
+
+
+def test_since_applies_to_application_history_and_operation() -> None:
+    """With since, Application history entries and the operation at or before it are left out."""
+    later_op = {
+        **OPERATION,
+        "startedAt": "2024-10-12T09:18:00Z",
+        "finishedAt": "2024-10-12T09:18:05Z",
+    }
+    obj = application(history=HISTORY, operationState=later_op)
+    assert 3 == len(events_from(obj).events)
+    after_first = events_from(obj, since=T0 + 1 * S)  # 09:17:01 is deployedAt of entry 41
+    assert [T0 + 24 * S, T0 + 65 * S] == [e.timestamp for e in after_first.events]
+    assert [T0 + 65 * S] == [e.timestamp for e in events_from(obj, since=T0 + 24 * S).events]
+    assert () == events_from(obj, since=T0 + 65 * S).events
 
 
 def test_kustomization_without_history_is_reported() -> None:
@@ -450,8 +472,8 @@ def test_event_series_count() -> None:
     """series.count and series.lastObservedTime take precedence over count."""
     obj = core_event(1, series={"count": 4, "lastObservedTime": "2024-10-12T09:17:30.500000Z"})
     batch = events_from(obj)
-    assert 4 == len(batch.events)
-    assert T0 + 30.5 * S == batch.events[-1].timestamp
+    assert 4 == batch.syncs
+    assert T0 + 30.5 * S == list(batch.occurrences())[-1].timestamp
 
 
 def test_flux_event_and_ignored_reasons() -> None:
@@ -468,7 +490,9 @@ def test_flux_event_and_ignored_reasons() -> None:
     batch = events_from(
         {"kind": "List", "items": [flux, core_event(1, reason="ResourceUpdated"), pod]}
     )
-    assert [("flux", "apps", "prod")] * 2 == [(e.tool, e.app, e.namespace) for e in batch.events]
+    assert [("flux", "apps", "prod")] * 2 == [
+        (e.tool, e.app, e.namespace) for e in batch.occurrences()
+    ]
     assert 2 == batch.ignored
 
 
@@ -536,7 +560,7 @@ def test_event_without_uid_falls_back_to_its_name() -> None:
     """An Event without metadata.uid is identified by namespace/name."""
     obj = core_event(1)
     del obj["metadata"]["uid"]
-    assert ["event:argocd/payments.17fd#1"] == [e.id for e in events_from(obj).events]
+    assert ["event:argocd/payments.17fd#1"] == [e.id for e in events_from(obj).occurrences()]
 
 
 def test_naive_since_is_refused() -> None:
@@ -552,3 +576,177 @@ def test_absurdly_nested_lists_are_skipped() -> None:
         doc = {"kind": "List", "items": [doc]}
     batch = events_from(doc)
     assert ["item: Lists nested more than 32 deep"] == list(batch.skipped)
+
+
+# ---------------------------------------------------------------- forgotten times, skew
+
+
+def test_a_question_about_a_forgotten_window_is_refused() -> None:
+    """After rate(t2), count(t1) for a window the log has moved past raises, never answers 0."""
+    d = StormDetector(100)
+    for s in range(10):
+        d.observe(ev(s, app=str(s)))
+    assert 10 == d.count(T0 + 10 * S)
+    d.rate(T0 + 600 * S)
+    with pytest.raises(WindowMovedPast, match=r"window ending at 2024-10-12T09:17:10\+00:00"):
+        d.count(T0 + 10 * S)
+    with pytest.raises(ValueError, match="only times from 2024-10-12T09:27:00"):
+        d.events(T0 + 10 * S)
+    assert 0 == d.count(T0 + 600 * S)  # the newest time itself is still answered
+
+
+def test_lateness_keeps_earlier_questions_answerable() -> None:
+    """With lateness, a question up to that far behind the newest time is answered exactly."""
+    d = StormDetector(100, lateness=60 * S)
+    for s in range(10):
+        d.observe(ev(s, app=str(s)))
+    d.count(T0 + 70 * S)
+    assert 10 == d.count(T0 + 10 * S)
+    with pytest.raises(WindowMovedPast):
+        d.count(T0 + 9 * S)
+
+
+def test_an_event_far_ahead_does_not_blind_the_detector() -> None:
+    """One event 30 days ahead is counted apart; the window stays where the caller asks."""
+    d = StormDetector(5)
+    d.advance(T0)
+    for s in range(10):
+        d.observe(ev(-s, app=str(s)))
+    assert not d.observe(ev(30 * 86_400, app="from-the-future"))
+    alert = d.check(T0)
+    assert alert is not None
+    assert (10, 1, 0) == (alert.count, d.statistics().ahead, d.statistics().late)
+    assert d.observe(ev(-30, app="still-in-the-window"))
+
+
+def test_before_any_question_the_newest_event_is_the_reference() -> None:
+    """Without a question, an event more than max_skew after the newest event is counted apart."""
+    d = StormDetector(5, max_skew=timedelta(minutes=5))
+    d.observe(ev(0, app="a"))
+    d.observe(ev(200, app="b"))  # within 5 minutes of 'a': it moves the window
+    assert not d.observe(ev(200 + 301, app="c"))
+    assert 1 == d.statistics().ahead
+    assert 1 == d.count(T0 + 200 * S)
+
+
+def test_once_asked_events_do_not_move_the_window() -> None:
+    """After a question, an event ahead of it (within max_skew) is kept and counts when due."""
+    d = StormDetector(5)
+    assert 0 == d.count(T0)
+    d.observe(ev(-30, app="now"))
+    d.observe(ev(120, app="two-minutes-ahead"))
+    assert 1 == d.count(T0)  # the event ahead did not push -30 out
+    assert 1 == d.count(T0 + 121 * S)
+
+
+def test_no_skew_bound_takes_everything() -> None:
+    """max_skew=None: an event however far ahead is taken and moves the window, as before."""
+    d = StormDetector(5, max_skew=None)
+    d.observe(ev(0))
+    assert d.observe(ev(30 * 86_400, app="far"))
+    assert 0 == d.statistics().ahead
+
+
+def test_max_skew_must_not_be_negative() -> None:
+    """A negative max_skew is refused, naming it."""
+    with pytest.raises(ValueError, match=r"max_skew .* must not be negative"):
+        StormDetector(1, max_skew=-S)
+
+
+# ---------------------------------------------------------------- series
+
+
+def series(total: int, first: float = 0, last: float = 60, **kwargs: int) -> SyncSeries:
+    """A series of *total* syncs of one Event between T0+first and T0+last seconds."""
+    return SyncSeries(
+        "argocd", "payments", "prod", "event:u", T0 + first * S, T0 + last * S, total, **kwargs
+    )
+
+
+def test_series_spreads_its_syncs_evenly() -> None:
+    """Sync k is at first + (last - first)(k - 1)/(total - 1); one sync is at last."""
+    s = series(5, 0, 60)
+    assert [T0 + t * S for t in (0, 15, 30, 45, 60)] == [e.timestamp for e in s.events()]
+    assert ["event:u#1", "event:u#5"] == [e.id for e in s.events()][::4]
+    assert [T0 + 60 * S] == [e.timestamp for e in series(1).events()]
+    assert 2 == len(series(5, start=2, end=3))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"total": 3, "first": 10, "last": 0}, "last .* is before first"),
+        ({"total": 3, "start": 0}, "syncs 0 to 3 of 3"),
+        ({"total": 3, "start": 2, "end": 1}, "syncs 2 to 1 of 3"),
+        ({"total": 3, "end": 4}, "syncs 1 to 4 of 3"),
+    ],
+)
+def test_series_refuses_nonsense(kwargs: dict[str, Any], message: str) -> None:
+    """A series whose times or sync numbers contradict each other is refused."""
+    with pytest.raises(ValueError, match=message):
+        series(**kwargs)
+
+
+def test_series_counts_and_reports_like_its_syncs() -> None:
+    """A detector counts a series' syncs in the window and lists the part of it that is there."""
+    d = StormDetector(100, 120 * S)
+    assert 5 == d.observe_many([series(5, 0, 60)])
+    assert 2 == d.count(T0 + 150 * S)  # 45 and 60 are in (30, 150]
+    assert [series(5, 0, 60, start=4)] == d.events(T0 + 150 * S)
+    alert = d.evaluate(T0 + 150 * S)
+    assert ({"argocd": 2}, {"prod": 2}, 2) == (alert.by_tool, alert.by_namespace, alert.count)
+    assert 2 == d.statistics().retained
+    # Read again with 7: 4 and 5 are held, 1 to 3 (at 0, 15, 30) are late, 6 and 7 new.
+    assert 2 == d.observe_many([series(7, 0, 90)])
+    assert (7, 2, 3) == (d.statistics().accepted, d.statistics().duplicates, d.statistics().late)
+    assert 0 == d.count(T0 + 500 * S)
+    assert (0, {}) == (d.statistics().retained, d._by_record)
+
+
+def _calls(fn: Callable[[], object]) -> int:
+    """The Python and C function calls *fn* makes: work, counted, not timed."""
+    calls = 0
+
+    def profile(_frame: object, event: str, _arg: object) -> None:
+        nonlocal calls
+        if event in {"call", "c_call"}:
+            calls += 1
+
+    sys.setprofile(profile)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def _interleaved_events(count: int) -> dict[str, Any]:
+    """Eight Events, each folding *count* syncs over interleaved spans of the last minute."""
+    items = []
+    for i in range(8):
+        e = core_event(count, firstTimestamp=f"2024-10-12T09:16:0{i}.5Z")
+        e["lastTimestamp"] = f"2024-10-12T09:16:5{i}Z"
+        e["metadata"] = {**e["metadata"], "uid": f"uid-{i}", "name": f"payments.{i}"}
+        items.append(e)
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+def test_work_does_not_grow_with_the_counts_events_claim() -> None:
+    """8 Events claiming 100,000 syncs each cost the calls 8 Events of 10 do, and count exactly."""
+
+    def run(count: int) -> tuple[int, int]:
+        d = StormDetector(100)
+        doc = _interleaved_events(count)
+
+        def work() -> None:
+            d.advance(T0)
+            d.observe_many(events_from(doc, since=T0 - 60 * S).events)
+            d.evaluate(T0)
+
+        return _calls(work), d.count(T0)
+
+    small_calls, small = run(10)
+    large_calls, large = run(100_000)
+    assert (80, 800_000) == (small, large)
+    assert small_calls == large_calls
+    assert large_calls < 5_000

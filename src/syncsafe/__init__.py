@@ -66,6 +66,7 @@ _EXPORTS: "Final[dict[str, str]]" = {
     "timedelta_from_ns": "syncsafe.stale",
     "write_textfile": "syncsafe.stale",
     # syncsafe.storm
+    "DEFAULT_MAX_SKEW": "syncsafe.storm",
     "PRODUCTION_WORDS": "syncsafe.storm",
     "SYNC_EVENT_REASONS": "syncsafe.storm",
     "AlertState": "syncsafe.storm",
@@ -74,6 +75,7 @@ _EXPORTS: "Final[dict[str, str]]" = {
     "StormDetector": "syncsafe.storm",
     "StormStatistics": "syncsafe.storm",
     "SyncEvent": "syncsafe.storm",
+    "SyncSeries": "syncsafe.storm",
     "events_from": "syncsafe.storm",
     "is_production_namespace": "syncsafe.storm",
     "storm_metrics": "syncsafe.storm",
@@ -85,6 +87,7 @@ _EXPORTS: "Final[dict[str, str]]" = {
     # syncsafe.errors
     "AbsoluteSymlinkError": "syncsafe.errors",
     "AnnotationsTooLarge": "syncsafe.errors",
+    "CommitTimeOutOfRange": "syncsafe.errors",
     "CorruptManifest": "syncsafe.errors",
     "DanglingSymlinkError": "syncsafe.errors",
     "FileChangedWhileHashing": "syncsafe.errors",
@@ -111,11 +114,13 @@ _EXPORTS: "Final[dict[str, str]]" = {
     "UnknownAlgorithm": "syncsafe.errors",
     "UnknownCommit": "syncsafe.errors",
     "UnsafePathError": "syncsafe.errors",
+    "WindowMovedPast": "syncsafe.errors",
 }
 
 __all__ = [
     "CHECKSUM_ALGORITHMS",
     "CHECKSUM_FORMAT_VERSION",
+    "DEFAULT_MAX_SKEW",
     "PRODUCTION_WORDS",
     "SYNC_EVENT_REASONS",
     "TOTAL_ANNOTATION_SIZE_LIMIT",
@@ -129,6 +134,7 @@ __all__ = [
     "ChecksumCache",
     "ChecksumCacheWarning",
     "CommitTimeLookup",
+    "CommitTimeOutOfRange",
     "CorruptManifest",
     "DanglingSymlinkError",
     "EventBatch",
@@ -166,12 +172,14 @@ __all__ = [
     "SyncFailed",
     "SyncGuard",
     "SyncInProgress",
+    "SyncSeries",
     "SyncTimeout",
     "SyncsafeError",
     "UnknownAlgorithm",
     "UnknownCommit",
     "UnsafePathError",
     "WalkEntry",
+    "WindowMovedPast",
     "__version__",
     "annotations_size",
     "check_annotations_size",
@@ -217,6 +225,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.checksum import overlay_checksum as overlay_checksum
     from syncsafe.errors import AbsoluteSymlinkError as AbsoluteSymlinkError
     from syncsafe.errors import AnnotationsTooLarge as AnnotationsTooLarge
+    from syncsafe.errors import CommitTimeOutOfRange as CommitTimeOutOfRange
     from syncsafe.errors import CorruptManifest as CorruptManifest
     from syncsafe.errors import DanglingSymlinkError as DanglingSymlinkError
     from syncsafe.errors import FileChangedWhileHashing as FileChangedWhileHashing
@@ -243,6 +252,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.errors import UnknownAlgorithm as UnknownAlgorithm
     from syncsafe.errors import UnknownCommit as UnknownCommit
     from syncsafe.errors import UnsafePathError as UnsafePathError
+    from syncsafe.errors import WindowMovedPast as WindowMovedPast
     from syncsafe.guard import AsyncSyncGuard as AsyncSyncGuard
     from syncsafe.guard import Fence as Fence
     from syncsafe.guard import FileGuardState as FileGuardState
@@ -267,6 +277,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.stale import staleness_metrics as staleness_metrics
     from syncsafe.stale import timedelta_from_ns as timedelta_from_ns
     from syncsafe.stale import write_textfile as write_textfile
+    from syncsafe.storm import DEFAULT_MAX_SKEW as DEFAULT_MAX_SKEW
     from syncsafe.storm import PRODUCTION_WORDS as PRODUCTION_WORDS
     from syncsafe.storm import SYNC_EVENT_REASONS as SYNC_EVENT_REASONS
     from syncsafe.storm import AlertState as AlertState
@@ -275,6 +286,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.storm import StormDetector as StormDetector
     from syncsafe.storm import StormStatistics as StormStatistics
     from syncsafe.storm import SyncEvent as SyncEvent
+    from syncsafe.storm import SyncSeries as SyncSeries
     from syncsafe.storm import events_from as events_from
     from syncsafe.storm import is_production_namespace as is_production_namespace
     from syncsafe.storm import storm_metrics as storm_metrics

@@ -16,7 +16,13 @@ from typing import Final
 
 from syncsafe.errors import InvalidDuration
 
-__all__ = ["format_duration", "parse_duration", "parse_duration_ns", "timedelta_from_ns"]
+__all__ = [
+    "format_duration",
+    "format_long_duration",
+    "parse_duration",
+    "parse_duration_ns",
+    "timedelta_from_ns",
+]
 
 NANOSECOND: Final = 1
 MICROSECOND: Final = 1_000
@@ -221,6 +227,22 @@ def format_duration(duration: int | timedelta) -> str:
         ns = duration
     if not -_TWO_63 <= ns < _TWO_63:
         raise InvalidDuration(str(duration), _OVERFLOW)
+    return _format_ns(ns)
+
+
+def format_long_duration(duration: timedelta) -> str:
+    """
+    *duration* as :func:`format_duration` writes it, with no int64 limit: ``70080000h0m0s``.
+
+    For ages, where a ``timedelta`` can span thousands of years (a commit
+    dated in the year 9999, a ``--now`` in the year 1); Go cannot parse the
+    result back when it is beyond about 292 years.
+    """
+    return _format_ns((duration // timedelta(microseconds=1)) * MICROSECOND)
+
+
+def _format_ns(ns: int) -> str:
+    """Go's ``Duration.String`` of *ns* nanoseconds, for any integer."""
     neg = ns < 0
     u = -ns if neg else ns
     if u < SECOND:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 __all__ = [
     "AbsoluteSymlinkError",
     "AnnotationsTooLarge",
+    "CommitTimeOutOfRange",
     "CorruptManifest",
     "DanglingSymlinkError",
     "FileChangedWhileHashing",
@@ -47,6 +48,7 @@ __all__ = [
     "UnknownAlgorithm",
     "UnknownCommit",
     "UnsafePathError",
+    "WindowMovedPast",
 ]
 
 
@@ -593,6 +595,33 @@ class NaiveTimestamp(SyncsafeError, ValueError):
         return type(self), (self.what, self.value)
 
 
+class WindowMovedPast(SyncsafeError, ValueError):
+    """
+    A storm detector was asked about a time its window has moved past.
+
+    The detector forgets events older than its window (plus ``lateness``) at
+    the newest time it has seen; a question about a window that began before
+    that would be answered from a log that has lost events, so it is refused.
+    ``now`` is the time asked about, ``earliest`` the earliest time still
+    answered exactly.
+    """
+
+    def __init__(self, now: str, earliest: str) -> None:
+        super().__init__(now, earliest)
+        self.now = now
+        self.earliest = earliest
+
+    def __str__(self) -> str:
+        return (
+            f"the window ending at {self.now} has moved past: events before it are "
+            f"forgotten, so only times from {self.earliest} on are answered "
+            "(a larger lateness keeps more)"
+        )
+
+    def __reduce__(self) -> tuple[type[WindowMovedPast], tuple[str, str]]:
+        return type(self), (self.now, self.earliest)
+
+
 class InvalidRevision(SyncsafeError, ValueError):
     """A string is not a Flux or Argo CD source revision; ``problem`` says why."""
 
@@ -628,6 +657,30 @@ class UnknownCommit(SyncsafeError, LookupError):
 
     def __reduce__(self) -> tuple[type[UnknownCommit], tuple[str, str, str]]:
         return type(self), (self.digest, self.repo, self.detail)
+
+
+class CommitTimeOutOfRange(SyncsafeError, ValueError):
+    """
+    A commit's time is outside what a ``datetime`` holds (the years 1 to 9999).
+
+    git stores any number of seconds; a commit dated in the year 33658 is not
+    a time anything can be measured against, so it is refused, not clamped.
+    """
+
+    def __init__(self, digest: str, repo: str, seconds: int) -> None:
+        super().__init__(digest, repo, seconds)
+        self.digest = digest
+        self.repo = repo
+        self.seconds = seconds
+
+    def __str__(self) -> str:
+        return (
+            f"commit {self.digest} in the repository at {self.repo} is dated {self.seconds} "
+            "seconds after 1970, outside the years 1 to 9999"
+        )
+
+    def __reduce__(self) -> tuple[type[CommitTimeOutOfRange], tuple[str, str, int]]:
+        return type(self), (self.digest, self.repo, self.seconds)
 
 
 class InvalidMetric(SyncsafeError, ValueError):

@@ -32,13 +32,14 @@ import attrs
 
 from syncsafe._duration import (
     format_duration,
+    format_long_duration,
     parse_duration,
     parse_duration_ns,
     timedelta_from_ns,
 )
 from syncsafe._exposition import MetricFamily, render_exposition, write_textfile
 from syncsafe._k8s import parse_time, require_aware
-from syncsafe.errors import InvalidRevision, UnknownCommit
+from syncsafe.errors import CommitTimeOutOfRange, InvalidRevision, UnknownCommit
 
 __all__ = [
     "CommitTimeLookup",
@@ -57,6 +58,7 @@ __all__ = [
     "write_textfile",
 ]
 
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _DIGEST_LENGTHS: Final = {"sha1": 40, "sha256": 64}
 _HEX: Final = re.compile(r"[0-9a-f]+")
 
@@ -152,6 +154,8 @@ def git_commit_time(repo: str | Path, *, git: str = "git") -> CommitTimeLookup:
     branch, not when it was authored.
 
     :raises UnknownCommit: (from the lookup) when git does not know the commit.
+    :raises CommitTimeOutOfRange: (from the lookup) when the commit is dated
+        after the year 9999, which no ``datetime`` holds.
     :raises FileNotFoundError: (from the lookup) when *git* is not installed.
     """
     where = str(repo)
@@ -176,7 +180,10 @@ def git_commit_time(repo: str | Path, *, git: str = "git") -> CommitTimeLookup:
         if result.returncode != 0 or not out.isdigit():
             detail = (result.stderr.strip().splitlines() or ["git printed no commit time"])[0]
             raise UnknownCommit(digest, where, detail)
-        return datetime.fromtimestamp(int(out), tz=timezone.utc)
+        try:
+            return _EPOCH + timedelta(seconds=int(out))
+        except OverflowError:  # beyond the year 9999: no datetime holds it
+            raise CommitTimeOutOfRange(digest, where, int(out)) from None
 
     return lookup
 
@@ -224,8 +231,8 @@ class Staleness:
             "committed_at": self.committed_at.isoformat(),
             "synced_at": None if self.synced_at is None else self.synced_at.isoformat(),
             "age_seconds": self.age.total_seconds(),
-            "age": format_duration(self.age),
-            "max_age": format_duration(self.max_age),
+            "age": format_long_duration(self.age),
+            "max_age": format_long_duration(self.max_age),
             "stale": self.stale,
         }
 

@@ -6,13 +6,18 @@ window, sorted by time, and answers "how many syncs per minute right now" by
 counting them, exactly: an event read twice counts once, an event that
 arrives out of order counts if it is inside the window, an event older than
 the window is dropped, and so is its de-duplication entry, so memory is
-bounded by the window. :meth:`StormDetector.check` turns the rate into an
+bounded by the window. The caller's clock moves the window, not the input: a
+sync dated far ahead is counted apart, and a question about a time the
+window has moved past is refused (:class:`~syncsafe.WindowMovedPast`), never
+answered from a log that has lost events. :meth:`StormDetector.check` turns the rate into an
 alert with the semantics of a Prometheus alerting rule (``for``,
 ``keep_firing_for``) plus hysteresis.
 
 :func:`events_from` turns the objects that ``kubectl get -o json`` prints into
 :class:`SyncEvent` values with *stable* ids, so that reading the same object
-at every poll never counts its syncs again.
+at every poll never counts its syncs again, and a record that folds many
+syncs into a count into one :class:`SyncSeries`, whose cost does not grow
+with the count it claims.
 
 Unlike a poller that appends the last hundred events at every poll and
 compares naive with aware datetimes, nothing here depends on how often it is
@@ -21,10 +26,11 @@ polled, and every timestamp is an instant: naive datetimes are refused.
 
 from __future__ import annotations
 
+import heapq
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Final, Literal, final
 
@@ -32,8 +38,10 @@ import attrs
 
 from syncsafe._exposition import MetricFamily
 from syncsafe._k8s import parse_time, require_aware
+from syncsafe.errors import WindowMovedPast
 
 __all__ = [
+    "DEFAULT_MAX_SKEW",
     "PRODUCTION_WORDS",
     "SYNC_EVENT_REASONS",
     "AlertState",
@@ -42,6 +50,7 @@ __all__ = [
     "StormDetector",
     "StormStatistics",
     "SyncEvent",
+    "SyncSeries",
     "events_from",
     "is_production_namespace",
     "storm_metrics",
@@ -60,10 +69,28 @@ SYNC_EVENT_REASONS: Final[Mapping[str, frozenset[str]]] = {
 }
 """The core/v1 Event reasons that record one sync, per tool (per-resource reasons do not)."""
 
-_MAX_OCCURRENCES: Final = 100_000
 _MAX_DEPTH: Final = 32
+_INT64_MAX: Final = (1 << 63) - 1
+_FOREVER: Final = 1 << 200  # beyond any time in µs
+
+DEFAULT_MAX_SKEW: Final = timedelta(hours=1)
+"""
+How far after the newest time asked about a sync may be dated and still be taken.
+
+Clocks of cluster nodes differ by seconds; a replay's quiet gaps before the
+first question may last minutes; an hour passes both and still stops an
+event dated a day or a month ahead.
+"""
 
 AlertState = Literal["inactive", "pending", "firing"]
+
+
+def _micros(when: datetime) -> int:
+    return (when - _EPOCH) // _US
+
+
+def _at(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 def is_production_namespace(namespace: str, words: Collection[str] = PRODUCTION_WORDS) -> bool:
@@ -111,6 +138,119 @@ class SyncEvent:
     def identity(self) -> object:
         """What de-duplication compares: ``id``, or (tool, namespace, app, instant in µs)."""
         return self._identity
+
+
+def _last_at_or_before(a: int, span: int, n: int, x: int) -> int:
+    """
+    The number of syncs of a series at or before *x* (µs): the largest k with ``t(k) <= x``, or 0.
+
+    Sync k of n is at ``t(k) = a + span * (k - 1) // (n - 1)`` (``a + span``
+    when n is 1), non-decreasing in k, so the answer inverts the floor:
+    ``t(k) <= x`` exactly when ``span * (k - 1) < (x - a + 1) * (n - 1)``.
+    Constant time, whatever n is.
+    """
+    if n == 1:
+        return 1 if a + span <= x else 0
+    if x < a:
+        return 0
+    if span == 0:
+        return n
+    return min(n, -(-((x - a + 1) * (n - 1)) // span))
+
+
+def _time_of(a: int, span: int, n: int, k: int) -> int:
+    """The time (µs) of sync *k* of a series of *n* from *a* over *span*."""
+    return a + span * (k - 1) // (n - 1) if n > 1 else a + span
+
+
+@final
+@attrs.frozen
+class SyncSeries:
+    """
+    Many syncs of one application that one record folds into a count.
+
+    A core/v1 Event's ``count`` (or ``series.count``) and a Flux history
+    entry's ``totalReconciliations`` say that *total* syncs happened, the
+    first at *first* and the last at *last*, and nothing about the others:
+    sync *k* (from 1) is taken to be at ``first + (last - first) * (k - 1) /
+    (total - 1)``, floored to the microsecond (at *last* when *total* is 1),
+    which is the mean rate. A series holds syncs *start* to *end* of them
+    (inclusive; all by default). Sync *k*'s id is ``f"{id}#{k}"``: a
+    :class:`StormDetector` that has seen syncs 1 to 3 of a record takes only
+    4 and 5 from a later read of it with a total of 5.
+
+    One value whatever its total: a detector counts it in constant time per
+    question, without an object per sync (:meth:`events` makes them, at the
+    cost of one per sync).
+
+    .. versionadded:: 0.1.0
+    """
+
+    tool: str
+    app: str
+    namespace: str
+    id: str
+    first: datetime
+    last: datetime
+    total: int
+    start: int = 1
+    end: int = attrs.field(default=attrs.Factory(lambda self: self.total, takes_self=True))
+    _a: int = attrs.field(init=False, repr=False, eq=False)
+    _span: int = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        require_aware("SyncSeries.first", self.first)
+        require_aware("SyncSeries.last", self.last)
+        if self.last < self.first:
+            msg = f"SyncSeries {self.id!r}: last {self.last} is before first {self.first}"
+            raise ValueError(msg)
+        if not 1 <= self.start <= self.end <= self.total:
+            msg = (
+                f"SyncSeries {self.id!r}: syncs {self.start} to {self.end} of {self.total} "
+                "must satisfy 1 <= start <= end <= total"
+            )
+            raise ValueError(msg)
+        a = _micros(self.first)
+        object.__setattr__(self, "_a", a)
+        object.__setattr__(self, "_span", _micros(self.last) - a)
+
+    def __len__(self) -> int:
+        """The number of syncs the series holds: ``end - start + 1``."""
+        return self.end - self.start + 1
+
+    def timestamp(self, k: int) -> datetime:
+        """The time taken for sync *k* (``start <= k <= end``)."""
+        if not self.start <= k <= self.end:
+            msg = f"SyncSeries {self.id!r} holds syncs {self.start} to {self.end}, not {k}"
+            raise IndexError(msg)
+        # From first, in its zone: an instant near the year 1 or 9999 need not exist in UTC.
+        return self.first + timedelta(microseconds=_time_of(0, self._span, self.total, k))
+
+    def events(self) -> Iterator[SyncEvent]:
+        """Each sync as a :class:`SyncEvent` with id ``f"{id}#{k}"``, oldest first."""
+        for k in range(self.start, self.end + 1):
+            yield SyncEvent(
+                self.tool, self.app, self.namespace, self.timestamp(k), f"{self.id}#{k}"
+            )
+
+
+class _Piece:
+    """Syncs *lo* to *hi* of a series, taken into a detector's log (the rest were not new)."""
+
+    __slots__ = ("a", "hi", "lo", "n", "series", "span")
+
+    def __init__(self, series: SyncSeries, lo: int, hi: int) -> None:
+        self.series = series
+        self.a = series._a  # noqa: SLF001 - our own class
+        self.span = series._span  # noqa: SLF001
+        self.n = series.total
+        self.lo = lo
+        self.hi = hi
+
+    def upto(self, x: int) -> int:
+        """How many of its syncs are at or before *x* (µs)."""
+        k = _last_at_or_before(self.a, self.span, self.n, x)
+        return 0 if k < self.lo else min(k, self.hi) - self.lo + 1
 
 
 @final
@@ -165,14 +305,22 @@ class StormStatistics:
     """A snapshot of a detector's counters (see :meth:`StormDetector.statistics`)."""
 
     accepted: int
-    """Distinct events taken into the log."""
+    """Distinct syncs taken into the log (a series counts each of its syncs)."""
     duplicates: int
-    """Events refused because an event with the same identity is in the log."""
+    """Syncs refused because a sync with the same identity is in the log."""
     late: int
-    """Events refused because they are older than the window at the detector's newest time."""
+    """Syncs refused because they are older than the window at the detector's newest time."""
     retained: int
-    """Events in the log now: the de-duplication memory holds exactly these."""
+    """Syncs in the log now: the de-duplication memory holds exactly these."""
     state: AlertState
+    ahead: int = 0
+    """
+    Syncs refused because they are dated more than ``max_skew`` after the newest
+    time asked about (or, before any question, after the newest sync): counted
+    here, never used to move the window.
+
+    .. versionadded:: 0.1.0
+    """
 
 
 @final
@@ -180,20 +328,44 @@ class StormDetector:
     """
     An exact sliding-window sync-rate detector with Prometheus-style alerting.
 
-    ``rate(now)`` is the number of distinct events with
+    ``rate(now)`` is the number of distinct syncs with
     ``now - window < timestamp <= now``, divided by the window in minutes;
     :meth:`check` fires when it is at or above *threshold*, once that has
     held for *for_duration* (Prometheus' ``for``), and resolves when it falls
     below *clear_threshold* (hysteresis; default *threshold*) and has stayed
     there for *keep_firing_for*.
 
-    Events are kept until they are older than the window (plus *lateness*) at
-    the newest time the detector has seen, an event's timestamp or a ``now``
-    it was asked about; then they and their de-duplication entries are
-    dropped, and an event arriving that late is refused (counted as ``late``).
-    So ``rate(now)`` is exact for every ``now`` no earlier than that newest
-    time minus *lateness*; set *lateness* to the clock skew between the event
-    sources and the caller's clock.
+    The window moves with the caller's clock. The newest time is the newest
+    ``now`` the detector has been asked about (:meth:`count`, :meth:`rate`,
+    :meth:`events`, :meth:`check`, :meth:`evaluate`, :meth:`advance`); before
+    the first question, it is the newest sync's timestamp. Syncs are kept
+    until they are older than the window (plus *lateness*) at that newest
+    time; then they and their de-duplication entries are dropped, and a sync
+    arriving that late is refused (counted as ``late``). So a question about
+    ``now`` is answered exactly for every ``now`` no earlier than the newest
+    time minus *lateness*, and an earlier one raises
+    :class:`~syncsafe.WindowMovedPast` rather than answer from a log that has
+    forgotten events; set *lateness* to how far back the caller asks again
+    (or to the clock skew between the sources, when nothing is asked).
+
+    Input is not trusted to drive the clock: a sync dated more than
+    *max_skew* after the newest time asked about (before any question: after
+    the newest sync) is refused and counted as ``ahead`` in
+    :meth:`statistics`, so one event dated a month ahead cannot push every
+    real sync out of the window. ``None`` takes every sync, however far
+    ahead. Before the first question a quiet gap longer than *max_skew*
+    looks like a clock running ahead: call :meth:`advance` with the replay's
+    time first, or widen *max_skew*.
+
+    :meth:`observe` takes a :class:`SyncEvent` or a :class:`SyncSeries`.
+    Work: an event costs ``O(log n)`` comparisons plus, when it arrives out
+    of order, a move of the later part of the log (one ``memmove``), *n*
+    being the events in the log; a series costs ``O(s log s)``, *s* being
+    the pieces of its own record in the log; a question costs ``O(log n +
+    p)``, *p* being the series pieces in the log (:meth:`evaluate` and
+    :meth:`events` also walk the window's events). Memory is one entry per
+    event and one per series piece, never one per sync of a series: a
+    record claiming a hundred thousand syncs costs what one does.
 
     Compared with ``collections.deque(maxlen=...)``: the window is a span of
     time, not a number of events, and duplicates and disorder are handled.
@@ -212,6 +384,7 @@ class StormDetector:
         clear_threshold: float | None = None,
         keep_firing_for: timedelta = timedelta(0),
         lateness: timedelta = timedelta(0),
+        max_skew: timedelta | None = DEFAULT_MAX_SKEW,
         production: Callable[[str], bool] = is_production_namespace,
     ) -> None:
         if not threshold > 0:
@@ -228,8 +401,9 @@ class StormDetector:
             ("for_duration", for_duration),
             ("keep_firing_for", keep_firing_for),
             ("lateness", lateness),
+            ("max_skew", max_skew),
         ):
-            if value < timedelta(0):
+            if value is not None and value < timedelta(0):
                 msg = f"{name} {value!r} must not be negative"
                 raise ValueError(msg)
         self.threshold = threshold
@@ -238,41 +412,70 @@ class StormDetector:
         self.for_duration = for_duration
         self.keep_firing_for = keep_firing_for
         self.lateness = lateness
+        self.max_skew = max_skew
         self.production = production
         self._window_us = window // _US
-        self._retain_us = self._window_us + lateness // _US
+        self._lateness_us = lateness // _US
+        self._retain_us = self._window_us + self._lateness_us
+        self._skew_us = None if max_skew is None else max_skew // _US
+        self._skew_or_forever = _FOREVER if max_skew is None else max_skew // _US
         self._per_minute = _MINUTE_US / self._window_us
-        # The log: timestamps (µs) sorted ascending, events beside them; the
-        # live part starts at _start (the prefix is dropped in bulk, amortised).
+        # The log of events: timestamps (µs) sorted ascending, events beside
+        # them; the live part starts at _start (the prefix is dropped in bulk).
         self._ts: list[int] = []
         self._ev: list[SyncEvent] = []
         self._start = 0
         self._seen: set[object] = set()
-        self._mark: int | None = None  # the newest time seen (µs)
-        self._horizon = -(1 << 62)  # events at or before this are dropped
+        # The log of series pieces: by a sequence number; by record id, for
+        # de-duplication; and a heap of (last sync's time, number) to drop them.
+        self._pieces: dict[int, _Piece] = {}
+        self._by_record: dict[str, list[_Piece]] = {}
+        self._expiry: list[tuple[int, int]] = []
+        self._next_piece = 0
+        self._mark: int | None = None  # the newest time (µs)
+        self._asked: int | None = None  # the newest time asked about (µs)
+        # A sync after the limit is ahead: max_skew after the newest question (kept
+        # once asked; before, it is the gate plus max_skew). The gate: the newest
+        # time, or the limit when lower; an event at or before it needs no test.
+        self._limit = _FOREVER
+        self._gate = -_FOREVER
+        self._horizon = -(1 << 62)  # syncs at or before this are dropped
         self._accepted = 0
         self._duplicates = 0
         self._late = 0
+        self._ahead = 0
         self._state: AlertState = "inactive"
         self._active_since: datetime | None = None
         self._clear_since: datetime | None = None
 
     # ------------------------------------------------------------ the log
 
-    def observe(self, event: SyncEvent) -> bool:
+    def observe(self, event: SyncEvent | SyncSeries) -> bool:
         """
-        Take *event* into the window; return whether it was new.
+        Take *event* (or the syncs of a series) into the window; return whether any was new.
 
-        A duplicate (same :attr:`SyncEvent.identity` as an event in the log)
-        or an event older than the window is not counted.
+        A duplicate (same :attr:`SyncEvent.identity` as an event in the log,
+        or a series' sync number already in the log for its record), a sync
+        older than the window and one too far ahead (see *max_skew*) are not
+        counted.
         """
-        key = event._identity  # noqa: SLF001 - our own class
-        ts = event._micros  # noqa: SLF001
+        try:  # free when it does not raise: the hot path pays no type test
+            ts = event._micros  # type: ignore[union-attr]  # noqa: SLF001 - our own class
+        except AttributeError:
+            return self._observe_series(event) > 0  # type: ignore[arg-type]  # a SyncSeries
+        key = event._identity  # type: ignore[union-attr]  # noqa: SLF001
+        gate = self._gate
+        if ts > gate:  # newer than the newest time (in order), or perhaps too far ahead
+            if self._asked is None:  # the gate is the newest sync, the reference
+                if ts > gate + self._skew_or_forever and self._mark is not None:
+                    self._ahead += 1
+                    return False
+                self._advance(ts)  # before a question, the syncs tell the time
+            elif ts > self._limit:
+                self._ahead += 1
+                return False
         if key in self._seen:
             self._duplicates += 1
-            mark = self._mark
-            if mark is not None and ts > mark:  # a re-read still tells the time
-                self._advance(ts)
             return False
         if ts <= self._horizon:
             self._late += 1
@@ -281,24 +484,93 @@ class StormDetector:
         tss = self._ts
         if not tss or ts >= tss[-1]:
             tss.append(ts)
-            self._ev.append(event)
+            self._ev.append(event)  # type: ignore[arg-type]  # a SyncEvent: it has _micros
         else:  # out of order: keep the log sorted
             i = bisect_right(tss, ts, self._start)
             tss.insert(i, ts)
-            self._ev.insert(i, event)
+            self._ev.insert(i, event)  # type: ignore[arg-type]
         self._accepted += 1
-        mark = self._mark
-        if mark is None or ts > mark:
-            self._advance(ts)
         return True
 
-    def observe_many(self, events: Iterable[SyncEvent]) -> int:
-        """Observe every event; return how many were new."""
-        observe = self.observe
-        return sum(1 for e in events if observe(e))
+    def observe_many(self, events: Iterable[SyncEvent | SyncSeries]) -> int:
+        """Observe every event and series; return how many syncs were new."""
+        observe, series = self.observe, self._observe_series
+        return sum((1 if observe(e) else 0) if type(e) is SyncEvent else series(e) for e in events)
+
+    def _observe_series(self, series: SyncSeries) -> int:
+        """Take the new syncs of *series* in: as one piece per run of new sync numbers."""
+        a, span, n = series._a, series._span, series.total  # noqa: SLF001 - our own class
+        lo, hi = series.start, series.end
+        mark = self._mark
+        if mark is not None and self._skew_us is not None:
+            ref = mark if self._asked is None else self._asked
+            cut = max(lo - 1, min(hi, _last_at_or_before(a, span, n, ref + self._skew_us)))
+            self._ahead += hi - cut
+            hi = cut
+            if hi < lo:
+                return 0
+        newest = _time_of(a, span, n, hi)
+        if mark is None or (self._asked is None and newest > mark):
+            self._advance(newest)
+        horizon = self._horizon
+        fresh, duplicates = self._not_held(series.id, lo, hi, horizon)
+        self._duplicates += duplicates
+        late_upto = _last_at_or_before(a, span, n, horizon)
+        accepted = 0
+        for p, q in fresh:
+            first = max(p, min(q, late_upto) + 1)  # the oldest of them may be older than the window
+            self._late += first - p
+            if first <= q:
+                self._take(series, first, q)
+                accepted += q - first + 1
+        self._accepted += accepted
+        return accepted
+
+    def _not_held(
+        self, record: str, lo: int, hi: int, horizon: int
+    ) -> tuple[list[tuple[int, int]], int]:
+        """The runs of sync numbers lo..hi of *record* not in the log, and how many are."""
+        taken: list[tuple[int, int]] = []
+        for piece in self._by_record.get(record, ()):
+            # Forget what fell out, lazily: the heap drops a piece once its last sync has.
+            piece.lo += piece.upto(horizon)
+            taken.append((piece.lo, piece.hi))
+        taken.sort()
+        fresh: list[tuple[int, int]] = []
+        held = 0
+        k = lo
+        for p, q in taken:
+            if q < k:
+                continue
+            if p > hi:
+                break
+            if p > k:
+                fresh.append((k, p - 1))
+            held += min(q, hi) - max(p, k) + 1
+            k = q + 1
+        if k <= hi:
+            fresh.append((k, hi))
+        return fresh, held
+
+    def _take(self, series: SyncSeries, lo: int, hi: int) -> None:
+        piece = _Piece(series, lo, hi)
+        number = self._next_piece
+        self._next_piece = number + 1
+        self._pieces[number] = piece
+        self._by_record.setdefault(series.id, []).append(piece)
+        heapq.heappush(self._expiry, (_time_of(piece.a, piece.span, piece.n, hi), number))
+
+    def _set_limit(self) -> None:
+        """Derive the ahead limit and the gate from the newest times (after a question)."""
+        ref = self._mark if self._asked is None else self._asked
+        skew = self._skew_us
+        self._limit = _FOREVER if ref is None or skew is None else ref + skew
+        self._gate = -_FOREVER if self._mark is None else min(self._mark, self._limit)
 
     def _advance(self, mark: int) -> None:
         self._mark = mark
+        # The gate: the newest time, or the ahead limit when that is lower (see _set_limit).
+        self._gate = mark if self._asked is None else min(mark, self._limit)
         horizon = self._horizon = mark - self._retain_us
         tss, evs, seen = self._ts, self._ev, self._seen
         start, end = self._start, len(tss)
@@ -310,29 +582,92 @@ class StormDetector:
             del evs[:start]
             start = 0
         self._start = start
+        expiry = self._expiry
+        if expiry and expiry[0][0] <= horizon:
+            self._expire(horizon)
 
-    def _bounds(self, now: datetime) -> tuple[int, int]:
+    def _expire(self, horizon: int) -> None:
+        """Drop the series pieces whose last sync is at or before *horizon*."""
+        expiry = self._expiry
+        while expiry and expiry[0][0] <= horizon:
+            piece = self._pieces.pop(heapq.heappop(expiry)[1])
+            held = self._by_record[piece.series.id]
+            held.remove(piece)
+            if not held:
+                del self._by_record[piece.series.id]
+
+    def advance(self, now: datetime) -> None:
+        """
+        Move the window to *now*, the caller's time, as a question would, without asking one.
+
+        Call it before feeding a replay or a poll's events: *now* is then the
+        reference for *max_skew*, and syncs are judged against the caller's
+        clock from the first. A *now* behind the newest time changes nothing.
+
+        .. versionadded:: 0.1.0
+        """
         require_aware("now", now)
-        n = (now - _EPOCH) // _US
+        n = _micros(now)
+        if self._asked is None or n > self._asked:
+            self._asked = n
+            self._set_limit()
         if self._mark is None or n > self._mark:
             self._advance(n)
-        lo = bisect_right(self._ts, n - self._window_us, self._start)
+
+    def _window(self, now: datetime) -> tuple[int, int, int, int]:
+        """(low, high) bounds of now's window in µs and in the event log, after the checks."""
+        self.advance(now)
+        n = _micros(now)
+        low = n - self._window_us
+        if low < self._horizon:
+            assert self._mark is not None  # noqa: S101 - advance() set it
+            raise WindowMovedPast(_iso(n), _iso(self._mark - self._lateness_us))
+        lo = bisect_right(self._ts, low, self._start)
         hi = bisect_right(self._ts, n, lo)
-        return lo, hi
+        return low, n, lo, hi
 
     def count(self, now: datetime) -> int:
-        """The number of distinct events with ``now - window < timestamp <= now``."""
-        lo, hi = self._bounds(now)
-        return hi - lo
+        """
+        The number of distinct syncs with ``now - window < timestamp <= now``.
+
+        :raises WindowMovedPast: when *now* is earlier than the newest time
+            minus ``lateness``: the window has moved past it.
+        """
+        low, high, lo, hi = self._window(now)
+        return hi - lo + sum(p.upto(high) - p.upto(low) for p in self._pieces.values())
 
     def rate(self, now: datetime) -> float:
-        """:meth:`count` per minute of window: the sync rate at *now*, exactly."""
+        """
+        :meth:`count` per minute of window: the sync rate at *now*, exactly.
+
+        :raises WindowMovedPast: as :meth:`count`.
+        """
         return self.count(now) * self._per_minute
 
-    def events(self, now: datetime) -> list[SyncEvent]:
-        """The distinct events in the window ending at *now*, oldest first."""
-        lo, hi = self._bounds(now)
-        return self._ev[lo:hi]
+    def events(self, now: datetime) -> list[SyncEvent | SyncSeries]:
+        """
+        The distinct syncs in the window ending at *now*, oldest first.
+
+        A series in the log comes back as a :class:`SyncSeries` holding the
+        syncs of it that are in the window, placed by its first.
+
+        :raises WindowMovedPast: as :meth:`count`.
+        """
+        low, high, lo, hi = self._window(now)
+        found: list[SyncEvent | SyncSeries] = list(self._ev[lo:hi])
+        found += self._series_in(low, high)
+        if len(found) > hi - lo:
+            found.sort(key=_first_micros)
+        return found
+
+    def _series_in(self, low: int, high: int) -> list[SyncSeries]:
+        found: list[SyncSeries] = []
+        for p in self._pieces.values():
+            below, upto = p.upto(low), p.upto(high)
+            if upto > below:
+                start = p.lo + below
+                found.append(attrs.evolve(p.series, start=start, end=start + upto - below - 1))
+        return found
 
     # ------------------------------------------------------------ alerting
 
@@ -351,14 +686,24 @@ class StormDetector:
         ``firing`` stays while the rate is at or above ``clear_threshold`` and
         for ``keep_firing_for`` after the first evaluation that finds it below. Call it at regular
         intervals, as Prometheus evaluates rules.
+
+        :raises WindowMovedPast: as :meth:`count`.
         """
         alert = self.evaluate(now)
         return alert if alert.state == "firing" else None
 
     def evaluate(self, now: datetime) -> StormAlert:
         """Like :meth:`check`, but return the report in every state."""
-        lo, hi = self._bounds(now)
-        count = hi - lo
+        low, high, lo, hi = self._window(now)
+        window = self._ev[lo:hi]
+        by_tool = Counter(e.tool for e in window)
+        by_namespace = Counter(e.namespace for e in window)
+        for p in self._pieces.values():
+            n = p.upto(high) - p.upto(low)
+            if n:
+                by_tool[p.series.tool] += n
+                by_namespace[p.series.namespace] += n
+        count = sum(by_tool.values())
         rate = count * self._per_minute
         if self._state == "firing":
             if rate >= self.clear_threshold:
@@ -376,9 +721,6 @@ class StormDetector:
                 self._state = "firing"
         else:
             self._state, self._active_since = "inactive", None
-        window = self._ev[lo:hi]
-        by_tool = Counter(e.tool for e in window)
-        by_namespace = Counter(e.namespace for e in window)
         production = sum(n for ns, n in by_namespace.items() if self.production(ns))
         return StormAlert(
             state=self._state,
@@ -395,13 +737,31 @@ class StormDetector:
 
     def statistics(self) -> StormStatistics:
         """A snapshot of the counters."""
+        horizon = self._horizon
+        in_series = sum(p.hi - p.lo + 1 - p.upto(horizon) for p in self._pieces.values())
         return StormStatistics(
             accepted=self._accepted,
             duplicates=self._duplicates,
             late=self._late,
-            retained=len(self._ts) - self._start,
+            retained=len(self._ts) - self._start + in_series,
             state=self._state,
+            ahead=self._ahead,
         )
+
+
+def _first_micros(e: SyncEvent | SyncSeries) -> int:
+    if type(e) is SyncEvent:
+        return e._micros  # noqa: SLF001 - our own class
+    s: SyncSeries = e
+    return _time_of(s._a, s._span, s.total, s.start)  # noqa: SLF001
+
+
+def _iso(micros: int) -> str:
+    """*micros* after the epoch in RFC 3339, or the count itself when no datetime holds it."""
+    try:
+        return _at(micros).isoformat()
+    except OverflowError:
+        return f"{micros}us after 1970-01-01T00:00:00+00:00"
 
 
 def storm_metrics(alert: StormAlert) -> list[MetricFamily]:
@@ -450,9 +810,27 @@ class EventBatch:
     .. versionadded:: 0.1.0
     """
 
-    events: tuple[SyncEvent, ...]
+    events: tuple[SyncEvent | SyncSeries, ...]
     skipped: tuple[str, ...] = ()
     ignored: int = 0
+
+    @property
+    def syncs(self) -> int:
+        """The number of syncs found: one per event, a series' length for each series."""
+        return sum(1 if type(e) is SyncEvent else len(e) for e in self.events)
+
+    def occurrences(self) -> Iterator[SyncEvent]:
+        """
+        Every sync as its own :class:`SyncEvent`, a series' as ids ``…#k``, in order found.
+
+        Costs one object per sync: a series of a hundred thousand makes a
+        hundred thousand. A :class:`StormDetector` takes the series as they are.
+        """
+        for e in self.events:
+            if type(e) is SyncEvent:
+                yield e
+            else:
+                yield from e.events()
 
 
 class _Malformed(Exception):
@@ -481,29 +859,62 @@ def _time(obj: Mapping[str, object], key: str, what: str) -> datetime:
 
 
 def _int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _INT64_MAX:
+        if isinstance(value, int) and value > _INT64_MAX:
+            raise _Malformed(f"{what} {value} is more than an int64 holds")
         raise _Malformed(f"{what} {value!r} is not a positive integer")
     return value
-
-
-def _micros(when: datetime) -> int:
-    return (when - _EPOCH) // _US
-
-
-def _at(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
 
 
 class _Reader:
     def __init__(self, since: datetime | None, reasons: Mapping[str, Collection[str]]) -> None:
         self.since = None if since is None else _micros(require_aware("since", since))
         self.reasons = reasons
-        self.events: list[SyncEvent] = []
+        self.events: list[SyncEvent | SyncSeries] = []
         self.skipped: list[str] = []
         self.ignored = 0
 
     def skip(self, where: str, problem: str) -> None:
         self.skipped.append(f"{where}: {problem}")
+
+    def add(self, found: SyncEvent | SyncSeries) -> None:
+        """
+        Keep what a reader found, less what is at or before ``since``: the one place it applies.
+
+        An event at or before it is dropped; a series keeps the syncs after it.
+        """
+        since = self.since
+        if since is None:
+            self.events.append(found)
+        elif type(found) is SyncEvent:
+            if found._micros > since:  # noqa: SLF001 - our own class
+                self.events.append(found)
+        else:
+            s: SyncSeries = found
+            done = _last_at_or_before(s._a, s._span, s.total, since)  # noqa: SLF001
+            if done < s.total:
+                self.events.append(attrs.evolve(s, start=done + 1) if done else s)
+
+    def history(
+        self,
+        history: object,
+        where: str,
+        read: Callable[[Mapping[str, object], str], None],
+    ) -> None:
+        """
+        Call *read* on each entry of a ``status.history`` list, with its place in the list.
+
+        The one history loop: an entry that is not an object, or that *read*
+        finds malformed, is skipped with its reason; the others are read.
+        """
+        if not isinstance(history, list):
+            raise _Malformed("status.history is not a list")
+        for i, raw in enumerate(history):
+            what = f"status.history[{i}]"
+            try:
+                read(_map(raw, what), what)
+            except _Malformed as exc:
+                self.skip(where, str(exc))
 
     def occurrences(
         self,
@@ -517,25 +928,14 @@ class _Reader:
         n: int,
     ) -> None:
         """
-        Occurrences 1..n of a folded record (an Event's count, a Flux history entry's total).
+        Syncs 1..n of a folded record (an Event's count, a Flux history entry's total).
 
-        Only the first and the last time are known: occurrence 1 is at
-        *first*, n at *last*, the others evenly between (the mean rate). Their
-        ids are ``ident#k``, so a later read with a higher count adds only the
-        new ones. The newest ``_MAX_OCCURRENCES`` at most, and none at or before
-        ``since``.
+        Only the first and the last time are known: one :class:`SyncSeries`
+        holds them all, whatever *n* is (work and memory do not grow with it).
         """
-        a, b = _micros(first), _micros(last)
-        if b < a:
-            a, b = b, a
-        span = b - a
-        newest_first: list[SyncEvent] = []
-        for k in range(n, max(0, n - _MAX_OCCURRENCES), -1):
-            t = a + (span * (k - 1)) // (n - 1) if n > 1 else b
-            if self.since is not None and t <= self.since:
-                break
-            newest_first.append(SyncEvent(tool, app, namespace, _at(t), f"{ident}#{k}"))
-        self.events.extend(reversed(newest_first))
+        if last < first:
+            first, last = last, first
+        self.add(SyncSeries(tool, app, namespace, ident, first, last, n))
 
     def read(self, obj: object, depth: int = 0) -> None:
         if depth > _MAX_DEPTH:
@@ -590,21 +990,16 @@ class _Reader:
         if status is None:
             return
         status = _map(status, "status")
-        history = status.get("history") or []
-        if not isinstance(history, list):
-            raise _Malformed("status.history is not a list")
-        for i, raw in enumerate(history):
-            what = f"status.history[{i}]"
-            try:
-                entry = _map(raw, what)
-                deployed = _time(entry, "deployedAt", what)
-                if entry.get("deployStartedAt") is not None:
-                    ident = f"argocd:{ns}/{name}@{_micros(_time(entry, 'deployStartedAt', what))}"
-                else:
-                    ident = f"argocd:{ns}/{name}#history{entry.get('id')}:{entry.get('revision')}"
-                self.events.append(SyncEvent("argocd", name, target, deployed, ident))
-            except _Malformed as exc:
-                self.skip(where, str(exc))
+
+        def entry_event(entry: Mapping[str, object], what: str) -> None:
+            deployed = _time(entry, "deployedAt", what)
+            if entry.get("deployStartedAt") is not None:
+                ident = f"argocd:{ns}/{name}@{_micros(_time(entry, 'deployStartedAt', what))}"
+            else:
+                ident = f"argocd:{ns}/{name}#history{entry.get('id')}:{entry.get('revision')}"
+            self.add(SyncEvent("argocd", name, target, deployed, ident))
+
+        self.history(status.get("history") or [], where, entry_event)
         op = status.get("operationState")
         if op is None:
             return
@@ -619,7 +1014,7 @@ class _Reader:
             return
         # History records deployStartedAt = the operation's startedAt: the same sync.
         ident = f"argocd:{ns}/{name}@{_micros(started)}"
-        self.events.append(SyncEvent("argocd", name, target, finished, ident))
+        self.add(SyncEvent("argocd", name, target, finished, ident))
 
     def kustomization(self, obj: Mapping[str, object], name: str, ns: str, where: str) -> None:
         status = obj.get("status")
@@ -634,31 +1029,27 @@ class _Reader:
                     "the sync times are not recorded (kustomize-controller before v1.4)"
                 )
             return
-        if not isinstance(history, list):
-            raise _Malformed("status.history is not a list")
-        for i, raw in enumerate(history):
-            what = f"status.history[{i}]"
-            try:
-                entry = _map(raw, what)
-                digest = _str(entry, "digest", what)
-                last = _time(entry, "lastReconciled", what)
-                first = (
-                    _time(entry, "firstReconciled", what)
-                    if entry.get("firstReconciled") is not None
-                    else last
-                )
-                total = _int(entry.get("totalReconciliations", 1), f"{what}.totalReconciliations")
-                self.occurrences(
-                    tool="flux",
-                    app=name,
-                    namespace=ns,
-                    ident=f"flux:{ns}/{name}:{digest}",
-                    first=first,
-                    last=last,
-                    n=total,
-                )
-            except _Malformed as exc:
-                self.skip(where, str(exc))
+
+        def entry_event(entry: Mapping[str, object], what: str) -> None:
+            digest = _str(entry, "digest", what)
+            last = _time(entry, "lastReconciled", what)
+            first = (
+                _time(entry, "firstReconciled", what)
+                if entry.get("firstReconciled") is not None
+                else last
+            )
+            total = _int(entry.get("totalReconciliations", 1), f"{what}.totalReconciliations")
+            self.occurrences(
+                tool="flux",
+                app=name,
+                namespace=ns,
+                ident=f"flux:{ns}/{name}:{digest}",
+                first=first,
+                last=last,
+                n=total,
+            )
+
+        self.history(history, where, entry_event)
 
     def event(self, obj: Mapping[str, object], name: str, ns: str, _where: str) -> None:
         involved = obj.get("involvedObject", obj.get("regarding"))
@@ -715,11 +1106,17 @@ def events_from(
     json``) and a watch event wrapping one (``kubectl get -w
     --output-watch-events``).
 
-    A folded record of *n* occurrences yields ids ``…#1`` to ``…#n``: read it
-    again with a count of 5 where it was 3, and only ``#4`` and ``#5`` are new
-    to a :class:`StormDetector`. Their times are spread evenly between the
-    first and last time (the record keeps no others). With *since*, nothing at
-    or before it is returned, so a long history costs nothing.
+    A folded record of *n* syncs (an Event's count, a Flux entry's total) is
+    one :class:`SyncSeries` of syncs ``…#1`` to ``…#n``: read it again with a
+    count of 5 where it was 3, and only ``#4`` and ``#5`` are new to a
+    :class:`StormDetector`. Their times are spread evenly between the first
+    and last time (the record keeps no others). With *since*, nothing at or
+    before it is returned, so a long history costs nothing.
+
+    Work and memory are linear in the size of *obj*, whatever counts it
+    claims: a series is one value, never one object per sync, so eight
+    Events claiming a hundred thousand syncs each cost what eight Events
+    cost (``EventBatch.occurrences`` expands them, when that is wanted).
 
     An Argo CD event's namespace is the application's destination namespace,
     where it deploys. Malformed entries are skipped and listed in

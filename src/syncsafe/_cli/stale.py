@@ -15,9 +15,9 @@ from syncsafe._cli._json import (
     time_arg,
 )
 from syncsafe._cli._quote import quote
+from syncsafe._duration import format_long_duration
 from syncsafe.stale import (
     Staleness,
-    format_duration,
     git_commit_time,
     render_exposition,
     staleness,
@@ -82,9 +82,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         for r in reports:
             verdict = "STALE" if r.stale else "fresh"
+            age, most = format_long_duration(r.age), format_long_duration(r.max_age)
             print(
                 f"{r.namespace}/{r.name} {r.kind} {r.revision}: committed "
-                f"{format_duration(r.age)} ago (max {format_duration(r.max_age)}): {verdict}"
+                f"{age} ago (max {most}): {verdict}"
             )
     if args.textfile:
         with writing_to(args.textfile):

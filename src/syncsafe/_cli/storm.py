@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Final
 
 from syncsafe._cli import add_command, writing_to
 from syncsafe._cli._errors import CommandError
@@ -22,7 +23,10 @@ from syncsafe._cli._quote import quote
 from syncsafe.stale import format_duration, render_exposition, write_textfile
 from syncsafe.storm import StormAlert, StormDetector, events_from, storm_metrics
 
-__all__ = ["register"]
+__all__ = ["CLI_MAX_SKEW", "register"]
+
+CLI_MAX_SKEW: Final = timedelta(minutes=5)
+"""``--max-skew``'s default: each poll is judged at the caller's clock, not at its newest event."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,6 +76,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="evaluate at this RFC 3339 time instead of the clock (for replaying a dump)",
     )
+    parser.add_argument(
+        "--max-skew",
+        type=non_negative_duration_arg,
+        default=CLI_MAX_SKEW,
+        help="count apart, with a warning, syncs dated more than this after the evaluation "
+        "time: a clock running ahead must not push the real syncs out of the window "
+        "(default: 5m)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     parser.add_argument(
         "--textfile",
@@ -93,15 +105,59 @@ def _describe(alert: StormAlert) -> str:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Feed every document to a detector; print state changes and the final report."""
+def _check_usage(args: argparse.Namespace) -> None:
+    """Refuse options that are wrong together, in the user's words."""
     if not args.threshold > 0:
         msg = f"--threshold must be positive, not {args.threshold:g}"
         raise CommandError(msg, "UsageError", argument="--threshold")
-    detector = StormDetector(args.threshold, args.window, for_duration=args.for_duration)
-    clock: Callable[[], datetime] = (
-        (lambda: args.now) if args.now is not None else (lambda: datetime.now(timezone.utc))
+    if args.now is not None:
+        try:
+            args.now - args.window
+        except OverflowError:
+            msg = (
+                f"--now {args.now.isoformat()}: the window of "
+                f"{format_duration(args.window)} before it would start before the year 1"
+            )
+            raise CommandError(msg, "UsageError", argument="--now") from None
+
+
+def _report(args: argparse.Namespace, ahead: int, now: datetime) -> None:
+    """The warning about syncs counted apart, one line on stderr."""
+    if ahead:
+        print(
+            f"syncsafe storm: warning: {ahead} sync(s) dated more than "
+            f"{format_duration(args.max_skew)} after {now.isoformat()} were not counted "
+            "(a clock running ahead? see --max-skew)",
+            file=sys.stderr,
+        )
+
+
+def _clock(fixed: datetime | None) -> Callable[[], datetime]:
+    """
+    ``--now``, or the wall clock held from stepping back.
+
+    The detector refuses a question about a time its window has moved past;
+    a wall clock that NTP steps back would be one.
+    """
+    if fixed is not None:
+        return lambda: fixed
+    latest = datetime.now(timezone.utc)
+
+    def now() -> datetime:
+        nonlocal latest
+        latest = max(latest, datetime.now(timezone.utc))
+        return latest
+
+    return now
+
+
+def run(args: argparse.Namespace) -> int:
+    """Feed every document to a detector; print state changes and the final report."""
+    _check_usage(args)
+    detector = StormDetector(
+        args.threshold, args.window, for_duration=args.for_duration, max_skew=args.max_skew
     )
+    clock = _clock(args.now)
     emit: Callable[[StormAlert], None]
     if args.json:
         emit = lambda alert: print(json.dumps(alert.as_dict()), flush=True)  # noqa: E731
@@ -118,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             read += 1
             now = clock()
+            detector.advance(now)  # the caller's clock, not the input's, moves the window
             batch = events_from(doc, since=now - args.window)
             skipped.extend(batch.skipped)
             detector.observe_many(batch.events)
@@ -129,8 +186,10 @@ def run(args: argparse.Namespace) -> int:
         first = malformed[0]
         msg = f"FILE {quote(args.file)} holds no JSON document: line {first.line}: {first.problem}"
         raise CommandError(msg, "MalformedInput", file=args.file, line=first.line)
-    final = detector.evaluate(clock())
+    now = clock()
+    final = detector.evaluate(now)
     emit(final)
+    _report(args, detector.statistics().ahead, now)
     if malformed:
         first = malformed[0]
         print(
