@@ -29,8 +29,11 @@ from syncsafe.checksum._algorithms import DEFAULT_ALGORITHM, Algorithm, get_algo
 from syncsafe.checksum._kustomize import (
     KUSTOMIZATION_NAMES,
     Chart,
+    Kustomization,
+    PluginConfigs,
     Reference,
     parse_kustomization,
+    parse_plugin_configs,
 )
 from syncsafe.checksum._location import relative_inside
 from syncsafe.checksum._tree import hash_stream
@@ -70,15 +73,16 @@ class _Closure:
         self.files: dict[str, bytes] = {}
         self.remote: set[str] = set()
         self.directories: set[str] = set()
+        self.parsed: dict[str, tuple[Dir, Kustomization]] = {}
         self.buffer = memoryview(bytearray(_CHUNK))
 
     def resolve(self, start: Dir, path: str, label: str) -> Resolved:
         """*path* resolved from directory *start*; the caller releases the result."""
         return resolve_from(self.root, start, path, label=label, strict=True, allow_absolute=False)
 
-    def add_remote(self, kustomization: str, reference: str) -> None:
+    def add_remote(self, kustomization: str, reference: str, reason: str | None = None) -> None:
         if not self.allow_remote:
-            raise RemoteReferenceRefused(kustomization, reference)
+            raise RemoteReferenceRefused(kustomization, reference, reason)
         self.remote.add(reference)
 
     def read(self, res: Resolved, label: str) -> tuple[bytes, os.stat_result]:
@@ -146,10 +150,55 @@ class _Closure:
         path, data = found[0]
         self.files[path] = self.algorithm.oneshot(data)
         kustomization = parse_kustomization(data, path)
-        for reference in kustomization.references:
-            self.follow(node, path, reference)
-        for chart in kustomization.charts:
-            self.chart(node, path, kustomization.chart_home, chart)
+        self.parsed[rel] = (node, kustomization)
+        self.named(node, path, kustomization, kustomization.chart_home)
+
+    def named(
+        self, directory: Dir, display: str, named: Kustomization | PluginConfigs, home: str
+    ) -> None:
+        """Follow what a kustomization, or a set of plugin configs it lists, names."""
+        for reference in named.references:
+            self.follow(directory, display, reference)
+        for chart in named.charts:
+            self.chart(directory, display, chart.home or home, chart)
+        for plugin in named.unhashable:
+            self.add_remote(display, plugin.reference, plugin.reason)
+
+    def configs(self, directory: Dir, data: bytes, display: str) -> None:
+        """The plugin configs in *data* (file *display*), listed by *directory*'s kustomization."""
+        self.named(directory, display, parse_plugin_configs(data, display), "charts")
+
+    def configs_made_by(self, listing: Dir, rel: str) -> None:
+        """
+        The plugin configs a kustomization directory (*rel*) in a plugin list makes.
+
+        kustomize builds it and configures each resource as a plugin, with the
+        loader of the kustomization that lists it: their paths are relative to
+        *listing*. Its resource files, through its resource directories, are read.
+        """
+        pending, seen = [rel], {rel}
+        while pending:
+            node, kustomization = self.parsed[pending.pop()]
+            for ref in kustomization.references:
+                if ref.field != "resources" or _URL.match(ref.value):
+                    continue
+                value = posixpath.normpath(ref.value)
+                label = posixpath.normpath(posixpath.join(node.rel(), ref.value))
+                try:
+                    res = self.resolve(node, value, label)
+                except FileNotFoundError:
+                    continue  # remote: listed already
+                physical = "/".join(res.names())
+                try:
+                    if res.kind == "dir":
+                        if physical not in seen and physical in self.parsed:
+                            seen.add(physical)
+                            pending.append(physical)
+                        continue
+                    data, _ = self.read(res, label)
+                finally:
+                    res.release()
+                self.configs(listing, data, physical)
 
     def follow(self, directory: Dir, kustomization: str, ref: Reference) -> None:
         """One reference made by *kustomization*, whose physical directory is *directory*."""
@@ -173,19 +222,33 @@ class _Closure:
         try:
             res = self.resolve(directory, clean, label)
         except FileNotFoundError:
-            if ref.kind == "resource" and _HOSTED.match(value):
+            if ref.kind != "file" and _HOSTED.match(value):
                 self.add_remote(kustomization, value)
                 return
             raise MalformedKustomization(
-                kustomization, f"{ref.field}: {value} does not exist", ref.line, ref.column
+                kustomization,
+                f"{ref.field}: {value} does not exist{_relative_to(directory, kustomization)}",
+                ref.line,
+                ref.column,
             ) from None
-        if res.kind != "dir":
+        if res.kind != "dir" and ref.kind == "plugin":
+            physical = "/".join(res.names())
+            try:
+                data, _ = self.read(res, label)
+            finally:
+                res.release()
+            self.files[physical] = self.algorithm.oneshot(data)
+            self.configs(directory, data, physical)
+        elif res.kind != "dir":
             try:
                 self.add_file(res, label)
             finally:
                 res.release()
-        elif ref.kind == "resource":
+        elif ref.kind != "file":
+            physical = "/".join(res.names())
             self.directory(res, (kustomization, ref))
+            if ref.kind == "plugin":
+                self.configs_made_by(directory, physical)
         else:
             res.release()
             raise MalformedKustomization(
@@ -232,6 +295,14 @@ class _Closure:
         self.add_remote(kustomization, f"helm:{chart.repo}#{chart.name}{version}")
 
 
+def _relative_to(directory: Dir, display: str) -> str:
+    """For a path named by a plugin config file: the directory it is relative to."""
+    rel = directory.rel()
+    if posixpath.dirname(display) == ("" if rel == "." else rel):
+        return ""
+    return f" (relative to {directory.rel()}, whose kustomization lists this config)"
+
+
 def overlay_checksum(
     overlay: StrPath,
     *,
@@ -248,8 +319,10 @@ def overlay_checksum(
     ``resources``, ``bases``, ``components``, patches of every kind,
     generator inputs (``files``, including ``key=path``, ``envs``, ``env``),
     ``replacements``, ``openapi``, ``crds``, ``configurations``, generator,
-    transformer and validator configurations, and ``helmCharts`` values
-    files and local charts, recursively. A README beside a base, or another
+    transformer and validator configurations and the files each builtin
+    plugin config names (inline configs too), and ``helmCharts`` values
+    files and local charts, recursively (the reference's table lists every
+    field). A README beside a base, or another
     overlay, is not in the result: editing it cannot change what is built.
 
     Every path is resolved inside *root* (symlinks followed while they stay
@@ -258,9 +331,10 @@ def overlay_checksum(
     name its files the same way.
 
     Remote references (URLs, ``github.com/org/repo//path?ref=v1``, helm
-    charts pulled from a repository) cannot be hashed: they are listed in
-    ``.remote`` and enter the digest by name, or, with
-    ``allow_remote=False``, raise :class:`~syncsafe.RemoteReferenceRefused`.
+    charts pulled from a repository) cannot be hashed, nor can exec and
+    container (KRM function) plugins: they are listed in ``.remote`` and
+    enter the digest by name, or, with ``allow_remote=False``, raise
+    :class:`~syncsafe.RemoteReferenceRefused` (with the reason).
     A malformed kustomization raises :class:`~syncsafe.MalformedKustomization`
     naming the file and line; so does a reference to a file that does not exist.
     """
