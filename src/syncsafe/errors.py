@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Sequence
+from typing import Any, SupportsIndex
 
 __all__ = [
     "AbsoluteSymlinkError",
@@ -124,18 +125,41 @@ class UnsafePathError(SyncsafeError, ValueError):
     The base of every path-safety error: ``except UnsafePathError`` catches an
     escape, an absolute link, a loop, a special file and a dangling link alike.
     Raised before anything outside the root is opened.
+
+    ``referrer``, when set, names what made the path be read — for the
+    overlay checksum the kustomization file, line and field that refer to
+    it — and leads the message.
     """
+
+    referrer: str | None = None
 
     def __init__(self, path: str, rule: str) -> None:
         super().__init__(path, rule)
         self.path = path
         self.rule = rule
 
+    def with_referrer(self, referrer: str) -> UnsafePathError:
+        """This error, its message led by *referrer* (what referred to the path)."""
+        self.referrer = referrer
+        return self
+
     def __str__(self) -> str:
+        message = self._message()
+        return message if self.referrer is None else f"{self.referrer}: {message}"
+
+    def _message(self) -> str:
         return f"{self.path}: {self.rule}"
 
     def __reduce__(self) -> tuple[type[UnsafePathError], tuple[str | None, ...]]:
         return type(self), (self.path, self.rule)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        # each kind declares its fields in __reduce__; the referrer rides along as state
+        reduced = self.__reduce__()
+        assert isinstance(reduced, tuple)  # noqa: S101 - ours always are
+        if self.referrer is None:
+            return reduced
+        return (*reduced[:2], {"referrer": self.referrer})
 
 
 class PathEscapeError(UnsafePathError):
@@ -152,7 +176,7 @@ class PathEscapeError(UnsafePathError):
         super().__init__(path, rule)
         self.target = target
 
-    def __str__(self) -> str:
+    def _message(self) -> str:
         if self.target is None:
             return f"{self.path} {self.rule}"
         return f"{self.path} -> {self.target} {self.rule}"
@@ -174,7 +198,7 @@ class AbsoluteSymlinkError(UnsafePathError):
         super().__init__(path, "absolute symlink targets are rejected (allow_absolute=False)")
         self.target = target
 
-    def __str__(self) -> str:
+    def _message(self) -> str:
         return f"{self.path} -> {self.target}: {self.rule}"
 
     def __reduce__(self) -> tuple[type[AbsoluteSymlinkError], tuple[str, str]]:
@@ -201,7 +225,7 @@ class SymlinkLoopError(UnsafePathError):
         self.target = target
         self.ancestor = ancestor
 
-    def __str__(self) -> str:
+    def _message(self) -> str:
         return f"{self.path} -> {self.target}: {self.rule}"
 
     def __reduce__(self) -> tuple[type[SymlinkLoopError], tuple[str, str, str | None]]:
@@ -238,7 +262,7 @@ class DanglingSymlinkError(UnsafePathError, FileNotFoundError):
         # set the fields an ``except FileNotFoundError`` handler looks at.
         self.errno, self.strerror, self.filename = errno.ENOENT, self.rule, path
 
-    def __str__(self) -> str:
+    def _message(self) -> str:
         return f"{self.path} -> {self.target}: {self.rule}"
 
     def __reduce__(self) -> tuple[type[DanglingSymlinkError], tuple[str, str]]:
