@@ -388,7 +388,7 @@ class CorruptManifest(SyncsafeError, ValueError):
 
 
 class IncomparableChecksums(SyncsafeError, ValueError):
-    """Two checksums of different algorithms or format versions were compared file by file."""
+    """Two checksums of different algorithms, formats or modes were compared file by file."""
 
     def __init__(self, left: str, right: str) -> None:
         super().__init__(left, right)
@@ -398,7 +398,7 @@ class IncomparableChecksums(SyncsafeError, ValueError):
     def __str__(self) -> str:
         return (
             f"cannot diff a {self.left} checksum against a {self.right} checksum: "
-            "per-file digests only compare within one algorithm and format"
+            "per-file digests only compare within one algorithm, format and mode"
         )
 
     def __reduce__(self) -> tuple[type[IncomparableChecksums], tuple[str, str]]:

@@ -22,7 +22,8 @@ import os
 import posixpath
 import re
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Final, final
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Literal, final
 
 from syncsafe._fs import Dir, Resolved, Root, identity, open_resolved, resolve_from
 from syncsafe.annotations import AnnotationKey
@@ -45,7 +46,11 @@ from syncsafe.walk import _walk
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath
 
-__all__ = ["overlay_checksum"]
+__all__ = ["LOAD_RESTRICTORS", "LoadRestrictor", "overlay_checksum"]
+
+LoadRestrictor = Literal["root-only", "none"]
+"""kustomize's load restrictor: ``LoadRestrictionsRootOnly`` or ``LoadRestrictionsNone``."""
+LOAD_RESTRICTORS: Final[tuple[LoadRestrictor, ...]] = ("root-only", "none")
 
 # Certainly remote, whether or not a local path of that name exists.
 _URL: Final = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|git@|git::)")
@@ -83,8 +88,11 @@ class _Closure:
     contains, one on the stack is a cycle, as kustomize says.
     """
 
-    def __init__(self, root: Root, algorithm: Algorithm, *, allow_remote: bool) -> None:
+    def __init__(
+        self, root: Root, algorithm: Algorithm, *, allow_remote: bool, root_only: bool = True
+    ) -> None:
         self.root = root
+        self.root_only = root_only
         self.algorithm = algorithm
         self.allow_remote = allow_remote
         self.files: dict[str, bytes] = {}
@@ -127,6 +135,33 @@ class _Closure:
             size = os.fstat(file.fileno()).st_size
             self.files[rel] = hash_stream(file, size, rel, self.algorithm, self.buffer)
 
+    def restrict(self, res: Resolved, directory: Dir, kustomization: str, ref: Reference) -> None:
+        """
+        Under ``root-only``, refuse a file whose physical place is not in or below *directory*.
+
+        kustomize's ``LoadRestrictionsRootOnly`` (its default, and Argo CD's):
+        every file it loads (resources, patches, generator inputs, values
+        files, plugin configs) must resolve, links followed, in or below the
+        directory of the kustomization that names it. Bases and components
+        are kustomizations of their own and are not restricted; neither is a
+        chart directory, which helm reads.
+        """
+        if not self.root_only:
+            return
+        rel = directory.rel()
+        physical = "/".join(res.names())
+        if rel == "." or physical.startswith(rel + "/"):
+            return
+        res.release()
+        raise MalformedKustomization(
+            kustomization,
+            f"{ref.field}: security; file {ref.value} ({physical}) is not in or below {rel}: "
+            "kustomize refuses it by default (load_restrictor='root-only'); "
+            "Flux builds with 'none'",
+            ref.line,
+            ref.column,
+        )
+
     def kustomization_files(self, node: Dir, rel: str) -> list[tuple[str, bytes]]:
         """The kustomization files in directory *node* (at *rel*), with their content."""
         found: list[tuple[str, bytes]] = []
@@ -143,6 +178,13 @@ class _Closure:
                 if at.kind == "dir":
                     raise MalformedKustomization(
                         candidate, "is a directory: a kustomization file must be a file"
+                    )
+                physical = "/".join(at.names())
+                if self.root_only and rel != "." and not physical.startswith(rel + "/"):
+                    raise MalformedKustomization(
+                        candidate,
+                        f"security; it is a link to {physical}, not in or below {rel}: "
+                        "kustomize refuses it by default (load_restrictor='root-only')",
                     )
                 try:
                     data, stat = self.read(at, candidate)
@@ -323,6 +365,8 @@ class _Closure:
         self, res: Resolved, directory: Dir, kustomization: str, ref: Reference, label: str
     ) -> None:
         """Use what *ref* resolved to: hash a file, read configs, or enter a base."""
+        if res.kind != "dir":
+            self.restrict(res, directory, kustomization, ref)
         if res.kind != "dir" and ref.kind == "plugin":
             physical = "/".join(res.names())
             try:
@@ -436,9 +480,23 @@ def overlay_checksum(
     annotation_key: str | AnnotationKey | None = None,
     algorithm: str = DEFAULT_ALGORITHM,
     allow_remote: bool = True,
+    load_restrictor: LoadRestrictor = "root-only",
 ) -> Checksum:
     """
     The checksum of exactly the files ``kustomize build overlay`` reads, inside *root*.
+
+    *overlay* is the overlay's directory; a relative *overlay* is a path
+    inside *root* (``overlay_checksum("apps/staging", root=repo)``), never
+    resolved against the current directory.
+
+    *load_restrictor* is kustomize's: ``"root-only"`` (kustomize's default,
+    and Argo CD's) refuses, with a :class:`~syncsafe.MalformedKustomization`
+    naming the file and the kustomization directory, a file that resolves
+    outside the directory of the kustomization that names it; ``"none"``
+    (what Flux builds with) reads it. A checksum made with ``"none"`` names
+    that mode in its header (``mode="load-restrictor=none"``), so it never
+    compares equal to one of the default mode; the default's digest is the
+    one it always had.
 
     The overlay's kustomization file (``kustomization.yaml``,
     ``kustomization.yml`` or ``Kustomization``) is followed through
@@ -481,10 +539,18 @@ def overlay_checksum(
             if isinstance(annotation_key, AnnotationKey)
             else AnnotationKey.parse(annotation_key)
         )
+    if load_restrictor not in LOAD_RESTRICTORS:
+        msg = (
+            f"load_restrictor must be one of {', '.join(LOAD_RESTRICTORS)}, not {load_restrictor!r}"
+        )
+        raise ValueError(msg)
     root_s = os.fspath(root)
+    if not Path(overlay).is_absolute():  # a path inside the root, wherever the process stands
+        overlay = os.path.join(root_s, overlay)  # noqa: PTH118 - lexical, as relative_inside
     rel = relative_inside(root_s, overlay) or "."
+    root_only = load_restrictor == "root-only"
     with Root(root_s) as opened:
-        closure = _Closure(opened, algo, allow_remote=allow_remote)
+        closure = _Closure(opened, algo, allow_remote=allow_remote, root_only=root_only)
         start = closure.resolve(opened.node, rel, rel)
         if start.kind != "dir":
             start.release()
@@ -495,4 +561,6 @@ def overlay_checksum(
         closure.run(start)
     remote = tuple(sorted(closure.remote, key=str.encode))
     paths = list(closure.files)
-    return Checksum.from_hashed(algo, key, paths, [closure.files[p] for p in paths], remote)
+    mode = None if root_only else "load-restrictor=none"
+    digests = [closure.files[p] for p in paths]
+    return Checksum.from_hashed(algo, key, paths, digests, remote, mode=mode)
