@@ -51,6 +51,12 @@ __all__ = ["LOAD_RESTRICTORS", "LoadRestrictor", "overlay_checksum"]
 LoadRestrictor = Literal["root-only", "none"]
 """kustomize's load restrictor: ``LoadRestrictionsRootOnly`` or ``LoadRestrictionsNone``."""
 LOAD_RESTRICTORS: Final[tuple[LoadRestrictor, ...]] = ("root-only", "none")
+"""
+The values of ``overlay_checksum(load_restrictor=...)``, the default first.
+
+``root-only`` is kustomize's ``LoadRestrictionsRootOnly`` (its default, and
+Argo CD's); ``none`` is ``LoadRestrictionsNone`` (what Flux builds with).
+"""
 
 # Certainly remote, whether or not a local path of that name exists.
 _URL: Final = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|git@|git::)")
