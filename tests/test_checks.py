@@ -45,10 +45,15 @@ def _read_like_a_build(root: Path) -> list[bytes]:
     """What a build reads once its symlink check passed: every regular file, links followed."""
     contents = []
     seen: set[str] = set()
+    # The check lays out the root and the outside beside it in one temporary
+    # directory; a link that climbs above that (to "/") would have this
+    # reader walk the machine and block on /proc/kmsg. It stays unsafe
+    # within the sandbox, which is all the check needs to catch it.
+    sandbox = os.path.realpath(root.parent)
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         real = os.path.realpath(dirpath)
-        if real in seen:  # a loop, or a directory reached twice: read it once
-            dirnames.clear()
+        if real in seen or os.path.commonpath([sandbox, real]) != sandbox:
+            dirnames.clear()  # a loop, a directory reached twice, or beyond the sandbox
             continue
         seen.add(real)
         for name in filenames:

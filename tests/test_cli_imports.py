@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from syncsafe import checksum
-from syncsafe._cli.checksum import ALGORITHMS
+from syncsafe._cli.checksum import ALGORITHMS, LOAD_RESTRICTORS
 
 _THIRD_PARTY = ("attr", "attrs", "filelock", "hypothesis", "pathspec", "tqdm", "xxhash", "yaml")
 
@@ -122,3 +122,10 @@ def test_the_algorithm_choices_are_the_librarys() -> None:
     from syncsafe import CHECKSUM_ALGORITHMS  # noqa: PLC0415
 
     assert tuple(CHECKSUM_ALGORITHMS) == ALGORITHMS
+
+
+def test_the_load_restrictor_choices_are_the_librarys() -> None:
+    """The checksum command's spelled-out --load-restrictor choices are LOAD_RESTRICTORS."""
+    from syncsafe import LOAD_RESTRICTORS as LIBRARY  # noqa: PLC0415
+
+    assert tuple(LIBRARY) == LOAD_RESTRICTORS

@@ -20,11 +20,13 @@ if TYPE_CHECKING:
 
     from syncsafe.checksum import Checksum
 
-__all__ = ["ALGORITHMS", "register", "write_atomically"]
+__all__ = ["ALGORITHMS", "LOAD_RESTRICTORS", "register", "work_tree", "write_atomically"]
 
 # syncsafe.checksum.CHECKSUM_ALGORITHMS, spelled out so that registering the
 # command imports no hashing library (a test holds the two equal).
 ALGORITHMS = ("xxh3-128", "xxh3-64", "sha256")
+# syncsafe.checksum.LOAD_RESTRICTORS, spelled out for the same reason.
+LOAD_RESTRICTORS = ("root-only", "none")
 
 _PROGRESS_DELAY = 0.5  # seconds: a quick run never shows a bar
 
@@ -49,12 +51,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("path", metavar="PATH", help="the tree or overlay directory")
     parser.add_argument(
-        "--root", metavar="ROOT", help="the boundary symlinks may not leave (default: PATH)"
+        "--root",
+        metavar="ROOT",
+        help=(
+            "the boundary symlinks may not leave (default: PATH; with --overlay, "
+            "the git work tree PATH is in)"
+        ),
     )
     parser.add_argument(
         "--overlay",
         action="store_true",
-        help="hash only what a kustomize build of PATH reads (ROOT defaults to .)",
+        help="hash only what a kustomize build of PATH reads",
+    )
+    parser.add_argument(
+        "--load-restrictor",
+        choices=LOAD_RESTRICTORS,
+        default=LOAD_RESTRICTORS[0],
+        help=(
+            "with --overlay: kustomize's load restrictor; root-only (kustomize's and "
+            "Argo CD's default) or none (Flux's); default: %(default)s"
+        ),
     )
     parser.add_argument(
         "--annotation-key", metavar="KEY", help="the annotation the digest is stored in"
@@ -72,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--no-remote",
         action="store_true",
-        help="with --overlay: fail on remote bases instead of listing them",
+        help="with --overlay: fail on remote bases and exec or container plugins, not list them",
     )
     parser.add_argument("--json", action="store_true", help="print the whole manifest as JSON")
     parser.add_argument(
@@ -186,6 +202,22 @@ def _check(args: argparse.Namespace, result: Checksum) -> int:
     return 1
 
 
+def work_tree(path: str) -> str | None:
+    """
+    The git work tree *path* is in: the nearest directory at or above it holding ``.git``.
+
+    Found by looking, without running git; ``.git`` may be a directory or,
+    in a linked work tree or a submodule, a file. The path is taken
+    lexically (absolute, links not resolved), so the root keeps the names
+    the caller used.
+    """
+    here = Path(os.path.abspath(path))  # noqa: PTH100 - lexical on purpose
+    for directory in (here, *here.parents):
+        if (directory / ".git").exists():
+            return str(directory)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the digest (or the manifest); write the manifest if asked."""
     if (args.check or args.update) and not args.manifest:
@@ -199,12 +231,20 @@ def run(args: argparse.Namespace) -> int:
     if args.overlay:
         from syncsafe.checksum import overlay_checksum  # noqa: PLC0415 - see ALGORITHMS
 
+        root = args.root if args.root is not None else work_tree(args.path)
+        if root is None:
+            msg = (
+                f"{quote(args.path)} is not inside a git work tree: "
+                "give --root, the directory the overlay's paths must stay inside"
+            )
+            raise CommandError(msg, "UsageError", argument="--root")
         result = overlay_checksum(
-            args.path,
-            root="." if args.root is None else args.root,
+            os.path.abspath(args.path),  # noqa: PTH100 - PATH is relative to here, not to ROOT
+            root=root,
             annotation_key=args.annotation_key,
             algorithm=args.algorithm,
             allow_remote=not args.no_remote,
+            load_restrictor=args.load_restrictor,
         )
     else:
         result = _tree(args)

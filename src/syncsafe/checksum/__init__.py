@@ -6,7 +6,8 @@ Tree checksums that cannot miss a change: canonical, location-independent, compl
   root), hidden files included, ``.git`` and ``.sourceignore`` patterns
   excluded;
 - :func:`overlay_checksum`: exactly the files ``kustomize build`` reads for an
-  overlay, remote bases listed;
+  overlay, remote bases listed, under kustomize's load restrictor
+  (:data:`LOAD_RESTRICTORS`);
 - :class:`Checksum`: the digest (``"xxh3-128:<hex>"``, the algorithm named
   in it), the manifest of per-file digests, :meth:`~Checksum.diff`, a JSON
   round trip and the comparison with an annotation's value;
@@ -31,11 +32,12 @@ from syncsafe.checksum._value import Changes, Checksum
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from syncsafe.checksum._overlay import overlay_checksum
+    from syncsafe.checksum._overlay import LOAD_RESTRICTORS, overlay_checksum
 
 __all__ = [
     "CHECKSUM_ALGORITHMS",
     "CHECKSUM_FORMAT_VERSION",
+    "LOAD_RESTRICTORS",
     "Changes",
     "Checksum",
     "ChecksumCache",
@@ -46,12 +48,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # overlay_checksum loads on first use: it needs a YAML parser, which a
+    # The overlay closure loads on first use: it needs a YAML parser, which a
     # tree checksum (``syncsafe checksum .`` in a pre-commit hook) does not.
-    if name == "overlay_checksum":
-        from syncsafe.checksum._overlay import overlay_checksum  # noqa: PLC0415
+    if name in {"LOAD_RESTRICTORS", "overlay_checksum"}:
+        from syncsafe.checksum import _overlay  # noqa: PLC0415
 
-        globals()[name] = overlay_checksum
-        return overlay_checksum
+        value: object = getattr(_overlay, name)
+        globals()[name] = value
+        return value
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)
