@@ -475,3 +475,16 @@ def test_only_declared_errors_escape_and_they_name_the_referring_file(
     with pytest.raises(SyncsafeError) as info:
         overlay_checksum(repo / "o", root=repo)
     assert message == str(info.value)
+
+
+def test_an_overlay_given_from_the_working_directory_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative overlay is inside the root; one that exists only from here says so."""
+    repo = tmp_path / "repo"
+    (repo / "apps").mkdir(parents=True)
+    (repo / "apps/kustomization.yaml").write_text("resources: []\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="the overlay is a path inside the root"):
+        overlay_checksum("repo/apps", root="repo")
+    assert ("apps/kustomization.yaml",) == tuple(overlay_checksum("apps", root="repo").files)

@@ -18,6 +18,7 @@ to the root.
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import re
@@ -552,7 +553,15 @@ def overlay_checksum(
         raise ValueError(msg)
     root_s = os.fspath(root)
     if not Path(overlay).is_absolute():  # a path inside the root, wherever the process stands
-        overlay = os.path.join(root_s, overlay)  # noqa: PTH118 - lexical, as relative_inside
+        inside = os.path.join(root_s, overlay)  # noqa: PTH118 - lexical, as relative_inside
+        if not os.path.lexists(inside) and os.path.lexists(overlay):
+            # Only for the message: the caller most likely gave a path from here.
+            problem = (
+                f"the overlay is a path inside the root: {os.fspath(overlay)} is not in "
+                f"{root_s} (give it relative to the root, or absolute)"
+            )
+            raise FileNotFoundError(errno.ENOENT, problem, os.fspath(overlay))
+        overlay = inside
     rel = relative_inside(root_s, overlay) or "."
     root_only = load_restrictor == "root-only"
     with Root(root_s) as opened:
