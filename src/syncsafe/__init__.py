@@ -92,6 +92,8 @@ _EXPORTS: Final[dict[str, str]] = {
     "InvalidLabelValue": "syncsafe.errors",
     "InvalidMetric": "syncsafe.errors",
     "InvalidRevision": "syncsafe.errors",
+    "KustomizeBuildFailed": "syncsafe.errors",
+    "KustomizeUnavailable": "syncsafe.errors",
     "MalformedKustomization": "syncsafe.errors",
     "NaiveTimestamp": "syncsafe.errors",
     "PathEscapeError": "syncsafe.errors",
@@ -141,6 +143,8 @@ __all__ = [
     "InvalidLabelValue",
     "InvalidMetric",
     "InvalidRevision",
+    "KustomizeBuildFailed",
+    "KustomizeUnavailable",
     "MalformedKustomization",
     "MetricFamily",
     "NaiveTimestamp",
@@ -220,6 +224,8 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.errors import InvalidLabelValue as InvalidLabelValue
     from syncsafe.errors import InvalidMetric as InvalidMetric
     from syncsafe.errors import InvalidRevision as InvalidRevision
+    from syncsafe.errors import KustomizeBuildFailed as KustomizeBuildFailed
+    from syncsafe.errors import KustomizeUnavailable as KustomizeUnavailable
     from syncsafe.errors import MalformedKustomization as MalformedKustomization
     from syncsafe.errors import NaiveTimestamp as NaiveTimestamp
     from syncsafe.errors import PathEscapeError as PathEscapeError
