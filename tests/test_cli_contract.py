@@ -102,10 +102,17 @@ CASES: dict[str, Case] = {
     "stale/textfile-no-dir": _case(
         "stale {empty} --max-age 1h --repo {base} --textfile {no_dir}", 2, "{no_dir}"
     ),
+    # affected
+    "affected/missing-root": _case("affected --root {missing}", 2, "{missing}"),
+    "affected/root-a-file": _case("affected --root {file}", 2, "{file}"),
+    "affected/not-git": _case("affected --root {tree}", 2, "{tree}"),
+    "affected/base-not-git": _case("affected a.yaml --root {tree} --base main", 2, "{tree}"),
+    "affected/path-outside": _case("affected {file} --root {tree}", 2, "{file}"),
     # demo
     "demo/bad-scenario": _case("demo --only nope", 2, "'nope'"),
 }
 GIT_CASES: dict[str, Case] = {
+    "affected/unknown-base": _case("affected --root {git} --base nope", 2, "commit nope"),
     "stale/unknown-commit": _case("stale {flux} --max-age 1h --repo {missing}", 2, "{missing}"),
 }
 
@@ -152,7 +159,10 @@ def where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         "events": base / "events.json",
         "bad_revision": base / "bad-revision.json",
         "flux": base / "flux.json",
+        "git": base / "git",
     }
+    paths["git"].mkdir()
+    subprocess.run(["git", "init", "-q", str(paths["git"])], check=True)  # noqa: S607
     paths["file"].write_text("plain text\n")
     paths["bad_json"].write_text("{nope\n")
     paths["empty"].write_text("")
@@ -249,7 +259,7 @@ def test_the_cases_name_no_unknown_placeholder() -> None:
     known = {
         "base", "tree", "escaping", "unreadable_tree", "unreadable_dir", "unreadable",
         "empty_dir", "missing", "no_dir", "file", "bad_json", "empty", "manifest",
-        "other_manifest", "sha_manifest", "events", "bad_revision", "flux",
+        "other_manifest", "sha_manifest", "events", "bad_revision", "flux", "git",
     }  # fmt: skip
     used = {
         found
@@ -290,6 +300,7 @@ def test_ctrl_c_is_status_130_without_a_traceback(
         "storm": [where["events"]],
         "stale": [where["events"], "--max-age", "1h", "--repo", where["base"]],
         "demo": [],
+        "affected": ["--root", where["tree"], "a.yaml"],
     }[command]
     assert 130 == _run([command, *args])
     captured = capsys.readouterr()

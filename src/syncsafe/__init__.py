@@ -19,6 +19,13 @@ __version__ = "0.1.0.dev0"
 
 # public name -> the module that defines it
 _EXPORTS: Final[dict[str, str]] = {
+    # syncsafe.affected
+    "AffectedOverlay": "syncsafe.affected",
+    "AffectedReason": "syncsafe.affected",
+    "affected_overlays": "syncsafe.affected",
+    "changed_paths": "syncsafe.affected",
+    "kustomization_directories": "syncsafe.affected",
+    "revision_tree": "syncsafe.affected",
     # syncsafe.annotations
     "TOTAL_ANNOTATION_SIZE_LIMIT": "syncsafe.annotations",
     "AnnotationKey": "syncsafe.annotations",
@@ -118,6 +125,8 @@ __all__ = [
     "SYNC_EVENT_REASONS",
     "TOTAL_ANNOTATION_SIZE_LIMIT",
     "AbsoluteSymlinkError",
+    "AffectedOverlay",
+    "AffectedReason",
     "AlertState",
     "AnnotationKey",
     "AnnotationsTooLarge",
@@ -172,7 +181,9 @@ __all__ = [
     "UnsafePathError",
     "WalkEntry",
     "__version__",
+    "affected_overlays",
     "annotations_size",
+    "changed_paths",
     "check_annotations_size",
     "checksum",
     "events_from",
@@ -180,6 +191,7 @@ __all__ = [
     "get_annotation",
     "git_commit_time",
     "is_production_namespace",
+    "kustomization_directories",
     "open_inside",
     "overlay_checksum",
     "parse_duration",
@@ -187,6 +199,7 @@ __all__ = [
     "parse_revision",
     "render_exposition",
     "resolve",
+    "revision_tree",
     "scan",
     "staleness",
     "staleness_metrics",
@@ -198,6 +211,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers and IDEs
+    from syncsafe.affected import AffectedOverlay as AffectedOverlay
+    from syncsafe.affected import AffectedReason as AffectedReason
+    from syncsafe.affected import affected_overlays as affected_overlays
+    from syncsafe.affected import changed_paths as changed_paths
+    from syncsafe.affected import kustomization_directories as kustomization_directories
+    from syncsafe.affected import revision_tree as revision_tree
     from syncsafe.annotations import TOTAL_ANNOTATION_SIZE_LIMIT as TOTAL_ANNOTATION_SIZE_LIMIT
     from syncsafe.annotations import AnnotationKey as AnnotationKey
     from syncsafe.annotations import annotations_size as annotations_size
@@ -284,6 +303,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
 # public submodules, importable as attributes: ``syncsafe.annotations``
 _SUBMODULES: Final = frozenset(
     {
+        "affected",
         "annotations",
         "buggy",
         "cli",

@@ -33,6 +33,7 @@ _COMMANDS: Final = (
     "syncsafe._cli.scan",
     "syncsafe._cli.checksum",
     "syncsafe._cli.diff",
+    "syncsafe._cli.affected",
     "syncsafe._cli.demo",
 )
 
