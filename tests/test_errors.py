@@ -133,6 +133,10 @@ def test_remote_reference_refused_names_the_reference() -> None:
     error = errors.RemoteReferenceRefused("k.yaml", "https://x")
     assert str(error).startswith("k.yaml: remote reference https://x refused")
     assert "allow_remote=False" in str(error)
+    plugin = errors.RemoteReferenceRefused("x.yaml", "plugin:container:img", "it runs a program")
+    expected = "x.yaml: remote reference plugin:container:img refused: it runs a program"
+    assert f"{expected} (allow_remote=False)" == str(plugin)
+    assert plugin.reason == pickle.loads(pickle.dumps(plugin)).reason  # noqa: S301 - our own
 
 
 def test_path_escape_message_names_link_target_and_rule() -> None:

@@ -33,6 +33,7 @@ from typing import Final, Literal, TypeAlias, final
 from syncsafe.errors import (
     AbsoluteSymlinkError,
     PathEscapeError,
+    SpecialFileError,
     SymlinkLoopError,
     UnsafePathError,
 )
@@ -45,10 +46,12 @@ __all__ = [
     "Resolved",
     "Root",
     "StrPath",
+    "checked_file",
     "close_dir",
     "ensure_fd",
     "file_kind",
     "identity",
+    "open_resolved",
     "openat2_beneath",
     "read_link",
     "resolve_from",
@@ -201,6 +204,28 @@ class Root:
         self.parts = _components(self.real)
         # lexical on purpose: the root as the caller spelled it, links unresolved
         self.abs_parts = _components(os.path.abspath(root))  # noqa: PTH100
+
+    @classmethod
+    def below(cls, node: Dir) -> Root:
+        """
+        A root at *node*, a directory of an open root, on a descriptor of its own.
+
+        The directory is opened relative to *node*'s descriptor, never by its
+        path: what the caller resolved is what the new root is, even if its
+        name was swapped for a symlink since. The caller closes the new root.
+        """
+        opened: list[Dir] = []
+        try:
+            fd = os.open(".", DIR_FLAGS, dir_fd=ensure_fd(node, opened))
+        finally:
+            for step in opened:
+                close_dir(step)
+        new = cls.__new__(cls)
+        new.real = node.real()
+        new.node = Dir("", None, fd, identity(fd))
+        new.node._real = new.real.rstrip("/")  # noqa: SLF001 - as in __init__
+        new.parts = new.abs_parts = _components(new.real)
+        return new
 
     def close(self) -> None:
         """Close the root's descriptor."""
@@ -409,6 +434,44 @@ def resolve_from(  # noqa: C901, PLR0912, PLR0915 - one loop, one case per kind 
         for node in opened:
             if node is not keep:
                 close_dir(node)
+
+
+def checked_file(fd: int, label: str) -> int:
+    """*fd* if it is a regular file; otherwise close it and raise."""
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode):
+        return fd
+    os.close(fd)
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", label)
+    raise SpecialFileError(label, file_kind(mode))
+
+
+def open_resolved(res: Resolved, label: str) -> int:
+    """
+    A descriptor of the regular file where *res* ended, opened relative to its directory.
+
+    The name is opened with ``O_NOFOLLOW | O_NONBLOCK`` in the directory
+    descriptor the resolution holds, and ``fstat`` must say it is a regular
+    file: nothing is looked up again by a path string. Raises
+    :class:`IsADirectoryError` for a directory and
+    :class:`~syncsafe.errors.SpecialFileError` for a FIFO, socket or device
+    (never opened); :class:`~syncsafe.errors.UnsafePathError` when the name
+    became a symlink since it was resolved. The caller closes the descriptor.
+    """
+    if res.kind == "dir":
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", label)
+    st = res.st
+    assert st is not None  # noqa: S101 - a "file" result always has its lstat
+    if not stat.S_ISREG(st.st_mode):
+        raise SpecialFileError(label, file_kind(st.st_mode))
+    try:
+        fd = os.open(res.name, FILE_FLAGS, dir_fd=res.node.fd)
+    except OSError as exc:
+        if exc.errno in {errno.ELOOP, errno.EMLINK}:
+            raise UnsafePathError(label, "changed while being opened") from exc
+        raise
+    return checked_file(fd, label)
 
 
 def read_link(name: str, dir_fd: int, where: str) -> str:

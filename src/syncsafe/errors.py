@@ -323,26 +323,31 @@ class MalformedKustomization(SyncsafeError, ValueError):
 
 class RemoteReferenceRefused(SyncsafeError, ValueError):
     """
-    A kustomization refers to a remote base, and remote references were refused.
+    A kustomization refers to something outside the checkout, and such references were refused.
 
     A remote reference (a URL or a git reference such as
     ``github.com/org/repo//path?ref=v1``) cannot be hashed from the checkout:
-    what it points to can change without any local file changing.
+    what it points to can change without any local file changing. Nor can
+    an exec or container (KRM function) plugin: what it generates comes from
+    a program. ``reason`` says which, in words (``None``: a remote reference).
     """
 
-    def __init__(self, path: str, reference: str) -> None:
-        super().__init__(path, reference)
+    def __init__(self, path: str, reference: str, reason: str | None = None) -> None:
+        super().__init__(path, reference, reason)
         self.path = path
         self.reference = reference
+        self.reason = reason
 
     def __str__(self) -> str:
+        reason = self.reason or "its content is not in the checkout and cannot be hashed"
         return (
-            f"{self.path}: remote reference {self.reference} refused: its content is not "
-            "in the checkout and cannot be hashed (allow_remote=False)"
+            f"{self.path}: remote reference {self.reference} refused: {reason} (allow_remote=False)"
         )
 
-    def __reduce__(self) -> tuple[type[RemoteReferenceRefused], tuple[str, str]]:
-        return type(self), (self.path, self.reference)
+    def __reduce__(
+        self,
+    ) -> tuple[type[RemoteReferenceRefused], tuple[str, str, str | None]]:
+        return type(self), (self.path, self.reference, self.reason)
 
 
 class CorruptManifest(SyncsafeError, ValueError):

@@ -26,17 +26,18 @@ The rules, in one place (:mod:`syncsafe.walk` uses the same code):
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 from pathlib import Path
 from typing import BinaryIO
 
 from syncsafe import _fs
-from syncsafe._fs import FILE_FLAGS, Root, StrPath, file_kind, resolve_from
-from syncsafe.errors import PathEscapeError, SpecialFileError, UnsafePathError
+from syncsafe._fs import FILE_FLAGS, Root, StrPath, checked_file, open_resolved, resolve_from
+from syncsafe.errors import PathEscapeError, UnsafePathError
 
 __all__ = ["open_inside", "resolve"]
+
+_checked = checked_file  # the regular-file check after an open, shared with the closure
 
 
 def resolve(
@@ -120,17 +121,6 @@ def _relative(r: Root, path: StrPath, *, allow_absolute: bool) -> str:
     raise PathEscapeError(text)
 
 
-def _checked(fd: int, label: str) -> int:
-    """*fd* if it is a regular file; otherwise close it and raise."""
-    mode = os.fstat(fd).st_mode
-    if stat.S_ISREG(mode):
-        return fd
-    os.close(fd)
-    if stat.S_ISDIR(mode):
-        raise IsADirectoryError(errno.EISDIR, "Is a directory", label)
-    raise SpecialFileError(label, file_kind(mode))
-
-
 def _open_fast(r: Root, rel: str, label: str) -> int | None:
     """The openat2 path: the parent by the kernel's RESOLVE_BENEATH, the name by hand."""
     head, _, name = rel.rpartition("/")
@@ -162,18 +152,6 @@ def _open_fast(r: Root, rel: str, label: str) -> int | None:
 def _open_portable(r: Root, rel: str, label: str, *, allow_absolute: bool) -> int:
     res = resolve_from(r, r.node, rel, label=label, strict=True, allow_absolute=allow_absolute)
     try:
-        if res.kind == "dir":
-            raise IsADirectoryError(errno.EISDIR, "Is a directory", label)
-        st = res.st
-        assert st is not None  # noqa: S101 - a "file" result always has its lstat
-        if not stat.S_ISREG(st.st_mode):
-            raise SpecialFileError(label, file_kind(st.st_mode))
-        try:
-            fd = os.open(res.name, FILE_FLAGS, dir_fd=res.node.fd)
-        except OSError as exc:
-            if exc.errno in {errno.ELOOP, errno.EMLINK}:
-                raise UnsafePathError(label, "changed while being opened") from exc
-            raise
-        return _checked(fd, label)
+        return open_resolved(res, label)
     finally:
         res.release()

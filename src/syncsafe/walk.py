@@ -421,7 +421,7 @@ def _raise(_: str, exc: Exception) -> None:
 class _Walker:
     def __init__(
         self,
-        root: StrPath,
+        root: StrPath | Root,
         *,
         exclude: pathspec.PathSpec[Any] | None,
         specials: Policy,
@@ -453,7 +453,8 @@ class _Walker:
         through this one: so each entry's directory is still open while the
         consumer holds it, as :meth:`WalkEntry.open` needs.
         """
-        self.root = Root(self.root_arg)
+        given = self.root_arg
+        self.root = given if isinstance(given, Root) else Root(given)
         frames = self.frames
         try:
             self._push(self.root.node, "")
@@ -792,7 +793,18 @@ def walk(
     of a directory are handed out from C, so the walk's cost per file stays
     close to :func:`os.walk`'s.
     """
-    spec = _spec(exclude)
+    return _walk(root, _spec(exclude), specials, dangling, allow_absolute=allow_absolute)
+
+
+def _walk(
+    root: StrPath | Root,
+    spec: pathspec.PathSpec[Any] | None,
+    specials: Policy = "skip",
+    dangling: Policy = "error",
+    *,
+    allow_absolute: bool = False,
+) -> _Walk:
+    """:func:`walk`, also from a :class:`~syncsafe._fs.Root` already open (the walk closes it)."""
     walker = _Walker(
         root,
         exclude=spec,

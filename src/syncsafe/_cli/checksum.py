@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--no-remote",
         action="store_true",
-        help="with --overlay: fail on remote bases instead of listing them",
+        help="with --overlay: fail on remote bases and exec or container plugins, not list them",
     )
     parser.add_argument("--json", action="store_true", help="print the whole manifest as JSON")
     parser.add_argument(

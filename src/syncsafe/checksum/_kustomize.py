@@ -6,26 +6,11 @@ each with the field and the line it came from. Following them (opening
 files, recursing into bases, confining every path to the root) is
 ``_overlay``'s job.
 
-The fields, as ``kustomize build`` reads them:
-
-============================================  ====================================
-field                                         what it names
-============================================  ====================================
-``resources``, ``bases``, ``components``      files, kustomization directories,
-                                              or remote references
-``generators``, ``transformers``,             the same, or inline YAML (ignored:
-``validators``                                it is in the kustomization itself)
-``patches[].path``,                           files
-``patchesJson6902[].path``,
-``replacements[].path``, ``openapi.path``,
-``crds``, ``configurations``
-``patchesStrategicMerge``                     files, or inline patches
-``configMapGenerator`` / ``secretGenerator``  ``files`` (``path`` or ``key=path``),
-                                              ``envs``, ``env``
-``helmCharts``                                ``valuesFile``,
-                                              ``additionalValuesFiles``, and the
-                                              chart under ``helmGlobals.chartHome``
-============================================  ====================================
+The fields, as ``kustomize build`` reads them, and the builtin plugins'
+file fields, are tabled in ``docs/reference/checksum.md`` ("What the overlay
+checksum reads"); :func:`parse_kustomization` reads a kustomization,
+:func:`parse_plugin_configs` a file (or an inline string) of plugin configs,
+whose paths are relative to the kustomization that lists them.
 """
 
 from __future__ import annotations
@@ -42,9 +27,12 @@ __all__ = [
     "KUSTOMIZATION_NAMES",
     "Chart",
     "Kustomization",
+    "PluginConfigs",
     "Reference",
     "ReferenceKind",
+    "Unhashable",
     "parse_kustomization",
+    "parse_plugin_configs",
 ]
 
 KUSTOMIZATION_NAMES: Final = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -55,8 +43,12 @@ try:  # libyaml's parser is several times faster; the pure-Python one is the fal
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
-ReferenceKind = Literal["resource", "file"]
-"""``resource``: a file, a kustomization directory or a remote; ``file``: a local file."""
+ReferenceKind = Literal["resource", "file", "plugin"]
+"""
+``resource``: a file, a kustomization directory or a remote; ``file``: a local file;
+``plugin``: an entry of ``generators``, ``transformers`` or ``validators`` that is
+a path: a file of plugin configs, or a kustomization directory that makes them.
+"""
 
 _STR: Final = "tag:yaml.org,2002:str"
 _NULL: Final = "tag:yaml.org,2002:null"
@@ -84,16 +76,40 @@ class Chart:
     repo: str | None
     version: str | None
     line: int | None
+    home: str | None = None
+    """Its own chart home (a ``HelmChartInflationGenerator`` config's ``chartHome``), if any."""
+
+
+@final
+@attrs.frozen
+class Unhashable:
+    """A plugin whose output comes from a program: named, with the reason, never hashed."""
+
+    reference: str
+    """How it is listed with the remote references, e.g. ``plugin:container:example.com/fn:v1``."""
+    reason: str
+    line: int | None
 
 
 @final
 @attrs.frozen
 class Kustomization:
-    """A parsed kustomization: its references, charts and chart home."""
+    """A parsed kustomization: its references, charts and chart home, and unhashable plugins."""
 
     references: tuple[Reference, ...]
     charts: tuple[Chart, ...]
     chart_home: str
+    unhashable: tuple[Unhashable, ...] = ()
+
+
+@final
+@attrs.frozen
+class PluginConfigs:
+    """What a file (or inline string) of plugin configs names, relative to the kustomization."""
+
+    references: tuple[Reference, ...]
+    charts: tuple[Chart, ...]
+    unhashable: tuple[Unhashable, ...]
 
 
 class _Reader:
@@ -103,6 +119,8 @@ class _Reader:
         self.display = display
         self.loader = loader
         self.references: list[Reference] = []
+        self.charts: list[Chart] = []
+        self.unhashable: list[Unhashable] = []
 
     def error(self, node: yaml.Node | None, problem: str) -> MalformedKustomization:
         if node is None:
@@ -158,16 +176,44 @@ class _Reader:
 
 
 def _is_inline(text: str) -> bool:
-    """An inline patch or plugin configuration, not a path: YAML text spans lines."""
-    return "\n" in text
+    """
+    Whether *text* is inline YAML (a patch or a plugin config), not a path.
+
+    kustomize first tries to read such an entry as resources: when the text
+    parses as YAML documents that are all mappings, it is inline (on one line
+    too: ``{apiVersion: v1, kind: ConfigMap, ...}``); otherwise it is a path.
+    """
+    if ":" not in text and "{" not in text:  # no YAML mapping without either: a path
+        return False
+    loader = _Loader(text)
+    try:
+        documents = 0
+        while loader.check_node():
+            node = loader.get_node()
+            if not isinstance(node, yaml.MappingNode):
+                return False
+            documents += 1
+    except yaml.YAMLError:
+        return False
+    finally:
+        loader.dispose()
+    return documents > 0
+
+
+_PLUGIN_LISTS: Final = ("generators", "transformers", "validators")
 
 
 def _lists(reader: _Reader, fields: dict[str, yaml.Node]) -> None:
     """The fields that are lists of paths."""
-    for name in ("resources", "bases", "components", "generators", "transformers", "validators"):
+    for name in ("resources", "bases", "components"):
         for value, node in reader.strings(fields.get(name), name):
-            if not _is_inline(value):
-                reader.add("resource", value, name, node)
+            reader.add("resource", value, name, node)
+    for name in _PLUGIN_LISTS:
+        for i, (value, node) in enumerate(reader.strings(fields.get(name), name)):
+            if _is_inline(value):
+                _inline_configs(reader, value, f"{name}[{i}]", node)
+            else:
+                reader.add("plugin", value, name, node)
     smp = "patchesStrategicMerge"
     for value, node in reader.strings(fields.get(smp), smp):
         if not _is_inline(value):
@@ -175,6 +221,22 @@ def _lists(reader: _Reader, fields: dict[str, yaml.Node]) -> None:
     for name in ("crds", "configurations"):
         for value, node in reader.strings(fields.get(name), name):
             reader.add("file", value, name, node)
+
+
+def _inline_configs(reader: _Reader, text: str, where: str, node: yaml.Node) -> None:
+    """An inline plugin config: what it names, located at its entry in the kustomization."""
+    try:
+        configs = parse_plugin_configs(text.encode("utf-8", "surrogateescape"), where)
+    except MalformedKustomization as exc:
+        raise reader.error(node, f"inline config {where}: {exc.problem}") from None
+    mark = node.start_mark
+    line, column = mark.line + 1, mark.column + 1
+    for ref in configs.references:
+        reader.references.append(
+            attrs.evolve(ref, field=f"{where}: {ref.field}", line=line, column=column)
+        )
+    reader.charts.extend(attrs.evolve(chart, line=line) for chart in configs.charts)
+    reader.unhashable.extend(attrs.evolve(u, line=line) for u in configs.unhashable)
 
 
 def _optional_path(reader: _Reader, entry: dict[str, yaml.Node], key: str, where: str) -> None:
@@ -194,14 +256,20 @@ def _entries(reader: _Reader, fields: dict[str, yaml.Node]) -> None:
         _optional_path(reader, reader.mapping(openapi, "openapi"), "path", "openapi")
     for name in ("configMapGenerator", "secretGenerator"):
         for i, entry, _ in reader.list_of_mappings(fields.get(name), name):
-            where = f"{name}[{i}]"
-            for value, node in reader.strings(entry.get("files"), f"{where}.files"):
-                # "key=path" names the key in the generated object; the file is the path.
-                _, sep, path_part = value.partition("=")
-                reader.add("file", path_part if sep else value, f"{where}.files", node)
-            for value, node in reader.strings(entry.get("envs"), f"{where}.envs"):
-                reader.add("file", value, f"{where}.envs", node)
-            _optional_path(reader, entry, "env", where)
+            _generator(reader, entry, f"{name}[{i}]")
+            # kustomize folds the older env into envs, in a kustomization only:
+            # a plugin config's env is not read
+            _optional_path(reader, entry, "env", f"{name}[{i}]")
+
+
+def _generator(reader: _Reader, entry: dict[str, yaml.Node], where: str) -> None:
+    """A ConfigMap or Secret generator's inputs: ``files`` and ``envs``."""
+    for value, node in reader.strings(entry.get("files"), f"{where}.files"):
+        # "key=path" names the key in the generated object; the file is the path.
+        _, sep, path_part = value.partition("=")
+        reader.add("file", path_part if sep else value, f"{where}.files", node)
+    for value, node in reader.strings(entry.get("envs"), f"{where}.envs"):
+        reader.add("file", value, f"{where}.envs", node)
 
 
 def _optional_string(
@@ -213,31 +281,209 @@ def _optional_string(
     return reader.string(node, f"{where}.{key}")
 
 
-def _helm(reader: _Reader, fields: dict[str, yaml.Node]) -> tuple[tuple[Chart, ...], str]:
-    """The helm charts, their values files, and the chart home."""
-    chart_home = "charts"
+def _chart(
+    reader: _Reader, entry: dict[str, yaml.Node], item: yaml.Node, where: str, home: str | None
+) -> None:
+    """One chart (a ``helmCharts`` entry or a generator config) and its values files."""
+    name = entry.get("name")
+    if name is None:
+        raise reader.error(item, f"{where} has no name")
+    repo = _optional_string(reader, entry, "repo", where)
+    version = _optional_string(reader, entry, "version", where)
+    chart_name = reader.string(name, f"{where}.name")
+    reader.charts.append(Chart(chart_name, repo, version, item.start_mark.line + 1, home))
+    _optional_path(reader, entry, "valuesFile", where)
+    extra = f"{where}.additionalValuesFiles"
+    for value, node in reader.strings(entry.get("additionalValuesFiles"), extra):
+        reader.add("file", value, extra, node)
+
+
+def _helm(reader: _Reader, fields: dict[str, yaml.Node]) -> str:
+    """The charts of ``helmCharts`` and the older ``helmChartInflationGenerator``; the home."""
+    chart_home = None
     helm_globals = fields.get("helmGlobals")
     if helm_globals is not None and not reader.optional(helm_globals):
-        home = _optional_string(
+        chart_home = _optional_string(
             reader, reader.mapping(helm_globals, "helmGlobals"), "chartHome", "helmGlobals"
         )
-        chart_home = home or chart_home
-    charts: list[Chart] = []
     for i, entry, item in reader.list_of_mappings(fields.get("helmCharts"), "helmCharts"):
-        where = f"helmCharts[{i}]"
-        name = entry.get("name")
-        if name is None:
-            raise reader.error(item, f"{where} has no name")
-        repo = _optional_string(reader, entry, "repo", where)
-        version = _optional_string(reader, entry, "version", where)
-        charts.append(
-            Chart(reader.string(name, f"{where}.name"), repo, version, item.start_mark.line + 1)
+        _chart(reader, entry, item, f"helmCharts[{i}]", None)
+    # The older field, as kustomize converts it: chartName, chartVersion,
+    # chartRepoUrl and values name the chart and its values file; the last
+    # chartHome given is the chart home when helmGlobals is not set.
+    old = "helmChartInflationGenerator"
+    old_home = None
+    for i, entry, item in reader.list_of_mappings(fields.get(old), old):
+        where = f"{old}[{i}]"
+        renamed = {
+            new: entry[key]
+            for key, new in (
+                ("chartName", "name"),
+                ("chartVersion", "version"),
+                ("chartRepoUrl", "repo"),
+                ("values", "valuesFile"),
+            )
+            if key in entry
+        }
+        _chart(reader, renamed, item, where, None)
+        old_home = _optional_string(reader, entry, "chartHome", where) or old_home
+    if helm_globals is None or reader.optional(helm_globals):
+        chart_home = chart_home or old_home
+    return chart_home or "charts"
+
+
+_BUILTINS: Final = frozenset(
+    {
+        "AnnotationsTransformer",
+        "ConfigMapGenerator",
+        "HashTransformer",
+        "HelmChartInflationGenerator",
+        "IAMPolicyGenerator",
+        "ImageTagTransformer",
+        "LabelTransformer",
+        "NamespaceTransformer",
+        "PatchJson6902Transformer",
+        "PatchStrategicMergeTransformer",
+        "PatchTransformer",
+        "PrefixTransformer",
+        "ReplacementTransformer",
+        "ReplicaCountTransformer",
+        "SecretGenerator",
+        "SortOrderTransformer",
+        "SuffixTransformer",
+        "ValueAddTransformer",
+    }
+)
+"""kustomize's builtin plugins (``apiVersion: builtin``); only the ones below name files."""
+
+_FUNCTION_ANNOTATIONS: Final = ("config.kubernetes.io/function", "config.k8s.io/function")
+_PROGRAM: Final = "it runs a program, whose output is not in the checkout and cannot be hashed"
+
+
+def _builtin(reader: _Reader, kind: str, doc: dict[str, yaml.Node], node: yaml.Node) -> None:
+    """The files a builtin plugin's config names, by kind (kustomize's ``plugin/builtin``)."""
+    if kind in {"PatchTransformer", "PatchJson6902Transformer"}:
+        _optional_path(reader, doc, "path", kind)
+    elif kind == "PatchStrategicMergeTransformer":
+        # each entry is tried as patch text first, then as a path (as kustomize does)
+        for value, item in reader.strings(doc.get("paths"), f"{kind}.paths"):
+            if not _is_inline(value):
+                reader.add("file", value, f"{kind}.paths", item)
+    elif kind == "ReplacementTransformer":
+        field = f"{kind}.replacements"
+        for i, entry, _ in reader.list_of_mappings(doc.get("replacements"), field):
+            _optional_path(reader, entry, "path", f"{field}[{i}]")
+    elif kind in {"ConfigMapGenerator", "SecretGenerator"}:
+        _generator(reader, doc, kind)
+    elif kind == "HelmChartInflationGenerator":
+        home = _optional_string(reader, doc, "chartHome", kind) or "charts"
+        _chart(reader, doc, node, kind, home)
+    elif kind not in _BUILTINS:
+        raise reader.error(node, f"kustomize has no builtin plugin {kind}")
+
+
+def _program(
+    reader: _Reader, api: str, kind: str, doc: dict[str, yaml.Node], node: yaml.Node
+) -> None:
+    """A plugin that is not builtin: a KRM function (container, exec, starlark) or a legacy one."""
+    line = node.start_mark.line + 1
+    spec = None
+    metadata = doc.get("metadata")
+    if isinstance(metadata, yaml.MappingNode):
+        annotations = reader.mapping(metadata, "metadata").get("annotations")
+        if isinstance(annotations, yaml.MappingNode):
+            found = reader.mapping(annotations, "metadata.annotations")
+            for key in _FUNCTION_ANNOTATIONS:
+                if isinstance(found.get(key), yaml.ScalarNode):
+                    spec = found[key].value
+                    break
+    if spec is not None:
+        try:
+            parsed = yaml.load(spec, Loader=_Loader)  # noqa: S506 - a safe loader
+        except yaml.YAMLError:
+            parsed = None
+        for runner, key in (("container", "image"), ("exec", "path"), ("starlark", "path")):
+            inner = parsed.get(runner) if isinstance(parsed, dict) else None
+            if isinstance(inner, dict) and isinstance(inner.get(key), str):
+                what = f"a {runner} KRM function"
+                reader.unhashable.append(
+                    Unhashable(f"plugin:{runner}:{inner[key]}", f"{what}: {_PROGRAM}", line)
+                )
+                return
+        reader.unhashable.append(
+            Unhashable(f"plugin:function:{api}/{kind}", f"a KRM function: {_PROGRAM}", line)
         )
-        _optional_path(reader, entry, "valuesFile", where)
-        extra = f"{where}.additionalValuesFiles"
-        for value, node in reader.strings(entry.get("additionalValuesFiles"), extra):
-            reader.add("file", value, extra, node)
-    return tuple(charts), chart_home
+        return
+    reader.unhashable.append(
+        Unhashable(f"plugin:exec:{api}/{kind}", f"an exec or Go plugin: {_PROGRAM}", line)
+    )
+
+
+def parse_plugin_configs(data: bytes, display: str) -> PluginConfigs:
+    """
+    The files, charts and unhashable plugins named by the plugin configs in *data*.
+
+    *data* holds one or more YAML documents, each a plugin config (``apiVersion``
+    and ``kind``); its paths are relative to the kustomization that lists the
+    configs, not to the file they are in (as kustomize reads them). Raises
+    :class:`~syncsafe.MalformedKustomization` naming *display* for invalid YAML,
+    a config of the wrong shape, or an unknown builtin.
+    """
+    text = _decode(data, display)
+    loader = _Loader(text)
+    reader = _Reader(display, loader)
+    try:
+        while _check(loader, display):
+            node = _node(loader, display)
+            if node is None or reader.optional(node):
+                continue
+            doc = reader.mapping(node, "a plugin config")
+            api = _optional_string(reader, doc, "apiVersion", "a plugin config")
+            kind = _optional_string(reader, doc, "kind", "a plugin config")
+            if api is None or kind is None:
+                raise reader.error(node, "a plugin config needs an apiVersion and a kind")
+            if api == "builtin":
+                _builtin(reader, kind, doc, node)
+            else:
+                _program(reader, api, kind, doc, node)
+    finally:
+        loader.dispose()
+    return PluginConfigs(tuple(reader.references), tuple(reader.charts), tuple(reader.unhashable))
+
+
+def _decode(data: bytes, display: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 ({exc.reason} at byte {exc.start})"
+        raise MalformedKustomization(display, problem) from None
+
+
+def _yaml_error(exc: yaml.YAMLError, display: str) -> MalformedKustomization:
+    """A YAML error as a located :class:`~syncsafe.MalformedKustomization`."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        if mark is not None:
+            return MalformedKustomization(display, problem, mark.line + 1, mark.column + 1)
+        return MalformedKustomization(display, problem)  # pragma: no cover - always marked
+    # a reader error (e.g. a control character)
+    return MalformedKustomization(display, str(exc).splitlines()[0])
+
+
+def _check(loader: yaml.SafeLoader, display: str) -> bool:
+    try:
+        return bool(loader.check_node())
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, display) from None
+
+
+def _node(loader: yaml.SafeLoader, display: str) -> yaml.Node | None:
+    try:
+        node: yaml.Node | None = loader.get_node()
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, display) from None
+    return node
 
 
 def parse_kustomization(data: bytes, display: str) -> Kustomization:
@@ -248,31 +494,22 @@ def parse_kustomization(data: bytes, display: str) -> Kustomization:
     for invalid YAML, several documents, a field of the wrong shape, a
     duplicated key, or a reference that is not a non-empty string.
     """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        problem = f"not UTF-8 ({exc.reason} at byte {exc.start})"
-        raise MalformedKustomization(display, problem) from None
+    text = _decode(data, display)
     loader = _Loader(text)
     try:
         try:
             root = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            problem = " ".join(p for p in (exc.context, exc.problem) if p)
-            if mark is None:  # pragma: no cover - every parser error has a mark
-                raise MalformedKustomization(display, problem) from None
-            line, column = mark.line + 1, mark.column + 1
-            raise MalformedKustomization(display, problem, line, column) from None
-        except yaml.YAMLError as exc:  # a reader error (e.g. a control character)
-            raise MalformedKustomization(display, str(exc).splitlines()[0]) from None
+        except yaml.YAMLError as exc:
+            raise _yaml_error(exc, display) from None
         reader = _Reader(display, loader)
         if root is None or reader.optional(root):
             return Kustomization((), (), "charts")  # an empty kustomization is valid
         fields = reader.mapping(root, "a kustomization")
         _lists(reader, fields)
         _entries(reader, fields)
-        charts, chart_home = _helm(reader, fields)
-        return Kustomization(tuple(reader.references), charts, chart_home)
+        chart_home = _helm(reader, fields)
+        return Kustomization(
+            tuple(reader.references), tuple(reader.charts), chart_home, tuple(reader.unhashable)
+        )
     finally:
         loader.dispose()
