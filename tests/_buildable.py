@@ -22,13 +22,40 @@ from hypothesis import strategies as st
 
 from syncsafe.testing._build import LoadRestrictor
 
-__all__ = ["TOKEN", "BuildableRepo", "buildable_repos"]
+__all__ = ["HELM_STAND_IN", "TOKEN", "BuildableRepo", "buildable_repos", "write_helm"]
 
 TOKEN: Final = "v0"  # noqa: S105 - a marker in test data, not a password
 """The token every file holds; an edit makes it ``v1``."""
 
 _UNREAD: Final = ("README.md", "notes.txt", "unused.yaml")
 """File names no build reads."""
+
+# helm is not on PyPI. This stand-in answers kustomize's ``helm version`` and
+# renders ``helm template RELEASE CHART -f VALUES...`` as one config map whose
+# data is a checksum of every file it was given (the chart directory's files
+# with their names, each values file's content): its output changes exactly
+# when an input kustomize hands to helm changes, so the real kustomize still
+# decides which values files and which chart a build reads.
+HELM_STAND_IN: Final = r"""#!/bin/sh
+if [ "$1" = version ]; then echo v3.15.0+g0000000; exit 0; fi
+release=$2
+shift 2
+sum=$(for a in "$@"; do
+  if [ -d "$a" ]; then
+    find "$a" -type f | LC_ALL=C sort | while read -r f; do echo "${f#"$a"}"; cat "$f"; done
+  elif [ -f "$a" ]; then cat "$a"; fi
+done | cksum | cut -d' ' -f1)
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\ndata:\n  inputs: "%s"\n' \
+  "$release" "$sum"
+"""
+
+
+def write_helm(directory: Path) -> Path:
+    """Write the helm stand-in into *directory*; return its path."""
+    helm = directory / "helm"
+    helm.write_text(HELM_STAND_IN)
+    helm.chmod(0o755)
+    return helm
 
 
 @final
@@ -164,16 +191,40 @@ def _component(w: _Writer) -> None:
     w.put(where, "patch.yaml", _smp("any", "tls"))
 
 
-def _plugin(kind: str, name: str, **fields: Any) -> dict[str, Any]:  # noqa: ANN401
-    return {"apiVersion": "builtin", "kind": kind, "metadata": {"name": name}, **fields}
+def _plugin(kind: str, plugin: str, /, **fields: Any) -> dict[str, Any]:  # noqa: ANN401
+    return {"apiVersion": "builtin", "kind": kind, "metadata": {"name": plugin}, **fields}
+
+
+def _helm_generator(w: _Writer, where: str, slug: str) -> str:
+    """A HelmChartInflationGenerator config file on the local chart; its name."""
+    _chart(w, where)
+    config = _plugin(
+        "HelmChartInflationGenerator",
+        "helm",
+        name="web",
+        releaseName=f"{slug}-helm-generator",
+        chartHome="charts",
+        valuesFile="generator-values.yaml",
+    )
+    w.put(where, "helm-generator.yaml", _dump(config))
+    w.put(where, "generator-values.yaml", f"generated: {TOKEN}\n")
+    return "helm-generator.yaml"
 
 
 def _plugin_configs(w: _Writer, where: str, target: str, doc: dict[str, Any]) -> None:
     """Builtin plugin configs under generators/transformers, as files and inline."""
+    generators = _plugin_generators(w, where)
+    transformers = _plugin_transformers(w, where, target)
+    if generators:
+        doc["generators"] = generators
+    if transformers:
+        doc["transformers"] = transformers
+
+
+def _plugin_generators(w: _Writer, where: str) -> list[str]:
+    """Generator configs: files and inline; each writes the files it names."""
     slug = where.replace("/", "-")
     generators: list[str] = []
-    transformers: list[str] = []
-    select = {"version": "v1", "kind": "ConfigMap", "name": target}
     if w.draw(st.booleans()):
         config = _plugin(
             "ConfigMapGenerator",
@@ -190,6 +241,15 @@ def _plugin_configs(w: _Writer, where: str, target: str, doc: dict[str, Any]) ->
         config = _plugin("SecretGenerator", f"{slug}-secret-plugin", files=["inline-secret.txt"])
         w.put(where, "inline-secret.txt", f"{TOKEN}\n")
         generators.append(_dump(config))
+    if w.draw(st.booleans()):
+        generators.append(_helm_generator(w, where, slug))
+    return generators
+
+
+def _plugin_transformers(w: _Writer, where: str, target: str) -> list[str]:
+    """Transformer configs: files and inline; each writes the files it names."""
+    transformers: list[str] = []
+    select = {"version": "v1", "kind": "ConfigMap", "name": target}
     if w.draw(st.booleans()):
         config = _plugin(
             "PatchTransformer", "pt", path="pt-patch.yaml", target={"kind": "ConfigMap"}
@@ -220,10 +280,32 @@ def _plugin_configs(w: _Writer, where: str, target: str, doc: dict[str, Any]) ->
         )
         w.put(where, "inline-patch.yaml", _smp("any", "inline"))
         transformers.append(_dump(config))
-    if generators:
-        doc["generators"] = generators
-    if transformers:
-        doc["transformers"] = transformers
+    return transformers
+
+
+def _chart(w: _Writer, where: str) -> None:
+    """A local chart under ``<where>/charts/web`` (written as files: helm reads them all)."""
+    chart = f"{where}/charts/web"
+    w.files[f"{chart}/Chart.yaml"] = (
+        f"apiVersion: v2\nname: web\nversion: 1.0.0\ndescription: {TOKEN}\n"
+    )
+    w.files[f"{chart}/values.yaml"] = f"mark: {TOKEN}\n"
+    w.files[f"{chart}/templates/cm.yaml"] = f"kind: ConfigMap # {TOKEN}\n"
+
+
+def _helm_chart(w: _Writer, where: str, doc: dict[str, Any]) -> None:
+    """A ``helmCharts`` entry with a values file and an additional one, on a local chart."""
+    _chart(w, where)
+    doc["helmCharts"] = [
+        {
+            "name": "web",
+            "releaseName": f"{where.replace('/', '-')}-helm",
+            "valuesFile": "values.yaml",
+            "additionalValuesFiles": ["extra-values.yaml"],
+        }
+    ]
+    w.put(where, "values.yaml", f"replicas: {TOKEN}\n")
+    w.put(where, "extra-values.yaml", f"extra: {TOKEN}\n")
 
 
 def _reach(w: _Writer, where: str, base: str, doc: dict[str, Any]) -> None:
@@ -272,6 +354,8 @@ def _overlay(w: _Writer, where: str, base: str, *, plugin_configs: bool) -> None
         ]
         w.put_directory(where, "conf", {"settings.ini": f"[s]\nv={TOKEN}\n"})
         w.put(where, "app.env", f"MODE={TOKEN}\n")
+    if w.draw(st.booleans()):
+        _helm_chart(w, where, doc)
     if plugin_configs:
         _plugin_configs(w, where, target, doc)
     w.files[f"{where}/kustomization.yaml"] = _dump(doc)
@@ -287,13 +371,14 @@ def buildable_repos(draw: st.DrawFn, *, plugin_configs: bool = True) -> Buildabl
     ``key=path`` files and env files; the component patches every config map;
     overlays reach their base by a relative path or a symlinked directory,
     the component likewise, and add patches (by path, inline, strategic
-    merge, JSON 6902), replacements and generators. With *plugin_configs*,
+    merge, JSON 6902), replacements, generators and a local helm chart with
+    values files (inflated by :data:`HELM_STAND_IN`). With *plugin_configs*,
     overlays also list builtin plugin configs under ``generators:`` and
     ``transformers:`` (ConfigMapGenerator, SecretGenerator, PatchTransformer,
     PatchStrategicMergeTransformer, PatchJson6902Transformer,
-    ReplacementTransformer), as files and inline, each naming files of its
-    own. Any named file may be a symlink; under load restrictor ``none``, a
-    generator's directory too.
+    ReplacementTransformer, HelmChartInflationGenerator), as files and
+    inline, each naming files of its own. Any named file may be a symlink;
+    under load restrictor ``none``, a generator's directory too.
     """
     restrictor: LoadRestrictor = draw(st.sampled_from(("root-only", "none")))
     w = _Writer(draw, restrictor)

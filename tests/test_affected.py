@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
-from _buildable import BuildableRepo, buildable_repos
+from _buildable import BuildableRepo, buildable_repos, write_helm
 from syncsafe import (
     AffectedReason,
     affected_overlays,
@@ -235,7 +235,9 @@ def test_cli_outside_git_needs_paths(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def _build(kustomize: Kustomize, repo: BuildableRepo, root: Path, overlay: str) -> str:
     try:
-        return kustomize.build(root / overlay, load_restrictor=repo.load_restrictor)
+        return kustomize.build(
+            root / overlay, load_restrictor=repo.load_restrictor, helm_command=root.parent / "helm"
+        )
     except KustomizeBuildFailed as exc:
         return exc.message
 
@@ -244,6 +246,7 @@ def _check_never_misses(repo: BuildableRepo, kustomize: Kustomize) -> None:
     with tempfile.TemporaryDirectory() as top:
         root = Path(top, "repo")
         repo.write(root)
+        write_helm(root.parent)
         before = {o: _build(kustomize, repo, root, o) for o in repo.overlays}
         for relative in sorted(repo.files):
             path = root / relative

@@ -50,8 +50,9 @@ class Kustomize:
     """
     kustomize's Go library loaded from *library* (``libpykustomize.so``).
 
-    :meth:`build` is ``kustomize build DIR`` with plugins and helm off, the
-    output in kustomize's own order, and the load restrictor given. Unlike
+    :meth:`build` is ``kustomize build DIR`` with plugins off, the output in
+    kustomize's own order, the load restrictor given, and helm on when a
+    helm command is given. Unlike
     ``subprocess.run(["kubectl", "kustomize", ...])`` it needs no binary on
     ``PATH`` and costs no process per build; unlike pykustomize's own wrapper
     it runs on any Python syncsafe runs on.
@@ -110,14 +111,22 @@ class Kustomize:
         # Not freed, as the wheel's own wrapper does not: the library may keep it.
         return ctypes.string_at(pointer).decode() if pointer else "unknown"
 
-    def build(self, path: StrPath, *, load_restrictor: LoadRestrictor = "root-only") -> str:
+    def build(
+        self,
+        path: StrPath,
+        *,
+        load_restrictor: LoadRestrictor = "root-only",
+        helm_command: StrPath | None = None,
+    ) -> str:
         """
         The YAML that ``kustomize build --load-restrictor=... PATH`` prints.
 
         *load_restrictor* is kustomize's (and Argo CD's) default
-        ``"root-only"``, or ``"none"`` as Flux builds. Raises
-        :class:`~syncsafe.KustomizeBuildFailed` with kustomize's own message
-        when the build fails.
+        ``"root-only"``, or ``"none"`` as Flux builds. With *helm_command*,
+        helm charts are inflated with that program (``--enable-helm
+        --helm-command``); without, a chart is an error, as in kustomize.
+        Raises :class:`~syncsafe.KustomizeBuildFailed` with kustomize's own
+        message when the build fails.
         """
         directory = os.fspath(path)
         options = json.dumps(
@@ -126,8 +135,8 @@ class Kustomize:
                 "reorder": "unspecified",
                 "add_managedby_label": False,
                 "enable_plugins": False,
-                "enable_helm": False,
-                "helm_command": "",
+                "enable_helm": helm_command is not None,
+                "helm_command": "" if helm_command is None else os.fspath(helm_command),
             }
         ).encode()
         result = ctypes.c_void_p()
