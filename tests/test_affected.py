@@ -258,7 +258,7 @@ def _check_never_misses(repo: BuildableRepo, kustomize: Kustomize) -> None:
                 assert changed <= set(_paths(root, [relative])), relative
 
 
-@settings(max_examples=15)
+@settings(max_examples=10)
 @given(buildable_repos(plugin_configs=False))
 def test_an_overlay_whose_build_an_edit_changes_is_affected(
     kustomize: Kustomize, repo: BuildableRepo

@@ -8,6 +8,7 @@ import xxhash
 from syncsafe import (
     MalformedKustomization,
     RemoteReferenceRefused,
+    SyncsafeError,
     UnsafePathError,
     overlay_checksum,
 )
@@ -350,14 +351,127 @@ def test_a_chart_that_is_nowhere_is_an_error(tmp_path: Path) -> None:
     )
 
 
-def test_cycles_terminate(tmp_path: Path) -> None:
-    """Two kustomizations naming each other are each read once: the closure ends."""
+def test_a_cycle_is_an_error_naming_it(tmp_path: Path) -> None:
+    """Two kustomizations naming each other are a cycle, as kustomize reports, not a closure."""
     repo = FileTree(
         {
             "o/kustomization.yaml": b"resources: [../p]\n",
             "p/kustomization.yaml": b"resources: [../o]\n",
         }
     ).write(tmp_path)
-    assert ["o/kustomization.yaml", "p/kustomization.yaml"] == list(
-        overlay_checksum(repo / "o", root=repo).files
-    )
+    with pytest.raises(MalformedKustomization) as info:
+        overlay_checksum(repo / "o", root=repo)
+    assert (
+        "p/kustomization.yaml:1:13: malformed kustomization: resources: ../o: "
+        "cycle detected: o is being built (o -> p -> o)"
+    ) == str(info.value)
+
+
+def test_a_base_that_contains_the_overlay_is_a_cycle(tmp_path: Path) -> None:
+    """A reference to a directory above a kustomization being built is a cycle, as in kustomize."""
+    repo = FileTree(
+        {"kustomization.yaml": b"resources: [o]\n", "o/kustomization.yaml": b"resources: [..]\n"}
+    ).write(tmp_path)
+    with pytest.raises(MalformedKustomization, match=r"cycle detected: \. contains o"):
+        overlay_checksum(repo / "o", root=repo)
+
+
+def test_a_shared_base_is_not_a_cycle(tmp_path: Path) -> None:
+    """Two components reading one base (a diamond) is read once, and is no cycle."""
+    repo = FileTree(
+        {
+            "o/kustomization.yaml": b"resources: [../a, ../b]\n",
+            "a/kustomization.yaml": b"resources: [../base]\n",
+            "b/kustomization.yaml": b"resources: [../base]\n",
+            "base/kustomization.yaml": b"resources: []\n",
+        }
+    ).write(tmp_path)
+    assert 4 == len(overlay_checksum(repo / "o", root=repo).files)
+
+
+def test_a_chain_of_many_bases_is_followed_without_recursion(tmp_path: Path) -> None:
+    """A chain of 1,500 bases (kustomize builds it) is followed; no RecursionError."""
+    files = {
+        f"b{i}/kustomization.yaml": f"resources: [../b{i + 1}]\n".encode() for i in range(1500)
+    }
+    files["b1500/kustomization.yaml"] = b"resources: [app.yaml]\n"
+    files["b1500/app.yaml"] = b"kind: ConfigMap\n"
+    repo = FileTree(files).write(tmp_path)
+    assert 1502 == len(overlay_checksum(repo / "b0", root=repo).files)
+
+
+def test_a_one_line_inline_patch_is_accepted_as_kustomize_does(tmp_path: Path) -> None:
+    """A patchesStrategicMerge entry that parses as a YAML mapping is a patch, even on one line."""
+    repo = FileTree(
+        {
+            "o/kustomization.yaml": (
+                b"patchesStrategicMerge:\n"
+                b'- "{apiVersion: v1, kind: ConfigMap, metadata: {name: app}, data: {b: c}}"\n'
+            )
+        }
+    ).write(tmp_path)
+    assert ["o/kustomization.yaml"] == list(overlay_checksum(repo / "o", root=repo).files)
+
+
+@pytest.mark.parametrize(
+    ("files", "links", "message"),
+    [
+        (
+            {"o/kustomization.yaml": b"a: 1\n<<: 1\n"},
+            {},
+            (
+                "o/kustomization.yaml:2:5: malformed kustomization: while constructing a mapping "
+                "expected a mapping or list of mappings for merging, but found scalar"
+            ),
+        ),
+        (
+            {"o/kustomization.yaml/x": b""},
+            {},
+            (
+                "o/kustomization.yaml: malformed kustomization: is a directory: "
+                "a kustomization file must be a file"
+            ),
+        ),
+        (
+            {"o/kustomization.yaml": b"resources: [a.yaml/b.yaml]\n", "o/a.yaml": b""},
+            {},
+            (
+                "o/kustomization.yaml:1:13: malformed kustomization: resources: a.yaml/b.yaml "
+                "cannot be read: o/a.yaml is not a directory"
+            ),
+        ),
+        (
+            {"o/kustomization.yaml": b'resources: ["a\\0b"]\n'},
+            {},
+            (
+                "o/kustomization.yaml:1:13: malformed kustomization: resources: 'a\\x00b' "
+                "holds a NUL byte"
+            ),
+        ),
+        (
+            {"o/kustomization.yaml": b"resources: [../../secret.yaml]\n"},
+            {},
+            (
+                "o/kustomization.yaml:1:13 (resources: ../../secret.yaml): "
+                "../secret.yaml resolves outside the root"
+            ),
+        ),
+        (
+            {"o/kustomization.yaml": b"helmCharts: [{name: c}]\n"},
+            {"o/charts/c": "../../.."},
+            (
+                "o/kustomization.yaml:1 (helm chart c): o/charts/c -> ../../.. "
+                "resolves outside the root"
+            ),
+        ),
+    ],
+    ids=["merge-key", "is-a-directory", "not-a-directory", "nul-byte", "escape", "chart-escape"],
+)
+def test_only_declared_errors_escape_and_they_name_the_referring_file(
+    tmp_path: Path, files: dict[str, bytes], links: dict[str, str], message: str
+) -> None:
+    """Each once-raw error is a syncsafe error whose message names the kustomization and line."""
+    repo = FileTree(files, links).write(tmp_path)
+    with pytest.raises(SyncsafeError) as info:
+        overlay_checksum(repo / "o", root=repo)
+    assert message == str(info.value)

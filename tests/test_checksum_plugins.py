@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from syncsafe import MalformedKustomization, RemoteReferenceRefused, overlay_checksum
+from syncsafe import (
+    MalformedKustomization,
+    RemoteReferenceRefused,
+    UnsafePathError,
+    overlay_checksum,
+)
 from syncsafe.checksum._kustomize import parse_plugin_configs
 from syncsafe.strategies import FileTree
 
@@ -251,3 +256,108 @@ def test_the_default_digest_is_unchanged_where_the_files_are(tmp_path: Path) -> 
     # the digest the previous release computed for this tree
     expected = "xxh3-128:5b94b7f5dff8ed68fa442b3e60a29894"
     assert expected == overlay_checksum(repo / "o", root=repo).digest
+
+
+def test_a_directory_of_configs_through_nested_resources_and_listed_twice(tmp_path: Path) -> None:
+    """Configs in a nested resource directory count; a second listing reads them again."""
+    files = {
+        "o/kustomization.yaml": b"resources: [cm.yaml]\ntransformers: [configs, configs]\n",
+        "o/configs/kustomization.yaml": (b"resources: [nested, github.com/org/repo//x?ref=v1]\n"),
+        "o/configs/nested/kustomization.yaml": b"resources: [p.yaml]\n",
+        "o/configs/nested/p.yaml": BUILTIN + b"kind: PatchTransformer\npath: patch.yaml\n",
+        "o/patch.yaml": PATCH,
+    }
+    assert "o/patch.yaml" in _closure(tmp_path, files)
+
+
+@pytest.mark.parametrize(
+    ("config", "listed"),
+    [
+        (
+            FUNCTION.replace(b"container:\n        image", b"starlark:\n        path"),
+            "plugin:starlark:example.com/fn:v1",
+        ),
+        (
+            FUNCTION.replace(b"container:\n        image: example.com/fn:v1", b"[not, a, map]"),
+            "plugin:function:example.com/v1/Thing",
+        ),
+        (
+            FUNCTION.replace(b"container:\n        image: example.com/fn:v1", b"{unclosed"),
+            "plugin:function:example.com/v1/Thing",
+        ),
+    ],
+    ids=["starlark", "function-of-another-shape", "function-not-yaml"],
+)
+def test_every_function_shape_is_listed(tmp_path: Path, config: bytes, listed: str) -> None:
+    """A KRM function annotation of any shape makes the plugin unhashable, never ignored."""
+    repo = FileTree(
+        {"o/kustomization.yaml": b"transformers: [x.yaml]\n", "o/x.yaml": config}
+    ).write(tmp_path)
+    assert (listed,) == overlay_checksum(repo / "o", root=repo).remote
+
+
+@pytest.mark.parametrize(
+    ("kustomization", "config", "message"),
+    [
+        (
+            b'transformers: ["{apiVersion: builtin, kind: NoSuch}"]\n',
+            b"",
+            (
+                "o/kustomization.yaml:1:16: malformed kustomization: inline config "
+                "transformers[0]: kustomize has no builtin plugin NoSuch"
+            ),
+        ),
+        (
+            b"transformers: [x.yaml]\n",
+            b"apiVersion: builtin\n",
+            "o/x.yaml:1:1: malformed kustomization: a plugin config needs an apiVersion and a kind",
+        ),
+        (
+            b"transformers: [x.yaml]\n",
+            b"kind: [\n",
+            (
+                "o/x.yaml:2:1: malformed kustomization: while parsing a flow node "
+                "did not find expected node content"
+            ),
+        ),
+    ],
+    ids=["inline-unknown-builtin", "no-kind", "invalid-yaml"],
+)
+def test_malformed_plugin_configs_are_located(
+    tmp_path: Path, kustomization: bytes, config: bytes, message: str
+) -> None:
+    """A config that kustomize cannot configure is an error at its file and line."""
+    repo = FileTree({"o/kustomization.yaml": kustomization, "o/x.yaml": config}).write(tmp_path)
+    with pytest.raises(MalformedKustomization) as info:
+        overlay_checksum(repo / "o", root=repo)
+    assert message == str(info.value)
+
+
+def test_links_out_of_a_kustomization_file_or_a_chart_name_their_referrer(tmp_path: Path) -> None:
+    """A kustomization file or a chart file that escapes is refused, naming what led there."""
+    repo = FileTree(
+        {"o/kustomization.yaml": b"helmCharts: [{name: c}]\n", "o/charts/c/Chart.yaml": b""},
+        {"o/charts/c/evil.yaml": "../../../../outside.yaml"},
+    ).write(tmp_path / "a")
+    with pytest.raises(UnsafePathError) as info:
+        overlay_checksum(repo / "o", root=repo)
+    assert "o/kustomization.yaml:1 (helm chart c)" == info.value.referrer
+    repo = FileTree({"x/kustomization.yaml": b""}, {"o/kustomization.yaml": "../../k.yaml"}).write(
+        tmp_path / "b"
+    )
+    with pytest.raises(UnsafePathError) as info:
+        overlay_checksum(repo / "o", root=repo)
+    assert "the kustomization file of o" == info.value.referrer
+
+
+def test_root_only_refuses_a_kustomization_file_linked_from_elsewhere(tmp_path: Path) -> None:
+    """The kustomization file itself is loaded under the restriction too, as in kustomize."""
+    repo = FileTree(
+        {"x/kustomization.yaml": b""}, {"o/kustomization.yaml": "../x/kustomization.yaml"}
+    )
+    root = repo.write(tmp_path)
+    with pytest.raises(MalformedKustomization, match=r"it is a link to x/kustomization\.yaml"):
+        overlay_checksum(root / "o", root=root)
+    assert ["o/kustomization.yaml"] == list(
+        overlay_checksum(root / "o", root=root, load_restrictor="none").files
+    )

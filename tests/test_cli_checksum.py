@@ -131,3 +131,64 @@ def test_the_progress_bar_shows_on_a_terminal(
     out, err = capsys.readouterr()
     assert out.startswith("xxh3-128:")
     assert "files" in err
+
+
+FLUX_STYLE = FileTree(
+    {
+        "apps/staging/kustomization.yaml": b"resources: [../base.yaml]\n",
+        "apps/base.yaml": b"kind: ConfigMap\n",
+        ".git/HEAD": b"ref: refs/heads/main\n",
+    }
+)
+
+
+def test_overlay_root_defaults_to_the_git_work_tree_wherever_the_command_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the repository, from its parent and from inside the overlay: one digest."""
+    repo = FLUX_STYLE.write(tmp_path / "repo")
+    digests = []
+    for where, path in ((repo, "apps/staging"), (tmp_path, "repo/apps/staging"), (repo, ".")):
+        monkeypatch.chdir(where if path != "." else repo / "apps/staging")
+        args = ["checksum", "--overlay", path, "--load-restrictor", "none"]
+        assert main(args) == 0
+        digests.append(capsys.readouterr().out)
+    assert 1 == len(set(digests))
+
+
+def test_overlay_outside_a_work_tree_asks_for_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without .git above the overlay and without --root, the error says what to give."""
+    repo = REPO.write(tmp_path / "repo")
+    assert main(["checksum", "--overlay", str(repo / "overlays/dev")]) == 2
+    assert "is not inside a git work tree: give --root" in capsys.readouterr().err
+
+
+def test_load_restrictor_root_only_refuses_and_none_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--load-restrictor: the default refuses a file beside the overlay, none hashes it."""
+    repo = FLUX_STYLE.write(tmp_path / "repo")
+    overlay = str(repo / "apps/staging")
+    assert main(["checksum", "--overlay", overlay]) == 2
+    assert "is not in or below apps/staging" in capsys.readouterr().err
+    manifest = tmp_path / "none.json"
+    args = ["checksum", "--overlay", overlay, "--load-restrictor", "none"]
+    assert main([*args, "--manifest", str(manifest)]) == 0
+    assert "load-restrictor=none" == Checksum.from_json(manifest.read_text()).mode
+
+
+def test_diff_of_two_load_restrictors_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Manifests of two modes cannot be diffed file by file: status 2, both modes named."""
+    repo = REPO.write(tmp_path / "repo")
+    overlay, root = str(repo / "overlays/dev"), str(repo)
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    assert main(["checksum", "--overlay", overlay, "--root", root, "--manifest", str(one)]) == 0
+    args = ["checksum", "--overlay", overlay, "--root", root, "--load-restrictor", "none"]
+    assert main([*args, "--manifest", str(two)]) == 0
+    capsys.readouterr()
+    assert main(["diff", str(one), str(two)]) == 2
+    assert "(format 1, load-restrictor=none)" in capsys.readouterr().err

@@ -35,7 +35,7 @@ _UNTIL_CAUGHT = settings(max_examples=20, database=None, phases=[Phase.generate]
 Outcome = tuple[str, str]
 """``("built", yaml)`` or ``("failed", kustomize's message)``."""
 
-Reader = Callable[[Path, str], tuple[str, frozenset[str] | None]]
+Reader = Callable[[BuildableRepo, Path, str], tuple[str, frozenset[str] | None]]
 """What a checksum says of *overlay* under *root*: its digest, and its files if it lists them."""
 
 
@@ -50,15 +50,15 @@ def _build(kustomize: Kustomize, root: Path, repo: BuildableRepo, overlay: str) 
     return "built", built
 
 
-def _syncsafe(root: Path, overlay: str) -> tuple[str, frozenset[str] | None]:
+def _syncsafe(repo: BuildableRepo, root: Path, overlay: str) -> tuple[str, frozenset[str] | None]:
     try:
-        result = overlay_checksum(root / overlay, root=root)
+        result = overlay_checksum(root / overlay, root=root, load_restrictor=repo.load_restrictor)
     except (SyncsafeError, OSError) as exc:  # a deleted file: the checksum notices it
         return f"error: {type(exc).__name__}: {exc}", None
     return result.digest, frozenset(result.files)
 
 
-def _buggy(root: Path, overlay: str) -> tuple[str, frozenset[str] | None]:
+def _buggy(_: BuildableRepo, root: Path, overlay: str) -> tuple[str, frozenset[str] | None]:
     return buggy.checksum(root / overlay), None
 
 
@@ -90,7 +90,7 @@ def check_differential(repo: BuildableRepo, kustomize: Kustomize, read: Reader) 
         write_helm(root.parent)
         builds = {o: _build(kustomize, root, repo, o) for o in repo.overlays}
         assert dict.fromkeys(repo.overlays, "built") == {o: b[0] for o, b in builds.items()}, builds
-        before = {o: read(root, o) for o in repo.overlays}
+        before = {o: read(repo, root, o) for o in repo.overlays}
         for overlay, (_, files) in before.items():
             if files is not None:  # the other direction: nothing hashed but real, read files
                 assert files <= _regular_files(root), overlay
@@ -110,7 +110,7 @@ def check_differential(repo: BuildableRepo, kustomize: Kustomize, read: Reader) 
                         continue
                     seen.add(overlay)
                     assert hashed or files is None, f"{overlay}: {relative} {what}, not hashed"
-                    assert digest != read(root, overlay)[0], f"{overlay}: {relative} {what}"
+                    assert digest != read(repo, root, overlay)[0], f"{overlay}: {relative} {what}"
                 path.write_text(original)
 
 
@@ -145,8 +145,10 @@ def test_the_property_catches_the_incident_checksum(kustomize: Kustomize) -> Non
 def test_the_property_catches_a_closure_that_skips_bases(kustomize: Kustomize) -> None:
     """A closure narrowed to the overlay's own directory misses base edits; the property sees it."""
 
-    def narrowed(root: Path, overlay: str) -> tuple[str, frozenset[str] | None]:
-        digest, files = _syncsafe(root, overlay)
+    def narrowed(
+        repo: BuildableRepo, root: Path, overlay: str
+    ) -> tuple[str, frozenset[str] | None]:
+        digest, files = _syncsafe(repo, root, overlay)
         return digest, None if files is None else frozenset(
             f for f in files if f.startswith(overlay)
         )

@@ -36,6 +36,7 @@ _EXPORTS: Final[dict[str, str]] = {
     # syncsafe.checksum
     "CHECKSUM_ALGORITHMS": "syncsafe.checksum",
     "CHECKSUM_FORMAT_VERSION": "syncsafe.checksum",
+    "LOAD_RESTRICTORS": "syncsafe.checksum",
     "Changes": "syncsafe.checksum",
     "Checksum": "syncsafe.checksum",
     "ChecksumCache": "syncsafe.checksum",
@@ -121,6 +122,7 @@ _EXPORTS: Final[dict[str, str]] = {
 __all__ = [
     "CHECKSUM_ALGORITHMS",
     "CHECKSUM_FORMAT_VERSION",
+    "LOAD_RESTRICTORS",
     "PRODUCTION_WORDS",
     "SYNC_EVENT_REASONS",
     "TOTAL_ANNOTATION_SIZE_LIMIT",
@@ -225,6 +227,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.annotations import validate_label_value as validate_label_value
     from syncsafe.checksum import CHECKSUM_ALGORITHMS as CHECKSUM_ALGORITHMS
     from syncsafe.checksum import CHECKSUM_FORMAT_VERSION as CHECKSUM_FORMAT_VERSION
+    from syncsafe.checksum import LOAD_RESTRICTORS as LOAD_RESTRICTORS
     from syncsafe.checksum import Changes as Changes
     from syncsafe.checksum import Checksum as Checksum
     from syncsafe.checksum import ChecksumCache as ChecksumCache

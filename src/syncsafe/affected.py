@@ -17,6 +17,8 @@ renamed file is not missed.
 - :func:`affected_overlays`: the affected kustomization directories, each
   with the changed files it reads (:class:`AffectedOverlay`).
 
+Closures are computed with load restrictor ``none``: every file any
+deploying tool could read, whether Argo CD's default would refuse it or not.
 A changed symlink affects whatever is read through it: its target, resolved
 in the tree it is in, counts as changed too. A kustomization whose closure
 cannot be computed (a reference to a missing file, a link out of the
@@ -263,7 +265,8 @@ def affected_overlays(
             if directory not in found[at]:
                 continue
             try:
-                closure = overlay_checksum(Path(tree, directory), root=tree)
+                # Load restrictor none: every file kustomize could read, refused or not.
+                closure = overlay_checksum(Path(tree, directory), root=tree, load_restrictor="none")
             except (SyncsafeError, OSError) as exc:
                 errors.append(f"{at}: {exc}")
                 continue

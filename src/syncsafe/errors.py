@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Sequence
+from typing import Any, SupportsIndex
 
 __all__ = [
     "AbsoluteSymlinkError",
@@ -126,18 +127,41 @@ class UnsafePathError(SyncsafeError, ValueError):
     The base of every path-safety error: ``except UnsafePathError`` catches an
     escape, an absolute link, a loop, a special file and a dangling link alike.
     Raised before anything outside the root is opened.
+
+    ``referrer``, when set, names what made the path be read — for the
+    overlay checksum the kustomization file, line and field that refer to
+    it — and leads the message.
     """
+
+    referrer: str | None = None
 
     def __init__(self, path: str, rule: str) -> None:
         super().__init__(path, rule)
         self.path = path
         self.rule = rule
 
+    def with_referrer(self, referrer: str) -> UnsafePathError:
+        """This error, its message led by *referrer* (what referred to the path)."""
+        self.referrer = referrer
+        return self
+
     def __str__(self) -> str:
+        message = self._message()
+        return message if self.referrer is None else f"{self.referrer}: {message}"
+
+    def _message(self) -> str:
         return f"{self.path}: {self.rule}"
 
     def __reduce__(self) -> tuple[type[UnsafePathError], tuple[str | None, ...]]:
         return type(self), (self.path, self.rule)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        # each kind declares its fields in __reduce__; the referrer rides along as state
+        reduced = self.__reduce__()
+        assert isinstance(reduced, tuple)  # noqa: S101 - ours always are
+        if self.referrer is None:
+            return reduced
+        return (*reduced[:2], {"referrer": self.referrer})
 
 
 class PathEscapeError(UnsafePathError):
@@ -154,7 +178,7 @@ class PathEscapeError(UnsafePathError):
         super().__init__(path, rule)
         self.target = target
 
-    def __str__(self) -> str:
+    def _message(self) -> str:
         if self.target is None:
             return f"{self.path} {self.rule}"
         return f"{self.path} -> {self.target} {self.rule}"
@@ -176,7 +200,7 @@ class AbsoluteSymlinkError(UnsafePathError):
         super().__init__(path, "absolute symlink targets are rejected (allow_absolute=False)")
         self.target = target
 
-    def __str__(self) -> str:
+    def _message(self) -> str:
         return f"{self.path} -> {self.target}: {self.rule}"
 
     def __reduce__(self) -> tuple[type[AbsoluteSymlinkError], tuple[str, str]]:
@@ -203,7 +227,7 @@ class SymlinkLoopError(UnsafePathError):
         self.target = target
         self.ancestor = ancestor
 
-    def __str__(self) -> str:
+    def _message(self) -> str:
         return f"{self.path} -> {self.target}: {self.rule}"
 
     def __reduce__(self) -> tuple[type[SymlinkLoopError], tuple[str, str, str | None]]:
@@ -240,7 +264,7 @@ class DanglingSymlinkError(UnsafePathError, FileNotFoundError):
         # set the fields an ``except FileNotFoundError`` handler looks at.
         self.errno, self.strerror, self.filename = errno.ENOENT, self.rule, path
 
-    def __str__(self) -> str:
+    def _message(self) -> str:
         return f"{self.path} -> {self.target}: {self.rule}"
 
     def __reduce__(self) -> tuple[type[DanglingSymlinkError], tuple[str, str]]:
@@ -366,7 +390,7 @@ class CorruptManifest(SyncsafeError, ValueError):
 
 
 class IncomparableChecksums(SyncsafeError, ValueError):
-    """Two checksums of different algorithms or format versions were compared file by file."""
+    """Two checksums of different algorithms, formats or modes were compared file by file."""
 
     def __init__(self, left: str, right: str) -> None:
         super().__init__(left, right)
@@ -376,7 +400,7 @@ class IncomparableChecksums(SyncsafeError, ValueError):
     def __str__(self) -> str:
         return (
             f"cannot diff a {self.left} checksum against a {self.right} checksum: "
-            "per-file digests only compare within one algorithm and format"
+            "per-file digests only compare within one algorithm, format and mode"
         )
 
     def __reduce__(self) -> tuple[type[IncomparableChecksums], tuple[str, str]]:

@@ -14,6 +14,7 @@ from syncsafe._cli import add_command, writing_to
 from syncsafe._cli._json import add_exclude
 from syncsafe.checksum import (
     CHECKSUM_ALGORITHMS,
+    LOAD_RESTRICTORS,
     Checksum,
     ChecksumCache,
     checksum,
@@ -45,12 +46,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("path", metavar="PATH", help="the tree or overlay directory")
     parser.add_argument(
-        "--root", metavar="ROOT", help="the boundary symlinks may not leave (default: PATH)"
+        "--root",
+        metavar="ROOT",
+        help=(
+            "the boundary symlinks may not leave (default: PATH; with --overlay, "
+            "the git work tree PATH is in)"
+        ),
     )
     parser.add_argument(
         "--overlay",
         action="store_true",
-        help="hash only what a kustomize build of PATH reads (ROOT defaults to .)",
+        help="hash only what a kustomize build of PATH reads",
+    )
+    parser.add_argument(
+        "--load-restrictor",
+        choices=LOAD_RESTRICTORS,
+        default=LOAD_RESTRICTORS[0],
+        help=(
+            "with --overlay: kustomize's load restrictor; root-only (kustomize's and "
+            "Argo CD's default) or none (Flux's); default: %(default)s"
+        ),
     )
     parser.add_argument(
         "--annotation-key", metavar="KEY", help="the annotation the digest is stored in"
@@ -121,18 +136,43 @@ def _require_directory(path: str) -> None:
         raise OSError(code, os.strerror(code), path)
 
 
+def work_tree(path: str) -> str | None:
+    """
+    The git work tree *path* is in: the nearest directory at or above it holding ``.git``.
+
+    Found by looking, without running git; ``.git`` may be a directory or,
+    in a linked work tree or a submodule, a file. The path is taken
+    lexically (absolute, links not resolved), so the root keeps the names
+    the caller used.
+    """
+    here = Path(os.path.abspath(path))  # noqa: PTH100 - lexical on purpose
+    for directory in (here, *here.parents):
+        if (directory / ".git").exists():
+            return str(directory)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the digest (or the manifest); write the manifest if asked."""
     if args.root is not None:
         # Checked here: a missing root would otherwise read as "PATH resolves outside the root".
         _require_directory(args.root)
     if args.overlay:
+        root = args.root if args.root is not None else work_tree(args.path)
+        if root is None:
+            print(
+                f"syncsafe checksum: error: {args.path} is not inside a git work tree: "
+                "give --root, the directory the overlay's paths must stay inside",
+                file=sys.stderr,
+            )
+            return 2
         result = overlay_checksum(
-            args.path,
-            root="." if args.root is None else args.root,
+            os.path.abspath(args.path),  # noqa: PTH100 - PATH is relative to here, not to ROOT
+            root=root,
             annotation_key=args.annotation_key,
             algorithm=args.algorithm,
             allow_remote=not args.no_remote,
+            load_restrictor=args.load_restrictor,
         )
     else:
         result = _tree(args)

@@ -6,7 +6,8 @@ Tree checksums that cannot miss a change: canonical, location-independent, compl
   root), hidden files included, ``.git`` and ``.sourceignore`` patterns
   excluded;
 - :func:`overlay_checksum`: exactly the files ``kustomize build`` reads for an
-  overlay, remote bases listed;
+  overlay, remote bases listed, under kustomize's load restrictor
+  (:data:`LOAD_RESTRICTORS`);
 - :class:`Checksum`: the digest (``"xxh3-128:<hex>"``, the algorithm named
   in it), the manifest of per-file digests, :meth:`~Checksum.diff`, a JSON
   round trip and the comparison with an annotation's value;
@@ -26,13 +27,14 @@ from __future__ import annotations
 from syncsafe.checksum._algorithms import CHECKSUM_ALGORITHMS
 from syncsafe.checksum._cache import ChecksumCache, ChecksumCacheWarning
 from syncsafe.checksum._format import FORMAT_VERSION as CHECKSUM_FORMAT_VERSION
-from syncsafe.checksum._overlay import overlay_checksum
+from syncsafe.checksum._overlay import LOAD_RESTRICTORS, overlay_checksum
 from syncsafe.checksum._tree import checksum
 from syncsafe.checksum._value import Changes, Checksum
 
 __all__ = [
     "CHECKSUM_ALGORITHMS",
     "CHECKSUM_FORMAT_VERSION",
+    "LOAD_RESTRICTORS",
     "Changes",
     "Checksum",
     "ChecksumCache",

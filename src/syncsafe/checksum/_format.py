@@ -6,6 +6,7 @@ The whole specification is ``docs/reference/checksum-format.md``; in short::
     field(x)  = len(x) as 8 bytes, big-endian || x
     header    = field("syncsafe-checksum") || field("1") || field(algorithm)
                 || field(annotation key, or empty)
+                [|| field("m") || field(mode) || field("")]   only for a non-default mode
     file      = field("f") || field(path) || field(digest of the content)
     remote    = field("r") || field(reference) || field("")
     encoding  = header || files sorted by path bytes || remotes sorted by bytes
@@ -31,6 +32,7 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "TAG_FILE",
+    "TAG_MODE",
     "TAG_REMOTE",
     "encode",
     "encode_sorted",
@@ -44,6 +46,7 @@ FORMAT_NAME: Final = "syncsafe-checksum"
 FORMAT_VERSION: Final = 1
 TAG_FILE: Final = b"f"
 TAG_REMOTE: Final = b"r"
+TAG_MODE: Final = b"m"
 
 _FILE_TAG_FIELD: Final = len(TAG_FILE).to_bytes(8, "big") + TAG_FILE
 _REMOTE_TAG_FIELD: Final = len(TAG_REMOTE).to_bytes(8, "big") + TAG_REMOTE
@@ -75,6 +78,7 @@ def encode(
     annotation_key: str | None,
     files: Iterable[tuple[bytes, bytes]],
     remote: Iterable[str] = (),
+    mode: str | None = None,
 ) -> bytes:
     """
     The canonical encoding: header, then *files* and *remote* sorted by bytes.
@@ -84,7 +88,12 @@ def encode(
     """
     ordered = sorted(files)
     return encode_sorted(
-        algorithm, annotation_key, [p for p, _ in ordered], [d for _, d in ordered], remote
+        algorithm,
+        annotation_key,
+        [p for p, _ in ordered],
+        [d for _, d in ordered],
+        remote,
+        mode=mode,
     )
 
 
@@ -94,8 +103,16 @@ def encode_sorted(
     paths: list[bytes],
     digests: list[bytes],
     remote: Iterable[str] = (),
+    *,
+    mode: str | None = None,
 ) -> bytes:
-    """:func:`encode` for *paths* already sorted (and unique), with their *digests*."""
+    """
+    :func:`encode` for *paths* already sorted (and unique), with their *digests*.
+
+    *mode* names a way of reading other than the default (an overlay built
+    with ``load-restrictor=none``); it is a header entry tagged ``m``, absent
+    for the default, so the default's digests are those it always had.
+    """
     parts = [
         field(FORMAT_NAME.encode()),
         field(str(FORMAT_VERSION).encode()),
@@ -103,6 +120,8 @@ def encode_sorted(
         field(b"" if annotation_key is None else annotation_key.encode()),
     ]
     extend = parts.extend
+    if mode is not None:
+        extend((field(TAG_MODE), field(mode.encode()), field(b"")))
     if len(paths) != len(digests):
         msg = f"{len(paths)} paths but {len(digests)} digests"
         raise ValueError(msg)
@@ -123,7 +142,8 @@ def tree_digest(
     annotation_key: str | None,
     files: Iterable[tuple[bytes, bytes]],
     remote: Iterable[str] = (),
+    mode: str | None = None,
 ) -> str:
     """``"<algorithm>:<hex>"``: the hash of :func:`encode` with *algorithm* itself."""
-    encoded = encode(algorithm.name, annotation_key, files, remote)
+    encoded = encode(algorithm.name, annotation_key, files, remote, mode)
     return f"{algorithm.name}:{algorithm.oneshot(encoded).hex()}"

@@ -131,7 +131,10 @@ class _Reader:
     def mapping(self, node: yaml.Node, what: str) -> dict[str, yaml.Node]:
         if not isinstance(node, yaml.MappingNode):
             raise self.error(node, f"{what} must be a mapping")
-        self.loader.flatten_mapping(node)  # resolve YAML merge keys (<<) like a load would
+        try:
+            self.loader.flatten_mapping(node)  # resolve YAML merge keys (<<) like a load would
+        except yaml.YAMLError as exc:  # e.g. "<<: 1": a merge needs mappings
+            raise _yaml_error(exc, self.display) from None
         result: dict[str, yaml.Node] = {}
         for key, value in node.value:
             if not isinstance(key, yaml.ScalarNode) or key.tag != _STR:

@@ -21,7 +21,9 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Literal, final
 
 from syncsafe._fs import Dir, Resolved, Root, identity, open_resolved, resolve_from
 from syncsafe.annotations import AnnotationKey
@@ -38,19 +40,41 @@ from syncsafe.checksum._kustomize import (
 from syncsafe.checksum._location import relative_inside
 from syncsafe.checksum._tree import hash_stream
 from syncsafe.checksum._value import Checksum
-from syncsafe.errors import MalformedKustomization, RemoteReferenceRefused
+from syncsafe.errors import MalformedKustomization, RemoteReferenceRefused, UnsafePathError
 from syncsafe.walk import _walk
 
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath
 
-__all__ = ["overlay_checksum"]
+__all__ = ["LOAD_RESTRICTORS", "LoadRestrictor", "overlay_checksum"]
+
+LoadRestrictor = Literal["root-only", "none"]
+"""kustomize's load restrictor: ``LoadRestrictionsRootOnly`` or ``LoadRestrictionsNone``."""
+LOAD_RESTRICTORS: Final[tuple[LoadRestrictor, ...]] = ("root-only", "none")
+"""
+The values of ``overlay_checksum(load_restrictor=...)``, the default first.
+
+``root-only`` is kustomize's ``LoadRestrictionsRootOnly`` (its default, and
+Argo CD's); ``none`` is ``LoadRestrictionsNone`` (what Flux builds with).
+"""
 
 # Certainly remote, whether or not a local path of that name exists.
 _URL: Final = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|git@|git::)")
 # Remote when no such local path exists: kustomize tries the file system first.
 _HOSTED: Final = re.compile(r"^(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}(?::\d+)?/")
 _CHUNK: Final = 1 << 20
+
+
+@final
+class _Frame:
+    """A kustomization being followed: its directory and the steps left to take."""
+
+    __slots__ = ("after", "rel", "steps")
+
+    def __init__(self, rel: str, steps: Iterator[None], after: Callable[[], None] | None) -> None:
+        self.rel = rel
+        self.steps = steps
+        self.after = after
 
 
 class _Closure:
@@ -64,17 +88,36 @@ class _Closure:
     and every file opened relative to the directory descriptor the
     resolution ended in. No path string is walked again after a check, so a
     directory swapped for a symlink meanwhile is refused, never followed.
+
+    The kustomizations being built form an explicit stack, not a recursion,
+    so a chain of bases of any length is followed; a base that is, or
+    contains, one on the stack is a cycle, as kustomize says.
     """
 
-    def __init__(self, root: Root, algorithm: Algorithm, *, allow_remote: bool) -> None:
+    def __init__(
+        self, root: Root, algorithm: Algorithm, *, allow_remote: bool, root_only: bool = True
+    ) -> None:
         self.root = root
+        self.root_only = root_only
         self.algorithm = algorithm
         self.allow_remote = allow_remote
         self.files: dict[str, bytes] = {}
         self.remote: set[str] = set()
         self.directories: set[str] = set()
         self.parsed: dict[str, tuple[Dir, Kustomization]] = {}
+        self.stack: list[_Frame] = []
         self.buffer = memoryview(bytearray(_CHUNK))
+
+    def run(self, start: Resolved) -> None:
+        """Follow the overlay at *start* and everything it reaches."""
+        self.enter(start, None, None)
+        stack = self.stack
+        while stack:
+            frame = stack[-1]
+            if next(frame.steps, _DONE) is _DONE:
+                stack.pop()
+                if frame.after is not None:
+                    frame.after()
 
     def resolve(self, start: Dir, path: str, label: str) -> Resolved:
         """*path* resolved from directory *start*; the caller releases the result."""
@@ -98,6 +141,33 @@ class _Closure:
             size = os.fstat(file.fileno()).st_size
             self.files[rel] = hash_stream(file, size, rel, self.algorithm, self.buffer)
 
+    def restrict(self, res: Resolved, directory: Dir, kustomization: str, ref: Reference) -> None:
+        """
+        Under ``root-only``, refuse a file whose physical place is not in or below *directory*.
+
+        kustomize's ``LoadRestrictionsRootOnly`` (its default, and Argo CD's):
+        every file it loads (resources, patches, generator inputs, values
+        files, plugin configs) must resolve, links followed, in or below the
+        directory of the kustomization that names it. Bases and components
+        are kustomizations of their own and are not restricted; neither is a
+        chart directory, which helm reads.
+        """
+        if not self.root_only:
+            return
+        rel = directory.rel()
+        physical = "/".join(res.names())
+        if rel == "." or physical.startswith(rel + "/"):
+            return
+        res.release()
+        raise MalformedKustomization(
+            kustomization,
+            f"{ref.field}: security; file {ref.value} ({physical}) is not in or below {rel}: "
+            "kustomize refuses it by default (load_restrictor='root-only'); "
+            "Flux builds with 'none'",
+            ref.line,
+            ref.column,
+        )
+
     def kustomization_files(self, node: Dir, rel: str) -> list[tuple[str, bytes]]:
         """The kustomization files in directory *node* (at *rel*), with their content."""
         found: list[tuple[str, bytes]] = []
@@ -108,8 +178,24 @@ class _Closure:
                 at = self.resolve(node, name, candidate)
             except FileNotFoundError:
                 continue
+            except UnsafePathError as exc:
+                raise exc.with_referrer(f"the kustomization file of {rel}") from None
             try:
-                data, stat = self.read(at, candidate)
+                if at.kind == "dir":
+                    raise MalformedKustomization(
+                        candidate, "is a directory: a kustomization file must be a file"
+                    )
+                physical = "/".join(at.names())
+                if self.root_only and rel != "." and not physical.startswith(rel + "/"):
+                    raise MalformedKustomization(
+                        candidate,
+                        f"security; it is a link to {physical}, not in or below {rel}: "
+                        "kustomize refuses it by default (load_restrictor='root-only')",
+                    )
+                try:
+                    data, stat = self.read(at, candidate)
+                except UnsafePathError as exc:
+                    raise exc.with_referrer(f"the kustomization file of {rel}") from None
             finally:
                 at.release()
             if (stat.st_dev, stat.st_ino) in seen:  # one file, case-insensitive names
@@ -118,19 +204,46 @@ class _Closure:
             found.append((candidate, data))
         return found
 
-    def directory(self, res: Resolved, referrer: tuple[str, Reference] | None) -> None:
-        """Read the kustomization in the directory *res* resolved to, and follow it."""
+    def cycle(self, rel: str, referrer: tuple[str, Reference]) -> None:
+        """Raise if directory *rel* is, or contains, a kustomization being built, as kustomize."""
+        for frame in self.stack:
+            built = frame.rel
+            if rel in {".", built} or built.startswith(rel + "/"):
+                chain = " -> ".join([*(f.rel for f in self.stack), rel])
+                parent, ref = referrer
+                what = "is" if rel == built else f"contains {built}, which is"
+                raise MalformedKustomization(
+                    parent,
+                    f"{ref.field}: {ref.value}: cycle detected: {rel} {what} being built ({chain})",
+                    ref.line,
+                    ref.column,
+                )
+
+    def enter(
+        self,
+        res: Resolved,
+        referrer: tuple[str, Reference] | None,
+        after: Callable[[], None] | None,
+    ) -> None:
+        """Read the kustomization in the directory *res* resolved to; push it to be followed."""
         node = res.node
         rel = node.rel()
         try:
+            if referrer is not None:
+                self.cycle(rel, referrer)
             if rel in self.directories:
-                return
-            self.directories.add(rel)
-            if node.ident is None:  # so that reopening it later checks it is still this one
-                node.ident = identity(node.fd)
-            found = self.kustomization_files(node, rel)
+                found = None
+            else:
+                self.directories.add(rel)
+                if node.ident is None:  # so that reopening it later checks it is the same
+                    node.ident = identity(node.fd)
+                found = self.kustomization_files(node, rel)
         finally:
             res.release()  # reopened from its parent, and checked, when next needed
+        if found is None:  # followed already
+            if after is not None:
+                after()
+            return
         if not found:
             where = "the overlay" if referrer is None else referrer[1].value
             problem = (
@@ -151,14 +264,16 @@ class _Closure:
         self.files[path] = self.algorithm.oneshot(data)
         kustomization = parse_kustomization(data, path)
         self.parsed[rel] = (node, kustomization)
-        self.named(node, path, kustomization, kustomization.chart_home)
+        steps = self.steps(node, path, kustomization, kustomization.chart_home)
+        self.stack.append(_Frame(rel, steps, after))
 
-    def named(
+    def steps(
         self, directory: Dir, display: str, named: Kustomization | PluginConfigs, home: str
-    ) -> None:
-        """Follow what a kustomization, or a set of plugin configs it lists, names."""
+    ) -> Iterator[None]:
+        """Follow what a kustomization, or a set of plugin configs it lists, names, step by step."""
         for reference in named.references:
             self.follow(directory, display, reference)
+            yield  # a base it entered is on the stack now: the loop follows it first
         for chart in named.charts:
             self.chart(directory, display, chart.home or home, chart)
         for plugin in named.unhashable:
@@ -166,7 +281,9 @@ class _Closure:
 
     def configs(self, directory: Dir, data: bytes, display: str) -> None:
         """The plugin configs in *data* (file *display*), listed by *directory*'s kustomization."""
-        self.named(directory, display, parse_plugin_configs(data, display), "charts")
+        # configs name files and charts only, never a directory to enter
+        for _ in self.steps(directory, display, parse_plugin_configs(data, display), "charts"):
+            pass
 
     def configs_made_by(self, listing: Dir, rel: str) -> None:
         """
@@ -206,6 +323,10 @@ class _Closure:
         if _URL.match(value):
             self.add_remote(kustomization, value)
             return
+        if "\0" in value:
+            raise MalformedKustomization(
+                kustomization, f"{ref.field}: {value!r} holds a NUL byte", ref.line, ref.column
+            )
         if posixpath.isabs(value):
             raise MalformedKustomization(
                 kustomization,
@@ -219,6 +340,7 @@ class _Closure:
         clean = posixpath.normpath(value)
         base = directory.rel()
         label = posixpath.normpath(posixpath.join(base, value))
+        where = _where(kustomization, ref)
         try:
             res = self.resolve(directory, clean, label)
         except FileNotFoundError:
@@ -231,6 +353,26 @@ class _Closure:
                 ref.line,
                 ref.column,
             ) from None
+        except UnsafePathError as exc:
+            raise exc.with_referrer(where) from None
+        except OSError as exc:  # a file used as a directory, a name too long: kustomize fails
+            raise MalformedKustomization(
+                kustomization,
+                f"{ref.field}: {value} cannot be read: {exc.strerror or exc}",
+                ref.line,
+                ref.column,
+            ) from None
+        try:
+            self.reached(res, directory, kustomization, ref, label)
+        except UnsafePathError as exc:
+            raise (exc if exc.referrer else exc.with_referrer(where)) from None
+
+    def reached(
+        self, res: Resolved, directory: Dir, kustomization: str, ref: Reference, label: str
+    ) -> None:
+        """Use what *ref* resolved to: hash a file, read configs, or enter a base."""
+        if res.kind != "dir":
+            self.restrict(res, directory, kustomization, ref)
         if res.kind != "dir" and ref.kind == "plugin":
             physical = "/".join(res.names())
             try:
@@ -246,30 +388,50 @@ class _Closure:
                 res.release()
         elif ref.kind != "file":
             physical = "/".join(res.names())
-            self.directory(res, (kustomization, ref))
+            after = None
             if ref.kind == "plugin":
-                self.configs_made_by(directory, physical)
+
+                def after() -> None:
+                    self.configs_made_by(directory, physical)
+
+            self.enter(res, (kustomization, ref), after)
         else:
             res.release()
             raise MalformedKustomization(
                 kustomization,
-                f"{ref.field}: {value} is a directory, a file is expected",
+                f"{ref.field}: {ref.value} is a directory, a file is expected",
                 ref.line,
                 ref.column,
             )
 
-    def chart(self, directory: Dir, kustomization: str, home: str, chart: Chart) -> None:
+    def chart(  # noqa: C901 - one case per way a chart can be found or refused
+        self, directory: Dir, kustomization: str, home: str, chart: Chart
+    ) -> None:
         """A helm chart: hashed when it is in the chart home, else remote (pulled)."""
+        where = f"{kustomization}:{chart.line} (helm chart {chart.name})"
+        if "\0" in chart.name or "\0" in home:
+            raise MalformedKustomization(
+                kustomization, f"helm chart {chart.name!r}: a NUL byte in its path", chart.line
+            )
         base = posixpath.normpath(posixpath.join(directory.rel(), home))
         candidates = [f"{home}/{chart.name}"]
         if chart.version:
             candidates.insert(0, f"{home}/{chart.name}-{chart.version}/{chart.name}")
         for candidate in candidates:
             label = posixpath.normpath(posixpath.join(directory.rel(), candidate))
+            if posixpath.isabs(candidate):
+                raise MalformedKustomization(
+                    kustomization,
+                    f"helm chart {chart.name}: {candidate} is absolute; a chart home must be "
+                    "relative to the kustomization so that it stays inside the checkout",
+                    chart.line,
+                )
             try:
                 res = self.resolve(directory, posixpath.normpath(candidate), label)
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 continue
+            except UnsafePathError as exc:
+                raise exc.with_referrer(where) from None
             try:
                 if res.kind != "dir":
                     continue
@@ -279,11 +441,14 @@ class _Closure:
                 physical = "/".join(res.names())
             finally:
                 res.release()
-            for entry in _walk(below, None):
-                rel = f"{physical}/{entry.path}"
-                with entry.open() as file:
-                    digest = hash_stream(file, entry.size, rel, self.algorithm, self.buffer)
-                self.files[rel] = digest
+            try:
+                for entry in _walk(below, None):
+                    rel = f"{physical}/{entry.path}"
+                    with entry.open() as file:
+                        digest = hash_stream(file, entry.size, rel, self.algorithm, self.buffer)
+                    self.files[rel] = digest
+            except UnsafePathError as exc:
+                raise exc.with_referrer(where) from None
             return
         if chart.repo is None:
             raise MalformedKustomization(
@@ -293,6 +458,17 @@ class _Closure:
             )
         version = f"@{chart.version}" if chart.version else ""
         self.add_remote(kustomization, f"helm:{chart.repo}#{chart.name}{version}")
+
+
+_DONE: Final = object()
+
+
+def _where(kustomization: str, ref: Reference) -> str:
+    """Where a reference is made, as an error names it: ``file:line:column (field: value)``."""
+    at = kustomization
+    if ref.line is not None:
+        at += f":{ref.line}" + ("" if ref.column is None else f":{ref.column}")
+    return f"{at} ({ref.field}: {ref.value})"
 
 
 def _relative_to(directory: Dir, display: str) -> str:
@@ -310,9 +486,23 @@ def overlay_checksum(
     annotation_key: str | AnnotationKey | None = None,
     algorithm: str = DEFAULT_ALGORITHM,
     allow_remote: bool = True,
+    load_restrictor: LoadRestrictor = "root-only",
 ) -> Checksum:
     """
     The checksum of exactly the files ``kustomize build overlay`` reads, inside *root*.
+
+    *overlay* is the overlay's directory; a relative *overlay* is a path
+    inside *root* (``overlay_checksum("apps/staging", root=repo)``), never
+    resolved against the current directory.
+
+    *load_restrictor* is kustomize's: ``"root-only"`` (kustomize's default,
+    and Argo CD's) refuses, with a :class:`~syncsafe.MalformedKustomization`
+    naming the file and the kustomization directory, a file that resolves
+    outside the directory of the kustomization that names it; ``"none"``
+    (what Flux builds with) reads it. A checksum made with ``"none"`` names
+    that mode in its header (``mode="load-restrictor=none"``), so it never
+    compares equal to one of the default mode; the default's digest is the
+    one it always had.
 
     The overlay's kustomization file (``kustomization.yaml``,
     ``kustomization.yml`` or ``Kustomization``) is followed through
@@ -336,7 +526,16 @@ def overlay_checksum(
     enter the digest by name, or, with ``allow_remote=False``, raise
     :class:`~syncsafe.RemoteReferenceRefused` (with the reason).
     A malformed kustomization raises :class:`~syncsafe.MalformedKustomization`
-    naming the file and line; so does a reference to a file that does not exist.
+    naming the file and line; so does a reference to a file that does not
+    exist or cannot be read as kustomize would (a file used as a directory,
+    a NUL byte), a directory named like a kustomization file, and a cycle: a
+    base that is, or contains, a kustomization being built, as kustomize
+    reports it. A path-safety error (:class:`~syncsafe.UnsafePathError` and
+    its kinds) names, in its ``referrer``, the kustomization file, line and
+    field that led to the path. Those are the only errors it raises for what
+    the repository holds; a missing *overlay* or *root*, or a file the
+    process may not read, is the :class:`OSError` it is. Bases are followed
+    with an explicit stack, so a chain of any length is.
     """
     algo = get_algorithm(algorithm)
     key = None
@@ -346,10 +545,18 @@ def overlay_checksum(
             if isinstance(annotation_key, AnnotationKey)
             else AnnotationKey.parse(annotation_key)
         )
+    if load_restrictor not in LOAD_RESTRICTORS:
+        msg = (
+            f"load_restrictor must be one of {', '.join(LOAD_RESTRICTORS)}, not {load_restrictor!r}"
+        )
+        raise ValueError(msg)
     root_s = os.fspath(root)
+    if not Path(overlay).is_absolute():  # a path inside the root, wherever the process stands
+        overlay = os.path.join(root_s, overlay)  # noqa: PTH118 - lexical, as relative_inside
     rel = relative_inside(root_s, overlay) or "."
+    root_only = load_restrictor == "root-only"
     with Root(root_s) as opened:
-        closure = _Closure(opened, algo, allow_remote=allow_remote)
+        closure = _Closure(opened, algo, allow_remote=allow_remote, root_only=root_only)
         start = closure.resolve(opened.node, rel, rel)
         if start.kind != "dir":
             start.release()
@@ -357,7 +564,9 @@ def overlay_checksum(
             raise MalformedKustomization(
                 physical, "an overlay is a directory with a kustomization file"
             )
-        closure.directory(start, None)
+        closure.run(start)
     remote = tuple(sorted(closure.remote, key=str.encode))
     paths = list(closure.files)
-    return Checksum.from_hashed(algo, key, paths, [closure.files[p] for p in paths], remote)
+    mode = None if root_only else "load-restrictor=none"
+    digests = [closure.files[p] for p in paths]
+    return Checksum.from_hashed(algo, key, paths, digests, remote, mode=mode)

@@ -108,6 +108,13 @@ class Checksum:
     annotation_key: str | None = None
     """The annotation key the digest was computed for (it is part of the header)."""
     format_version: int = FORMAT_VERSION
+    mode: str | None = None
+    """
+    How the files were read, when not the default: ``"load-restrictor=none"``
+    for an overlay built without kustomize's load restriction. It is part of
+    the header, so checksums of two modes never compare equal, and
+    :meth:`diff` refuses to compare them.
+    """
 
     def __str__(self) -> str:
         return self.digest
@@ -119,6 +126,7 @@ class Checksum:
         files: Mapping[str, str],
         remote: tuple[str, ...] | list[str] = (),
         annotation_key: str | AnnotationKey | None = None,
+        mode: str | None = None,
     ) -> Checksum:
         """
         The checksum of a manifest: *files* maps path to hex content digest.
@@ -129,8 +137,8 @@ class Checksum:
         algo = get_algorithm(algorithm)
         key = None if annotation_key is None else str(_parse_key(annotation_key))
         pairs = [(path_bytes(p), bytes.fromhex(d)) for p, d in files.items()]
-        digest = tree_digest(algo, key, pairs, remote)
-        return cls(digest, algo.name, files, tuple(remote), key)
+        digest = tree_digest(algo, key, pairs, remote, mode)
+        return cls(digest, algo.name, files, tuple(remote), key, mode=mode)
 
     @classmethod
     def from_hashed(
@@ -140,6 +148,8 @@ class Checksum:
         paths: list[str],
         digests: list[bytes],
         remote: tuple[str, ...] = (),
+        *,
+        mode: str | None = None,
     ) -> Checksum:
         """The checksum of distinct *paths* with raw content *digests* (any order)."""
         raw = paths_bytes(paths)
@@ -148,10 +158,10 @@ class Checksum:
             raw = [raw[i] for i in order]
             paths = [paths[i] for i in order]
             digests = [digests[i] for i in order]
-        encoded = encode_sorted(algorithm.name, annotation_key, raw, digests, remote)
+        encoded = encode_sorted(algorithm.name, annotation_key, raw, digests, remote, mode=mode)
         digest = f"{algorithm.name}:{algorithm.oneshot(encoded).hex()}"
         files = _Files.presorted(dict(zip(paths, map(bytes.hex, digests), strict=True)))
-        return cls(digest, algorithm.name, files, remote, annotation_key)
+        return cls(digest, algorithm.name, files, remote, annotation_key, mode=mode)
 
     def diff(self, other: Checksum) -> Changes:
         """
@@ -161,13 +171,10 @@ class Checksum:
         different algorithms or format versions: their per-file digests
         cannot be compared.
         """
-        mine = (self.algorithm, self.format_version)
-        theirs = (other.algorithm, other.format_version)
+        mine = (self.algorithm, self.format_version, self.mode)
+        theirs = (other.algorithm, other.format_version, other.mode)
         if mine != theirs:
-            raise IncomparableChecksums(
-                f"{self.algorithm} (format {self.format_version})",
-                f"{other.algorithm} (format {other.format_version})",
-            )
+            raise IncomparableChecksums(self._kind(), other._kind())
         old, new = self.files, other.files
         added = [p for p in new if p not in old]
         removed = [p for p in old if p not in new]
@@ -180,6 +187,10 @@ class Checksum:
             removed=tuple(sorted(removed, key=path_bytes)),
             modified=tuple(sorted(modified, key=path_bytes)),
         )
+
+    def _kind(self) -> str:
+        mode = "" if self.mode is None else f", {self.mode}"
+        return f"{self.algorithm} (format {self.format_version}{mode})"
 
     def matches(self, stored: str | None) -> bool:
         """
@@ -219,6 +230,8 @@ class Checksum:
             "files": dict(self.files),
             "remote": list(self.remote),
         }
+        if self.mode is not None:  # absent for the default, so its manifests stay as they were
+            document["mode"] = self.mode
         return json.dumps(document, indent=indent, ensure_ascii=True)
 
     @classmethod
@@ -266,8 +279,9 @@ def _from_document(document: Any, source: str) -> Checksum:  # noqa: ANN401, C90
         raise bad(f"expected a JSON object, got {type(document).__name__}")
     if document.get("format") != FORMAT_NAME:
         raise bad(f"'format' must be {FORMAT_NAME!r}")
-    if set(document) != _FIELDS:
-        missing, extra = sorted(_FIELDS - set(document)), sorted(set(document) - _FIELDS)
+    if set(document) - {"mode"} != _FIELDS:
+        fields = set(document) - {"mode"}
+        missing, extra = sorted(_FIELDS - fields), sorted(fields - _FIELDS)
         raise bad(f"fields missing: {missing or 'none'}; unknown: {extra or 'none'}")
     version = document["version"]
     if version != FORMAT_VERSION or isinstance(version, bool):
@@ -281,8 +295,11 @@ def _from_document(document: Any, source: str) -> Checksum:  # noqa: ANN401, C90
         raise bad("'remote' must be a list of strings")
     if key is not None and not isinstance(key, str):
         raise bad("'annotation_key' must be a string or null")
+    mode = document.get("mode")
+    if mode is not None and (not isinstance(mode, str) or not mode):
+        raise bad("'mode' must be a non-empty string when present")
     try:
-        rebuilt = Checksum.build(algorithm, files, remote, key)
+        rebuilt = Checksum.build(algorithm, files, remote, key, mode)
     except ValueError as exc:  # an invalid annotation key
         raise bad(str(exc)) from None
     if rebuilt.digest != document["digest"]:
