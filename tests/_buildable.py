@@ -363,7 +363,9 @@ def _overlay(w: _Writer, where: str, base: str, *, plugin_configs: bool) -> None
 
 
 @st.composite
-def buildable_repos(draw: st.DrawFn, *, plugin_configs: bool = True) -> BuildableRepo:
+def buildable_repos(
+    draw: st.DrawFn, *, plugin_configs: bool = True, max_overlays: int = 3
+) -> BuildableRepo:
     """
     Repositories of bases, a component and overlays that a real kustomize builds.
 
@@ -378,7 +380,9 @@ def buildable_repos(draw: st.DrawFn, *, plugin_configs: bool = True) -> Buildabl
     PatchStrategicMergeTransformer, PatchJson6902Transformer,
     ReplacementTransformer, HelmChartInflationGenerator), as files and
     inline, each naming files of its own. Any named file may be a symlink;
-    under load restrictor ``none``, a generator's directory too.
+    under load restrictor ``none``, a generator's directory too. One to
+    *max_overlays* overlays: the builds a differential check runs grow with
+    its square (files times overlays).
     """
     restrictor: LoadRestrictor = draw(st.sampled_from(("root-only", "none")))
     w = _Writer(draw, restrictor)
@@ -388,7 +392,10 @@ def buildable_repos(draw: st.DrawFn, *, plugin_configs: bool = True) -> Buildabl
     _component(w)
     overlays = draw(
         st.lists(
-            st.sampled_from(("dev", "prod/east", "prod/west")), min_size=1, max_size=3, unique=True
+            st.sampled_from(("dev", "prod/east", "prod/west")),
+            min_size=1,
+            max_size=max_overlays,
+            unique=True,
         )
     )
     for overlay in overlays:

@@ -121,8 +121,8 @@ def test_every_file_a_build_reads_is_hashed(kustomize: Kustomize, repo: Buildabl
     check_differential(repo, kustomize, _syncsafe)
 
 
-@settings(max_examples=10)  # larger repositories (about twice the files), helm runs
-@given(buildable_repos(plugin_configs=True))
+@settings(max_examples=15)  # larger repositories: about 1.5 times the files per overlay
+@given(buildable_repos(plugin_configs=True, max_overlays=2))
 def test_every_file_a_plugin_config_names_is_hashed(
     kustomize: Kustomize, repo: BuildableRepo
 ) -> None:
