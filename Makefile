@@ -11,7 +11,7 @@ HYPOTHESIS_PROFILE ?= ci
 QUIETLY = sh -c 'log=$$(mktemp); "$$@" >"$$log" 2>&1 || { s=$$?; cat "$$log" >&2; rm -f "$$log"; exit $$s; }; rm -f "$$log"' quietly
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-slow lint typecheck unit bench bench-quick docs clean
+.PHONY: help demo test test-slow lint typecheck unit kustomize bench bench-quick docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,23 @@ $(VENV)/.stamp-docs: pyproject.toml | $(PY)
 	@$(QUIETLY) $(PY) -m pip install --quiet -e '.[docs]'
 	@touch $@
 
+# A real kustomize for the tests: the shared object in PyPI's pykustomize wheel (pinned by
+# hash in tests/kustomize-requirements.txt), unpacked, loaded by syncsafe.testing.Kustomize.
+KUSTOMIZE_DIR     := $(VENV)/kustomize
+KUSTOMIZE_LIBRARY := $(KUSTOMIZE_DIR)/libpykustomize.so
+KUSTOMIZE_MEMBER  := pykustomize/_lib/linux-amd64/libpykustomize.so
+
+$(KUSTOMIZE_LIBRARY): tests/kustomize-requirements.txt | $(PY)
+	rm -rf $(KUSTOMIZE_DIR)
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.14 \
+	  --require-hashes -r tests/kustomize-requirements.txt --dest $(KUSTOMIZE_DIR)
+	$(PY) -c 'import sys, zipfile, pathlib; \
+	  wheel, = pathlib.Path(sys.argv[1]).glob("pykustomize-*.whl"); \
+	  pathlib.Path(sys.argv[1], "libpykustomize.so").write_bytes(zipfile.ZipFile(wheel).read(sys.argv[2]))' \
+	  $(KUSTOMIZE_DIR) $(KUSTOMIZE_MEMBER)
+
+kustomize: $(KUSTOMIZE_LIBRARY)  ## fetch the real kustomize the tests build with (Linux x86-64)
+
 demo: $(VENV)/.stamp-run  ## replay every incident, buggy vs fixed, on embedded data
 	@$(BIN)/syncsafe demo
 
@@ -47,9 +64,9 @@ lint: $(VENV)/.stamp-test  ## ruff (lint and format check)
 typecheck: $(VENV)/.stamp-test  ## mypy --strict over src, tests and benchmarks
 	$(BIN)/mypy
 
-unit: $(VENV)/.stamp-test  ## the test suite with branch coverage, gated
+unit: $(VENV)/.stamp-test $(KUSTOMIZE_LIBRARY)  ## the test suite with branch coverage, gated
 	$(BIN)/coverage erase
-	$(BIN)/coverage run -m pytest --hypothesis-profile=$(HYPOTHESIS_PROFILE) $(PYTEST_ARGS)
+	SYNCSAFE_KUSTOMIZE_LIBRARY=$(abspath $(KUSTOMIZE_LIBRARY)) $(BIN)/coverage run -m pytest --hypothesis-profile=$(HYPOTHESIS_PROFILE) $(PYTEST_ARGS)
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report
 

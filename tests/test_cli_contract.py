@@ -123,10 +123,17 @@ CASES: dict[str, Case] = {
     "stale/textfile-no-dir": _case(
         "stale {empty} --max-age 1h --repo {base} --textfile {no_dir}", 2, "{no_dir}"
     ),
+    # affected
+    "affected/missing-root": _case("affected --root {missing}", 2, "{missing}"),
+    "affected/root-a-file": _case("affected --root {file}", 2, "{file}"),
+    "affected/not-git": _case("affected --root {tree}", 2, "{tree}"),
+    "affected/base-not-git": _case("affected a.yaml --root {tree} --base main", 2, "{tree}"),
+    "affected/path-outside": _case("affected {file} --root {tree}", 2, "{file}"),
     # demo
     "demo/bad-scenario": _case("demo --only nope", 2, "'nope'"),
 }
 GIT_CASES: dict[str, Case] = {
+    "affected/unknown-base": _case("affected --root {git} --base nope", 2, "--base nope"),
     "stale/unknown-commit": _case("stale {flux} --max-age 1h --repo {missing}", 2, "{missing}"),
 }
 
@@ -178,7 +185,10 @@ def where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         "corrupt_manifest": base / "corrupt.json",
         "absolute": base / "absolute",
         "keyed_manifest": base / "keyed.json",
+        "git": base / "git",
     }
+    paths["git"].mkdir()
+    subprocess.run(["git", "init", "-q", str(paths["git"])], check=True)  # noqa: S607
     paths["absolute"].mkdir()
     (paths["absolute"] / "abs").symlink_to("/etc")
     paths["keyed_manifest"].write_text(
@@ -289,7 +299,7 @@ def test_the_cases_name_no_unknown_placeholder() -> None:
     known = {
         "base", "tree", "escaping", "unreadable_tree", "unreadable_dir", "unreadable",
         "empty_dir", "missing", "no_dir", "file", "bad_json", "empty", "manifest",
-        "other_manifest", "sha_manifest", "events", "bad_revision", "flux",
+        "other_manifest", "sha_manifest", "events", "bad_revision", "flux", "git",
         "remote_overlay", "bad_overlay", "corrupt_manifest", "absolute", "keyed_manifest",
     }  # fmt: skip
     used = {
@@ -331,6 +341,7 @@ def test_ctrl_c_is_status_130_without_a_traceback(
         "storm": [where["events"]],
         "stale": [where["events"], "--max-age", "1h", "--repo", where["base"]],
         "demo": [],
+        "affected": ["--root", where["tree"], "a.yaml"],
     }[command]
     assert 130 == _run([command, *args])
     captured = capsys.readouterr()
@@ -567,6 +578,12 @@ WORDS: dict[str, str] = {
     "stale/bad-revision": "error: invalid revision main@sha1:nothex:",
     "stale/textfile-no-dir": "error: --textfile {no_dir}: is in a directory that does not",
     "stale/unknown-commit": "is not in the repository at --repo {missing}",
+    "affected/missing-root": "error: --root {missing}: does not exist",
+    "affected/root-a-file": "error: --root {file}: is not a directory",
+    "affected/not-git": "error: --root {tree} is not a git work tree: give the changed PATHs",
+    "affected/base-not-git": "error: --root {tree} is not a git work tree: give the changed PATHs",
+    "affected/path-outside": "resolves outside --root {tree}",
+    "affected/unknown-base": "error: --base nope is not a commit of the repository at {git}",
     "demo/bad-scenario": "argument --only: invalid choice: 'nope'",
 }
 

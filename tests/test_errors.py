@@ -43,6 +43,8 @@ EXAMPLES: dict[str, errors.SyncsafeError] = {
     "SyncTimeout": errors.SyncTimeout("payment-service", 2.5),
     "ReentrantSync": errors.ReentrantSync("payment-service"),
     "GuardStateCorrupt": errors.GuardStateCorrupt("/locks/app.state", "unreadable"),
+    "KustomizeUnavailable": errors.KustomizeUnavailable("/x/libpykustomize.so", "no such file"),
+    "KustomizeBuildFailed": errors.KustomizeBuildFailed("overlays/prod", "accumulating ..."),
 }
 
 

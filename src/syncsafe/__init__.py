@@ -22,6 +22,13 @@ __version__ = "0.1.0.dev0"
 
 # public name -> the module that defines it
 _EXPORTS: "Final[dict[str, str]]" = {
+    # syncsafe.affected
+    "AffectedOverlay": "syncsafe.affected",
+    "AffectedReason": "syncsafe.affected",
+    "affected_overlays": "syncsafe.affected",
+    "changed_paths": "syncsafe.affected",
+    "kustomization_directories": "syncsafe.affected",
+    "revision_tree": "syncsafe.affected",
     # syncsafe.annotations
     "TOTAL_ANNOTATION_SIZE_LIMIT": "syncsafe.annotations",
     "AnnotationKey": "syncsafe.annotations",
@@ -99,6 +106,8 @@ _EXPORTS: "Final[dict[str, str]]" = {
     "InvalidLabelValue": "syncsafe.errors",
     "InvalidMetric": "syncsafe.errors",
     "InvalidRevision": "syncsafe.errors",
+    "KustomizeBuildFailed": "syncsafe.errors",
+    "KustomizeUnavailable": "syncsafe.errors",
     "MalformedKustomization": "syncsafe.errors",
     "NaiveTimestamp": "syncsafe.errors",
     "NonCanonicalPath": "syncsafe.errors",
@@ -127,6 +136,8 @@ __all__ = [
     "SYNC_EVENT_REASONS",
     "TOTAL_ANNOTATION_SIZE_LIMIT",
     "AbsoluteSymlinkError",
+    "AffectedOverlay",
+    "AffectedReason",
     "AlertState",
     "AnnotationKey",
     "AnnotationsTooLarge",
@@ -153,6 +164,8 @@ __all__ = [
     "InvalidLabelValue",
     "InvalidMetric",
     "InvalidRevision",
+    "KustomizeBuildFailed",
+    "KustomizeUnavailable",
     "MalformedKustomization",
     "MetricFamily",
     "NaiveTimestamp",
@@ -183,7 +196,9 @@ __all__ = [
     "WalkEntry",
     "WindowMovedPast",
     "__version__",
+    "affected_overlays",
     "annotations_size",
+    "changed_paths",
     "check_annotations_size",
     "checksum",
     "events_from",
@@ -191,6 +206,7 @@ __all__ = [
     "get_annotation",
     "git_commit_time",
     "is_production_namespace",
+    "kustomization_directories",
     "open_inside",
     "overlay_checksum",
     "parse_duration",
@@ -198,6 +214,7 @@ __all__ = [
     "parse_revision",
     "render_exposition",
     "resolve",
+    "revision_tree",
     "scan",
     "staleness",
     "staleness_metrics",
@@ -211,6 +228,12 @@ __all__ = [
 if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers and IDEs
     from typing import Final
 
+    from syncsafe.affected import AffectedOverlay as AffectedOverlay
+    from syncsafe.affected import AffectedReason as AffectedReason
+    from syncsafe.affected import affected_overlays as affected_overlays
+    from syncsafe.affected import changed_paths as changed_paths
+    from syncsafe.affected import kustomization_directories as kustomization_directories
+    from syncsafe.affected import revision_tree as revision_tree
     from syncsafe.annotations import TOTAL_ANNOTATION_SIZE_LIMIT as TOTAL_ANNOTATION_SIZE_LIMIT
     from syncsafe.annotations import AnnotationKey as AnnotationKey
     from syncsafe.annotations import annotations_size as annotations_size
@@ -239,6 +262,8 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.errors import InvalidLabelValue as InvalidLabelValue
     from syncsafe.errors import InvalidMetric as InvalidMetric
     from syncsafe.errors import InvalidRevision as InvalidRevision
+    from syncsafe.errors import KustomizeBuildFailed as KustomizeBuildFailed
+    from syncsafe.errors import KustomizeUnavailable as KustomizeUnavailable
     from syncsafe.errors import MalformedKustomization as MalformedKustomization
     from syncsafe.errors import NaiveTimestamp as NaiveTimestamp
     from syncsafe.errors import NonCanonicalPath as NonCanonicalPath
@@ -301,6 +326,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
 # public submodules, importable as attributes: ``syncsafe.annotations``
 _SUBMODULES: "Final" = frozenset(
     {
+        "affected",
         "annotations",
         "buggy",
         "cli",

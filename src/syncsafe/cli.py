@@ -39,6 +39,7 @@ _COMMANDS = (
     "syncsafe._cli.scan",
     "syncsafe._cli.checksum",
     "syncsafe._cli.diff",
+    "syncsafe._cli.affected",
     "syncsafe._cli.demo",
 )
 

@@ -33,6 +33,8 @@ __all__ = [
     "InvalidLabelValue",
     "InvalidMetric",
     "InvalidRevision",
+    "KustomizeBuildFailed",
+    "KustomizeUnavailable",
     "MalformedKustomization",
     "NaiveTimestamp",
     "NonCanonicalPath",
@@ -725,3 +727,47 @@ class InvalidMetric(SyncsafeError, ValueError):
 
     def __reduce__(self) -> tuple[type[InvalidMetric], tuple[str, str]]:
         return type(self), (self.name, self.problem)
+
+
+# ---------------------------------------------------------- a real kustomize
+
+
+class KustomizeUnavailable(SyncsafeError, OSError):
+    """
+    No real kustomize could be loaded: ``library`` names what was looked for.
+
+    Raised by :class:`syncsafe.testing.Kustomize`; ``make kustomize`` installs
+    the library that ``make test`` uses. A test that needs a real kustomize
+    fails with this error instead of skipping.
+    """
+
+    def __init__(self, library: str, problem: str) -> None:
+        # One argument: two would be read by OSError as (errno, strerror).
+        super().__init__(library)
+        self.library = library
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return (
+            f"no real kustomize: {self.library}: {self.problem} "
+            "('make kustomize' installs kustomize's library from the pykustomize wheel, "
+            "for Linux x86-64)"
+        )
+
+    def __reduce__(self) -> tuple[type[KustomizeUnavailable], tuple[str, str]]:
+        return type(self), (self.library, self.problem)
+
+
+class KustomizeBuildFailed(SyncsafeError, RuntimeError):
+    """``kustomize build`` of ``path`` failed; ``message`` is kustomize's own."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(path, message)
+        self.path = path
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"kustomize build {self.path} failed: {self.message}"
+
+    def __reduce__(self) -> tuple[type[KustomizeBuildFailed], tuple[str, str]]:
+        return type(self), (self.path, self.message)

@@ -8,7 +8,8 @@ fixtures available in any pytest run.
 The tree corpora (:func:`attack_corpus`, :func:`benign_corpus`) describe
 malicious and benign file trees declaratively (:class:`TreeSpec`);
 :func:`build_tree` creates one on disk, for testing any code that reads a
-checkout.
+checkout. :class:`Kustomize` is a real ``kustomize build``, in-process, for
+checking what a build of a generated repository reads.
 
 .. versionadded:: 0.1.0
 """
@@ -21,6 +22,9 @@ from typing import TYPE_CHECKING, Final
 # public name -> the module that defines it; loaded on first use (PEP 562),
 # because pytest imports this package (for the plugin) in every run.
 _EXPORTS: Final[dict[str, str]] = {
+    # syncsafe.testing._build
+    "KUSTOMIZE_LIBRARY_VARIABLE": "syncsafe.testing._build",
+    "Kustomize": "syncsafe.testing._build",
     "KustomizeSample": "syncsafe.testing._kustomize",
     "kustomize_sample": "syncsafe.testing._kustomize",
     # syncsafe.testing._checks
@@ -46,12 +50,14 @@ _EXPORTS: Final[dict[str, str]] = {
 }
 
 __all__ = [
+    "KUSTOMIZE_LIBRARY_VARIABLE",
     "ROOT_NAME",
     "SECRET",
     "ConformanceError",
     "Fifo",
     "File",
     "Folder",
+    "Kustomize",
     "KustomizeSample",
     "ManualClock",
     "Sequencer",
@@ -67,6 +73,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from syncsafe.testing._build import KUSTOMIZE_LIBRARY_VARIABLE as KUSTOMIZE_LIBRARY_VARIABLE
+    from syncsafe.testing._build import Kustomize as Kustomize
     from syncsafe.testing._checks import ConformanceError as ConformanceError
     from syncsafe.testing._checks import check_checksum as check_checksum
     from syncsafe.testing._checks import check_path_confinement as check_path_confinement
