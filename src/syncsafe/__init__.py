@@ -86,6 +86,9 @@ _EXPORTS: Final[dict[str, str]] = {
     "DanglingSymlinkError": "syncsafe.errors",
     "FileChangedWhileHashing": "syncsafe.errors",
     "GuardStateCorrupt": "syncsafe.errors",
+    "LeaseLost": "syncsafe.errors",
+    "GuardUnavailable": "syncsafe.errors",
+    "FencedOut": "syncsafe.errors",
     "IncomparableChecksums": "syncsafe.errors",
     "InvalidAnnotationKey": "syncsafe.errors",
     "InvalidDuration": "syncsafe.errors",
@@ -129,18 +132,21 @@ __all__ = [
     "DanglingSymlinkError",
     "EventBatch",
     "Fence",
+    "FencedOut",
     "FileChangedWhileHashing",
     "FileGuardState",
     "FileSyncGuard",
     "Finding",
     "GuardStateCorrupt",
     "GuardStatistics",
+    "GuardUnavailable",
     "IncomparableChecksums",
     "InvalidAnnotationKey",
     "InvalidDuration",
     "InvalidLabelValue",
     "InvalidMetric",
     "InvalidRevision",
+    "LeaseLost",
     "MalformedKustomization",
     "MetricFamily",
     "NaiveTimestamp",
@@ -212,14 +218,17 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.errors import AnnotationsTooLarge as AnnotationsTooLarge
     from syncsafe.errors import CorruptManifest as CorruptManifest
     from syncsafe.errors import DanglingSymlinkError as DanglingSymlinkError
+    from syncsafe.errors import FencedOut as FencedOut
     from syncsafe.errors import FileChangedWhileHashing as FileChangedWhileHashing
     from syncsafe.errors import GuardStateCorrupt as GuardStateCorrupt
+    from syncsafe.errors import GuardUnavailable as GuardUnavailable
     from syncsafe.errors import IncomparableChecksums as IncomparableChecksums
     from syncsafe.errors import InvalidAnnotationKey as InvalidAnnotationKey
     from syncsafe.errors import InvalidDuration as InvalidDuration
     from syncsafe.errors import InvalidLabelValue as InvalidLabelValue
     from syncsafe.errors import InvalidMetric as InvalidMetric
     from syncsafe.errors import InvalidRevision as InvalidRevision
+    from syncsafe.errors import LeaseLost as LeaseLost
     from syncsafe.errors import MalformedKustomization as MalformedKustomization
     from syncsafe.errors import NaiveTimestamp as NaiveTimestamp
     from syncsafe.errors import PathEscapeError as PathEscapeError
