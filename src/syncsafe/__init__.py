@@ -38,6 +38,12 @@ _EXPORTS: Final[dict[str, str]] = {
     # syncsafe.guard
     "AsyncSyncGuard": "syncsafe.guard",
     "Fence": "syncsafe.guard",
+    "current_run": "syncsafe.guard",
+    "EtcdTLS": "syncsafe.guard",
+    "EtcdSyncGuard": "syncsafe.guard",
+    "EtcdRun": "syncsafe.guard",
+    "EtcdGuardState": "syncsafe.guard",
+    "EtcdAuth": "syncsafe.guard",
     "FileGuardState": "syncsafe.guard",
     "FileSyncGuard": "syncsafe.guard",
     "GuardStatistics": "syncsafe.guard",
@@ -130,6 +136,11 @@ __all__ = [
     "CommitTimeLookup",
     "CorruptManifest",
     "DanglingSymlinkError",
+    "EtcdAuth",
+    "EtcdGuardState",
+    "EtcdRun",
+    "EtcdSyncGuard",
+    "EtcdTLS",
     "EventBatch",
     "Fence",
     "FencedOut",
@@ -177,6 +188,7 @@ __all__ = [
     "annotations_size",
     "check_annotations_size",
     "checksum",
+    "current_run",
     "events_from",
     "format_duration",
     "get_annotation",
@@ -245,6 +257,11 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.errors import UnknownCommit as UnknownCommit
     from syncsafe.errors import UnsafePathError as UnsafePathError
     from syncsafe.guard import AsyncSyncGuard as AsyncSyncGuard
+    from syncsafe.guard import EtcdAuth as EtcdAuth
+    from syncsafe.guard import EtcdGuardState as EtcdGuardState
+    from syncsafe.guard import EtcdRun as EtcdRun
+    from syncsafe.guard import EtcdSyncGuard as EtcdSyncGuard
+    from syncsafe.guard import EtcdTLS as EtcdTLS
     from syncsafe.guard import Fence as Fence
     from syncsafe.guard import FileGuardState as FileGuardState
     from syncsafe.guard import FileSyncGuard as FileSyncGuard
@@ -252,6 +269,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.guard import Outcome as Outcome
     from syncsafe.guard import Policy as Policy
     from syncsafe.guard import SyncGuard as SyncGuard
+    from syncsafe.guard import current_run as current_run
     from syncsafe.paths import open_inside as open_inside
     from syncsafe.paths import resolve as resolve
     from syncsafe.stale import CommitTimeLookup as CommitTimeLookup
