@@ -126,11 +126,13 @@ def test_another_process_run_serves_a_waiting_caller_remotely(etcd: EtcdCluster)
             release.wait(30)
             return "first"
 
-        results: list[object] = []
-        first = threading.Thread(target=lambda: results.append(one.run("app", long_run)))
+        results: dict[str, object] = {}
+        first = threading.Thread(target=lambda: results.update(ran=one.run("app", long_run)))
         first.start()
         holding.wait(30)
-        second = threading.Thread(target=lambda: results.append(two.run("app", lambda: "again")))
+        second = threading.Thread(
+            target=lambda: results.update(other=two.run("app", lambda: "again"))
+        )
         second.start()
         waiting.wait(30)
         with pytest.raises(SyncInProgress):
@@ -138,7 +140,7 @@ def test_another_process_run_serves_a_waiting_caller_remotely(etcd: EtcdCluster)
         release.set()
         first.join()
         second.join()
-        ran, again = results
+        ran, again = results["ran"], results["other"]
         assert "again" == again.value  # type: ignore[attr-defined]
         assert again.generation > ran.generation  # type: ignore[attr-defined]
 
@@ -147,18 +149,18 @@ def test_another_process_run_serves_a_waiting_caller_remotely(etcd: EtcdCluster)
         holding.clear()
         waiting.clear()
         results.clear()
-        first = threading.Thread(target=lambda: results.append(one.run("app", long_run)))
+        first = threading.Thread(target=lambda: results.update(ran=one.run("app", long_run)))
         first.start()
         holding.wait(30)
         second = threading.Thread(
-            target=lambda: results.append(two.run("app", lambda: "x", policy="share"))
+            target=lambda: results.update(other=two.run("app", lambda: "x", policy="share"))
         )
         second.start()
         waiting.wait(30)
         release.set()
         first.join()
         second.join()
-        ran, shared = results
+        ran, shared = results["ran"], results["other"]
         assert (None, True, False) == (
             shared.value,  # type: ignore[attr-defined]
             shared.remote,  # type: ignore[attr-defined]
@@ -181,19 +183,19 @@ def test_a_remote_failure_is_sync_failed_with_its_text(etcd: EtcdCluster) -> Non
             release.wait(30)
             raise ValueError("boom")
 
-        errors: list[BaseException] = []
+        errors: dict[str, BaseException] = {}
 
         def first() -> None:
             try:
                 one.run("app", failing)
             except ValueError as error:
-                errors.append(error)
+                errors["own"] = error
 
         def second() -> None:
             try:
                 two.run("app", lambda: None, policy="share")
             except SyncFailed as error:
-                errors.append(error)
+                errors["remote"] = error
 
         threads = [threading.Thread(target=first), threading.Thread(target=second)]
         threads[0].start()
@@ -203,7 +205,7 @@ def test_a_remote_failure_is_sync_failed_with_its_text(etcd: EtcdCluster) -> Non
         release.set()
         for thread in threads:
             thread.join()
-        own, remote = errors
+        own, remote = errors["own"], errors["remote"]
         assert isinstance(own, ValueError)
         assert isinstance(remote, SyncFailed)
         assert "ValueError('boom')" == remote.error
