@@ -38,6 +38,8 @@ _EXPORTS: Final[dict[str, str]] = {
     # syncsafe.guard
     "AsyncSyncGuard": "syncsafe.guard",
     "Fence": "syncsafe.guard",
+    "fenced_patch": "syncsafe.guard",
+    "GENERATION_ANNOTATION": "syncsafe.guard",
     "current_run": "syncsafe.guard",
     "EtcdTLS": "syncsafe.guard",
     "EtcdSyncGuard": "syncsafe.guard",
@@ -121,6 +123,7 @@ _EXPORTS: Final[dict[str, str]] = {
 __all__ = [
     "CHECKSUM_ALGORITHMS",
     "CHECKSUM_FORMAT_VERSION",
+    "GENERATION_ANNOTATION",
     "PRODUCTION_WORDS",
     "SYNC_EVENT_REASONS",
     "TOTAL_ANNOTATION_SIZE_LIMIT",
@@ -190,6 +193,7 @@ __all__ = [
     "checksum",
     "current_run",
     "events_from",
+    "fenced_patch",
     "format_duration",
     "get_annotation",
     "git_commit_time",
@@ -256,6 +260,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.errors import UnknownAlgorithm as UnknownAlgorithm
     from syncsafe.errors import UnknownCommit as UnknownCommit
     from syncsafe.errors import UnsafePathError as UnsafePathError
+    from syncsafe.guard import GENERATION_ANNOTATION as GENERATION_ANNOTATION
     from syncsafe.guard import AsyncSyncGuard as AsyncSyncGuard
     from syncsafe.guard import EtcdAuth as EtcdAuth
     from syncsafe.guard import EtcdGuardState as EtcdGuardState
@@ -270,6 +275,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.guard import Policy as Policy
     from syncsafe.guard import SyncGuard as SyncGuard
     from syncsafe.guard import current_run as current_run
+    from syncsafe.guard import fenced_patch as fenced_patch
     from syncsafe.paths import open_inside as open_inside
     from syncsafe.paths import resolve as resolve
     from syncsafe.stale import CommitTimeLookup as CommitTimeLookup

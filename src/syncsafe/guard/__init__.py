@@ -30,12 +30,14 @@ from __future__ import annotations
 from syncsafe.guard._async import AsyncSyncGuard
 from syncsafe.guard._etcd import EtcdAuth, EtcdGuardState, EtcdRun, EtcdSyncGuard, EtcdTLS
 from syncsafe.guard._file import FileGuardState, FileSyncGuard
+from syncsafe.guard._k8s_fence import GENERATION_ANNOTATION, fenced_patch
 from syncsafe.guard._machine import Policy
 from syncsafe.guard._run import current_run
 from syncsafe.guard._threaded import SyncGuard
 from syncsafe.guard._values import Fence, GuardStatistics, Outcome
 
 __all__ = [
+    "GENERATION_ANNOTATION",
     "AsyncSyncGuard",
     "EtcdAuth",
     "EtcdGuardState",
@@ -50,4 +52,5 @@ __all__ = [
     "Policy",
     "SyncGuard",
     "current_run",
+    "fenced_patch",
 ]
