@@ -34,6 +34,7 @@ _COMMANDS: Final = (
     "syncsafe._cli.checksum",
     "syncsafe._cli.diff",
     "syncsafe._cli.demo",
+    "syncsafe._cli.run",
 )
 
 
@@ -54,7 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with *argv* (default: ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    wrapped: list[str] = []  # a wrapper's COMMAND, after its "--": not syncsafe's to parse
+    if words[:1] == ["run"] and "--" in words:
+        cut = words.index("--")
+        words, wrapped = words[:cut], words[cut + 1 :]
+    args = parser.parse_args(words)
+    args.wrapped = wrapped
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
