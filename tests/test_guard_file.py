@@ -36,7 +36,7 @@ def blocked_counter(guard: FileSyncGuard) -> threading.Semaphore:
     def hook(_key: str) -> None:
         blocked.release()
 
-    guard._waiting_hook = hook
+    guard.on_wait = hook
     return blocked
 
 
@@ -246,8 +246,9 @@ def test_threads_coalesce_and_share_the_local_value(tmp_path: Path) -> None:
         if runs == ["second"]
         else (results["third"], results["second"])
     )
-    assert Outcome(runs[0], 2, True, True, 0) == leader  # noqa: FBT003
-    assert Outcome(runs[0], 2, False, True, 0) == follower  # noqa: FBT003
+    # shared_with counts the callers of this guard (not of other processes), as SyncGuard's
+    assert Outcome(runs[0], 2, True, True, 1) == leader  # noqa: FBT003
+    assert Outcome(runs[0], 2, False, True, 1) == follower  # noqa: FBT003
     assert 0 == guard.statistics().keys
 
 
@@ -259,7 +260,7 @@ def test_share_joins_the_run_in_flight(tmp_path: Path) -> None:
     threads.start("joiner", lambda: guard.run("app", lambda: "never"))
     acquire(blocked)
     release.set()
-    assert Outcome("first", 1, False, False, 0) == threads.join()["joiner"]  # noqa: FBT003
+    assert Outcome("first", 1, False, False, 1) == threads.join()["joiner"]  # noqa: FBT003
 
 
 def test_reject_in_process_and_across_processes(tmp_path: Path) -> None:

@@ -51,6 +51,11 @@ class AsyncSyncGuard:
     """The policy of calls that do not name one."""
     max_concurrent: int | None = attrs.field(default=None, on_setattr=attrs.setters.frozen)
     """The cap on runs in flight across keys, or ``None``."""
+    on_wait: Callable[[Hashable], None] | None = attrs.field(default=None, kw_only=True, repr=False)
+    """
+    Called with the key, in the event loop's thread, each time a caller is
+    about to wait for a run. For tests that order tasks without sleeping.
+    """
     _machine: Machine = attrs.field(init=False, repr=False)
     # the runs' tasks: the event loop keeps only weak references
     _tasks: set[asyncio.Task[None]] = attrs.field(init=False, repr=False, factory=set)
@@ -91,6 +96,8 @@ class AsyncSyncGuard:
         if flight.leader is caller:
             flight.runner = None
             self._launch(flight)
+        elif self.on_wait is not None:
+            self.on_wait(key)
         try:
             finished, _ = await asyncio.wait((done,), timeout=timeout)
         except BaseException:  # cancelled: stop waiting, the run goes on

@@ -140,6 +140,7 @@ class Machine:
         "_queue",
         "_running",
         "_tick",
+        "begun",
         "coalesced",
         "rejected",
         "timed_out",
@@ -156,6 +157,8 @@ class Machine:
         self._running = 0
         self._tick = 0
         self._generation = 0
+        self.begun = 0
+        """Runs whose function began: solo runs, and flights whose leader called :meth:`begin`."""
         self.coalesced = 0
         self.rejected = 0
         self.timed_out = 0
@@ -187,13 +190,13 @@ class Machine:
                 tick = self._tick = self._tick + 2  # one for the arrival, one for the start
                 generation = self._generation = self._generation + 1
                 self._running += 1
+                self.begun += 1
                 solo = self._current[key] = (generation, tick, owner)
                 return solo
             self._tick += 1
             if flight is not None:  # waiting for a slot: it starts after this caller
                 caller = Caller(self._tick, flight, fresh=True)
                 flight.callers.append(caller)
-                self.coalesced += 1
                 return caller
             flight = Flight(key)
             caller = Caller(self._tick, flight, fresh=True)
@@ -219,7 +222,6 @@ class Machine:
         else:
             raise ValueError(_bad_policy(policy))
         caller.flight.callers.append(caller)
-        self.coalesced += 1
         return caller
 
     def inflate(self, key: Hashable, solo: Solo) -> Flight:
@@ -261,6 +263,8 @@ class Machine:
             msg = "only the designated leader of a started flight can begin it, once"
             raise RuntimeError(msg)
         flight.runner = owner
+        if flight.solo is None:  # a solo run was counted when it started
+            self.begun += 1
 
     def finish(
         self, flight: Flight, value: object = None, error: BaseException | None = None
@@ -308,6 +312,21 @@ class Machine:
             return [flight]
         return self._end(flight)  # nobody left to run it: it never began
 
+    def withdraw(self, caller: Caller, *, timed_out: bool = True) -> list[Flight]:
+        """
+        The leader *caller* stops before its function began: :meth:`leave`, for a leader.
+
+        For a front end whose leader has more to wait for once its flight
+        started (a file lock held by another process): on a timeout, or a
+        refusal, the lead passes to the next caller of its flight.
+        """
+        flight = caller.flight
+        if flight.leader is not caller or flight.state != RUNNING:
+            msg = "only the leader of a started flight can withdraw"
+            raise RuntimeError(msg)
+        flight.runner = None
+        return self.leave(caller, timed_out=timed_out)
+
     # -------------------------------------------------------------- internals
 
     def _start(self, flight: Flight) -> None:
@@ -347,7 +366,9 @@ class Machine:
 
     def _end(self, flight: Flight) -> list[Flight]:
         flight.state = DONE
-        flight.served = len(flight.callers)
+        served = flight.served = len(flight.callers)
+        # Served by a run another call executed: every caller still attached but its leader.
+        self.coalesced += served - (flight.leader in flight.callers)
         flight.runner = None
         self._running -= 1
         key = flight.key
@@ -390,7 +411,7 @@ class Machine:
     def statistics(self) -> GuardStatistics:
         """A frozen snapshot of the counters and of the callers in flight or waiting."""
         return GuardStatistics(
-            runs=self.runs,
+            runs=self.begun,
             coalesced=self.coalesced,
             rejected=self.rejected,
             timed_out=self.timed_out,

@@ -147,7 +147,7 @@ def contended(key: str, policy: str, seen: Held) -> None:
     :raises SyncInProgress: under ``"reject"``.
     """
     if policy == "reject":
-        raise SyncInProgress(key, 0 if seen is UNKNOWN else seen.started)
+        raise SyncInProgress(key, 0 if seen.started == UNKNOWN.started else seen.started)
 
 
 def may_serve(policy: str, seen: Held, finished: int) -> bool:

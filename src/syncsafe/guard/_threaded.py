@@ -66,13 +66,14 @@ class SyncGuard:
     """The policy of calls that do not name one."""
     max_concurrent: int | None = attrs.field(default=None, on_setattr=attrs.setters.frozen)
     """The cap on runs in flight across keys, or ``None``."""
+    on_wait: Callable[[Hashable], None] | None = attrs.field(default=None, kw_only=True, repr=False)
+    """
+    Called with the key, in the caller's thread and outside the guard's
+    lock, each time a caller is about to block. For tests that order callers
+    without sleeping (see :func:`syncsafe.testing.Waiters`).
+    """
     _machine: Machine = attrs.field(init=False, repr=False)
     _mutex: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
-    # Called (outside the mutex) with the key when a caller is about to
-    # block; lets tests and the demo order threads without sleeping.
-    _waiting_hook: Callable[[Hashable], None] | None = attrs.field(
-        init=False, repr=False, default=None
-    )
 
     def __attrs_post_init__(self) -> None:
         self._machine = Machine(self.max_concurrent)
@@ -158,7 +159,7 @@ class SyncGuard:
 
     def _wait(self, caller: Caller, waker: threading.Lock, timeout: float | None) -> bool:
         """Block until *caller* leads a started flight (True) or its flight is done (False)."""
-        hook = self._waiting_hook
+        hook = self.on_wait
         if hook is not None:
             hook(caller.flight.key)
         try:
