@@ -16,6 +16,7 @@ from syncsafe import (
     LeaseLost,
     SyncFailed,
     SyncInProgress,
+    SyncTimeout,
     current_run,
 )
 from syncsafe.guard._etcd_client import EtcdClient, unb64
@@ -119,7 +120,7 @@ def test_another_process_run_serves_a_waiting_caller_remotely(etcd: EtcdCluster)
     holding = threading.Event()
     with EtcdSyncGuard(etcd.endpoints, ttl=2) as one, EtcdSyncGuard(etcd.endpoints, ttl=2) as two:
         waiting = threading.Event()
-        two._waiting_hook = lambda _key: waiting.set()
+        two.on_wait = lambda _key: waiting.set()
 
         def long_run() -> str:
             holding.set()
@@ -176,7 +177,7 @@ def test_a_remote_failure_is_sync_failed_with_its_text(etcd: EtcdCluster) -> Non
     holding = threading.Event()
     with EtcdSyncGuard(etcd.endpoints, ttl=2) as one, EtcdSyncGuard(etcd.endpoints, ttl=2) as two:
         waiting = threading.Event()
-        two._waiting_hook = lambda _key: waiting.set()
+        two.on_wait = lambda _key: waiting.set()
 
         def failing() -> None:
             holding.set()
@@ -341,3 +342,57 @@ def test_quorum_lost_and_restored(etcd_cluster: EtcdCluster) -> None:
         etcd_cluster.start(1, 2)
         third = guard.run("app", lambda: "c", timeout=30)
         assert first.generation < second.generation < third.generation
+
+
+def test_callers_of_one_process_share_one_flight_and_a_leader_timeout_passes_the_lead(
+    etcd: EtcdCluster,
+) -> None:
+    """Threads of one guard make one flight; its leader timing out hands the lead on."""
+    release = threading.Event()
+    holding = threading.Event()
+    with EtcdSyncGuard(etcd.endpoints, ttl=2) as one, EtcdSyncGuard(etcd.endpoints, ttl=2) as two:
+        waits = threading.Semaphore(0)
+        two.on_wait = lambda _key: waits.release()
+
+        def long_run() -> str:
+            holding.set()
+            release.wait(30)
+            return "first"
+
+        results: dict[str, object] = {}
+
+        def call(name: str, timeout: float | None) -> None:
+            try:
+                results[name] = two.run("app", lambda: name, timeout=timeout)
+            except SyncTimeout as error:
+                results[name] = error
+
+        first = threading.Thread(target=lambda: results.update(a=one.run("app", long_run)))
+        first.start()
+        holding.wait(30)
+        leader = threading.Thread(target=call, args=("b", 1.0))
+        leader.start()
+        assert waits.acquire(timeout=30)  # b holds its ticket in etcd
+        followers = [threading.Thread(target=call, args=(n, None)) for n in ("c", "d")]
+        for thread in followers:
+            thread.start()
+        assert waits.acquire(timeout=30)
+        assert waits.acquire(timeout=30)  # c and d wait in memory, behind b
+        leader.join()  # b's timeout expires while a still holds the key
+        assert isinstance(results["b"], SyncTimeout)
+        release.set()
+        first.join()
+        for thread in followers:
+            thread.join()
+        c, d = results["c"], results["d"]
+        assert c.generation == d.generation > results["a"].generation  # type: ignore[attr-defined]
+        assert c.value == d.value  # type: ignore[attr-defined]  # one run served both
+        statistics = two.statistics()
+        assert (1, 1, 1, 0, 0, 0) == (
+            statistics.runs,
+            statistics.coalesced,
+            statistics.timed_out,
+            statistics.in_flight,
+            statistics.waiting,
+            statistics.keys,
+        )

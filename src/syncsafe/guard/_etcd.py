@@ -52,6 +52,7 @@ from syncsafe.errors import (
     GuardUnavailable,
     LeaseLost,
     SyncFailed,
+    SyncInProgress,
     SyncTimeout,
 )
 from syncsafe.guard import _policy
@@ -284,6 +285,13 @@ class EtcdSyncGuard:
     """The longest one request to one endpoint may take, in seconds."""
     tls: EtcdTLS | None = attrs.field(default=None, kw_only=True, on_setattr=attrs.setters.frozen)
     auth: EtcdAuth | None = attrs.field(default=None, kw_only=True, on_setattr=attrs.setters.frozen)
+    on_wait: Callable[[str], None] | None = attrs.field(default=None, kw_only=True, repr=False)
+    """
+    Called with the key, in the caller's thread, each time a caller is about
+    to wait: for another caller of this guard, or (its flight's leader) for
+    another process's run, once it holds its ticket. For tests that order
+    callers without sleeping.
+    """
     _client: EtcdClient = attrs.field(init=False, repr=False)
     _machine: Machine = attrs.field(init=False, repr=False, factory=Machine)
     _mutex: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
@@ -294,7 +302,6 @@ class EtcdSyncGuard:
     _nonce: str = attrs.field(init=False, repr=False, factory=lambda: uuid.uuid4().hex)
     _counts: list[int] = attrs.field(init=False, repr=False, factory=lambda: [0, 0, 0, 0])
     # runs started, served remotely, runs executing now, leaders waiting in etcd
-    _waiting_hook: Callable[[str], None] | None = attrs.field(init=False, repr=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         try:
@@ -371,15 +378,23 @@ class EtcdSyncGuard:
                     waker.acquire()
                     caller.data = waker
         if flight.leader is not caller and not self._wait_local(caller, timeout):
-            return self._served_locally(caller, timeout)
+            return self._served_locally(caller)
         try:
             got = self._lead(key, fn, policy_, deadline, caller.flight)
+        except (_LeaderTimedOut, SyncInProgress) as stopped:
+            # The leader stops before its function began: the lead passes on.
+            timed_out = isinstance(stopped, _LeaderTimedOut)
+            with self._mutex:
+                self._machine.rejected += not timed_out
+                started = self._machine.withdraw(caller, timed_out=timed_out)
+            self._wake(started)
+            if timed_out:
+                raise SyncTimeout(key, timeout or 0.0) from None
+            raise
         except BaseException as exc:
             self._finish(caller.flight, None, exc)
             if isinstance(exc, _Remote):
                 raise exc.failed from None
-            if isinstance(exc, _LeaderTimedOut):
-                raise SyncTimeout(key, timeout or 0.0) from None
             raise
         self._finish(caller.flight, got, None)
         return Outcome(
@@ -435,7 +450,7 @@ class EtcdSyncGuard:
 
     def _wait_local(self, caller: Caller, timeout: float | None) -> bool:
         """Block until *caller* leads a started flight (True) or its flight is done (False)."""
-        hook = self._waiting_hook
+        hook = self.on_wait
         if hook is not None:
             hook(cast("str", caller.flight.key))
         waker = cast("threading.Lock", caller.data)
@@ -477,13 +492,11 @@ class EtcdSyncGuard:
             cast("threading.Lock", leader.data).release()
 
     @staticmethod
-    def _served_locally(caller: Caller, timeout: float | None) -> Outcome[T | None]:
+    def _served_locally(caller: Caller) -> Outcome[T | None]:
         flight = caller.flight
         error = flight.error
         if isinstance(error, _Remote):
             raise error.failed from None
-        if isinstance(error, _LeaderTimedOut):  # the leader stopped waiting; so must we
-            raise SyncTimeout(flight.key, timeout or 0.0) from None
         if isinstance(error, GuardUnavailable):  # the leader could not ask etcd: nor can we
             raise GuardUnavailable(error.key, error.endpoints, error.problem) from error
         if error is not None:
@@ -538,7 +551,7 @@ class EtcdSyncGuard:
             seen = _policy.State(held, current.finished, current.error)
         _policy.contended(key, policy, seen)
         self._count(3, 1)
-        hook = self._waiting_hook
+        hook = self.on_wait
         if hook is not None:
             hook(key)
         return seen
@@ -553,8 +566,6 @@ class EtcdSyncGuard:
         """Wait until *holder* changes after *revision*, at most a poll; give up at *deadline*."""
         remaining = _POLL if deadline is None else deadline - time.monotonic()
         if remaining <= 0:
-            with self._mutex:
-                self._machine.timed_out += 1
             raise _LeaderTimedOut
         self._client.watch_once(holder.encode(), revision + 1, min(remaining, _POLL))
 
