@@ -26,11 +26,14 @@ $(VENV)/.stamp-run: pyproject.toml | $(PY)
 $(VENV)/.stamp-test: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[test,lint]'
 	@touch $@
+$(VENV)/.stamp-demo: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[demo]'
+	@touch $@
 $(VENV)/.stamp-docs: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[docs]'
 	@touch $@
 
-demo: $(VENV)/.stamp-run  ## replay every incident, buggy vs fixed, on embedded data
+demo: $(VENV)/.stamp-demo  ## replay every incident, buggy vs fixed, on embedded data (and a real etcd)
 	$(BIN)/syncsafe demo
 
 lint: $(VENV)/.stamp-test  ## ruff (lint and format check)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import sys
+
 import pytest
 
-from syncsafe._demo import SCENARIOS, Row, render_table, run_all
+from syncsafe._demo import SCENARIOS, Row, partition, render_table, run_all
 
 
 def test_every_scenario_shows_the_bug_and_the_fix() -> None:
@@ -29,3 +31,13 @@ def test_table_aligns_columns() -> None:
     assert lines[0].split() == ["incident", "variant", "code", "what", "happened", "verdict"]
     assert set(lines[1]) <= {"-", " "}
     assert lines[2].split()[-1] == "WRONG"
+
+
+def test_the_partition_row_says_in_one_line_when_etcd_cannot_be_had(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without the etcd extra the partition scenario is one row naming what to install."""
+    monkeypatch.setitem(sys.modules, "urllib3", None)
+    rows = partition.run()
+    assert 1 == len(rows)
+    assert "syncsafe[demo]" in rows[0].outcome

@@ -40,6 +40,7 @@ class Row:
 # (scenario key, module): imported only when the demo runs, in this order.
 SCENARIOS: Final[Sequence[tuple[str, str]]] = (
     ("guard", "syncsafe._demo.guard"),
+    ("partition", "syncsafe._demo.partition"),
     ("paths", "syncsafe._demo.paths"),
     ("annotations", "syncsafe._demo.annotations"),
     ("storm", "syncsafe._demo.storm"),
