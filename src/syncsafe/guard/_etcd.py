@@ -261,10 +261,11 @@ class EtcdSyncGuard:
 
     Fails closed: the function runs only after the transaction that takes
     the key committed. When etcd cannot decide (no quorum, no leader, no
-    endpoint answers), :class:`~syncsafe.GuardUnavailable` is raised within
-    ``request_timeout`` times the number of endpoints per request. A holder
-    killed without a goodbye leaves the key to the next caller when its
-    lease expires: within *ttl* plus one keepalive round.
+    endpoint answers), :class:`~syncsafe.GuardUnavailable` is raised by the
+    first request that gives up: within ``request_timeout`` times the number
+    of endpoints. A holder killed without a goodbye leaves the key to the
+    next caller when its lease expires: within *ttl* plus about a second
+    (etcd revokes expired leases every half second; a waiter's watch wakes it).
 
     ``Outcome.remote`` is true (and ``value`` ``None``) for a caller served
     by a run in another process; a failed remote run is
