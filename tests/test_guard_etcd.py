@@ -396,3 +396,19 @@ def test_callers_of_one_process_share_one_flight_and_a_leader_timeout_passes_the
             statistics.waiting,
             statistics.keys,
         )
+
+
+def test_a_take_whose_answer_is_lost_never_keeps_the_key(etcd: EtcdCluster) -> None:
+    """A take sent to a frozen etcd may commit later: the guard gives its lease up, freeing it."""
+    with EtcdSyncGuard(etcd.endpoints, ttl=1, request_timeout=0.5) as stuck:
+        stuck.run("warm", lambda: None)  # the lease exists: the next request is the take
+        ran: list[str] = []
+        etcd.pause(0)
+        try:
+            with pytest.raises(GuardUnavailable):
+                stuck.run("app", lambda: ran.append("never"))
+        finally:
+            etcd.resume(0)  # etcd now reads the take it was sent, and may commit it
+        with EtcdSyncGuard(etcd.endpoints, ttl=1) as other:
+            assert "next" == other.run("app", lambda: "next", timeout=30).value
+        assert [] == ran

@@ -594,10 +594,15 @@ class EtcdSyncGuard:
             return self._call(
                 key, lambda c: c.txn(compare, success, self._reads(key), repeatable=True)
             )
-        except EtcdError as error:
-            if error.not_found:  # the lease expired unseen: the next attempt grants a new one
-                lease.lost = "etcd says the lease is gone"
-                return self._take(key, self._live_lease(key), decided_on)
+        except EtcdError as error:  # not found: the lease expired unseen; take on a new one
+            lease.lost = "etcd says the lease is gone"
+            del error
+            return self._take(key, self._live_lease(key), decided_on)
+        except GuardUnavailable:
+            # It may have committed: a holder on this lease that no run of ours
+            # ends would keep the key held while the lease is renewed. Give the
+            # lease up: whatever it holds is freed when etcd expires it.
+            self._abandon(lease, "a take of a key may have committed unseen")
             raise
 
     def _ours(self, holder_read: dict[str, Any], lease: _Lease) -> bool:
@@ -664,9 +669,15 @@ class EtcdSyncGuard:
         try:
             response = self._call(key, lambda c: c.txn(compare, success, failure, repeatable=True))
         except GuardUnavailable as unavailable:
+            # The end may not have committed: the holder would stay while the
+            # lease is renewed. Give the lease up, so that etcd frees the key.
+            self._abandon(run._lease, "a run's end may not have been recorded")  # noqa: SLF001
+            lost = LeaseLost(
+                key, run.generation, f"its end was not recorded ({unavailable.problem})"
+            )
             if raised is None:
-                raise
-            _note(raised, f"{key}: the run's end was not recorded: {unavailable}")
+                raise lost from unavailable
+            _note(raised, f"{key}: {lost}")
             return
         if response["succeeded"]:
             return
@@ -706,12 +717,33 @@ class EtcdSyncGuard:
             self._counts[index] += delta
 
     def _call(self, key: str, request: Callable[[EtcdClient], T]) -> T:
-        from syncsafe.guard._etcd_client import Unavailable  # noqa: PLC0415 - optional
+        """
+        One request; etcd's refusals as :class:`~syncsafe.GuardUnavailable`, but "not found".
+
+        A lease etcd does not know stays an ``EtcdError`` for the caller to
+        handle; any other refusal (no permission, a bad request) means the
+        guard cannot decide: it fails closed.
+        """
+        from syncsafe.guard._etcd_client import EtcdError, Unavailable  # noqa: PLC0415
 
         try:
             return request(self._client)
         except Unavailable as error:
             raise GuardUnavailable(key, self.endpoints, error.problem) from None
+        except EtcdError as error:
+            if error.not_found:
+                raise
+            problem = f"etcd refused the request: {error.message}"
+            raise GuardUnavailable(key, self.endpoints, problem) from None
+
+    def _abandon(self, lease: _Lease, why: str) -> None:
+        """Stop renewing *lease* and revoke it (in the background): it may hold what no run ends."""
+        with self._lease_lock:
+            if lease.lost is None:
+                lease.lost = f"given up: {why}"
+            if self._lease is lease:
+                self._lease = None
+        threading.Thread(target=self._revoke_quietly, args=(lease.id,), daemon=True).start()
 
     # ------------------------------------------------------------ the lease
 
