@@ -6,7 +6,7 @@ import pytest
 
 from syncsafe._cli.run import ExitStatus, _served
 from syncsafe.errors import SyncFailed
-from syncsafe.testing import EtcdCluster
+from syncsafe.testing import EtcdCluster, etcd_binary
 
 
 def _syncsafe(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -84,3 +84,18 @@ def test_a_caller_served_by_another_run_exits_with_its_recorded_status(
     assert "syncsafe run: app: served by run 7 of another caller (exit status 4)\n" == (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.etcd
+def test_a_lost_lease_terminates_the_command_and_is_75(etcd: EtcdCluster) -> None:
+    """COMMAND stops the wrapper past its lease (etcd frees the key): on waking it kills COMMAND."""
+    etcdctl = f"{etcd_binary().with_name('etcdctl')} --endpoints {etcd.endpoints[0]}"
+    script = (
+        "kill -STOP $PPID; "
+        f"while {etcdctl} get /syncsafe/holder/app | grep -q .; do sleep 0.05; done; "
+        "kill -CONT $PPID; exec sleep 60"
+    )
+    result = _syncsafe("app", "--etcd", etcd.endpoints[0], "--ttl", "1", "--", "sh", "-c", script)
+    assert 75 == result.returncode
+    assert "lost its lease" in result.stderr
+    assert "terminated COMMAND" in result.stderr
