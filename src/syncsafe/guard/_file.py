@@ -376,8 +376,9 @@ class FileSyncGuard:
         timeout: float | None,
     ) -> Outcome[T | None]:
         """The uncontended path: the leader of a solo run goes to the file lock."""
+        ran = [0]  # the generation of the run, once it started
         try:
-            result = self._hold(key, fn, policy, deadline=deadline, timeout=timeout)
+            result = self._hold(key, fn, policy, deadline=deadline, timeout=timeout, ran=ran)
         except _Withdraw as withdraw:
             with self._mutex:
                 flight = self._machine.inflate(key, solo)
@@ -385,7 +386,7 @@ class FileSyncGuard:
             self._wake(started)
             raise withdraw.error from None
         except BaseException as exc:
-            self._finish_solo(key, solo, None, exc, None)
+            self._finish_solo(key, solo, None, exc, (ran[0], True, False) if ran[0] else None)
             raise
         if type(result) is Serve:
             return self._finish_remote(key, solo, None, result)
@@ -406,15 +407,16 @@ class FileSyncGuard:
     ) -> Outcome[T | None]:
         """*caller* leads its started flight: it goes to the file lock."""
         flight = caller.flight
+        ran = [0]  # the generation of the run, once it started
         try:
-            result = self._hold(key, fn, policy, deadline=deadline, timeout=timeout)
+            result = self._hold(key, fn, policy, deadline=deadline, timeout=timeout, ran=ran)
         except _Withdraw as withdraw:
             with self._mutex:
                 started = self._machine.withdraw(caller, timed_out=withdraw.timed_out)
             self._wake(started)
             raise withdraw.error from None
         except BaseException as exc:
-            self._finish(flight, None, exc, None)
+            self._finish(flight, None, exc, (ran[0], caller.fresh, False) if ran[0] else None)
             raise
         if type(result) is Serve:
             return self._finish_remote(key, None, flight, result)
@@ -562,6 +564,7 @@ class FileSyncGuard:
         *,
         deadline: float | None,
         timeout: float | None,
+        ran: list[int],
     ) -> Serve | tuple[T, int]:
         """
         Take the key's file lock, then run or be served as the policy decides.
@@ -591,12 +594,18 @@ class FileSyncGuard:
             if not acquired:
                 raise _Withdraw(SyncTimeout(key, timeout or 0.0), timed_out=True)
         try:
-            return self._locked(key, fn, policy, seen, base)
+            return self._locked(key, fn, policy, seen, base, ran)
         finally:
             lock.release()
 
-    def _locked(
-        self, key: str, fn: Callable[[], T], policy: str, seen: Record | None, base: str
+    def _locked(  # noqa: PLR0917 - one caller
+        self,
+        key: str,
+        fn: Callable[[], T],
+        policy: str,
+        seen: Record | None,
+        base: str,
+        ran: list[int],
     ) -> Serve | tuple[T, int]:
         """Holding the key's file lock: what :mod:`~syncsafe.guard._policy` decides, done."""
         path = base + ".state"
@@ -609,6 +618,7 @@ class FileSyncGuard:
             generation, boot, reserved = self._next_generation(key, base, state)
             start = _policy.start(state, generation)
             fd, raw, state = self._store(fd, raw, path, key, state, fields=(*start, boot, reserved))
+            ran[0] = generation
             try:
                 value = fn()
             except BaseException as exc:
