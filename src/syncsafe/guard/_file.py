@@ -75,6 +75,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import sys
 import threading
 import time
@@ -687,10 +688,13 @@ class FileSyncGuard:
 
     def _read_ceiling(self, key: str, path: str) -> int:
         """The ceiling file's reserved generation; 0 if there is none."""
-        try:
-            raw = Path(path).read_bytes()
-        except FileNotFoundError:
+        fd = _open_state(path, os.O_RDONLY)
+        if fd is None:
             return 0
+        try:
+            raw = _read_all(fd)
+        finally:
+            os.close(fd)
         try:
             data = json.loads(raw)
             fields = (data["format"], data["key"])
@@ -914,11 +918,32 @@ def _still_at(path: str) -> Callable[[int], None]:
 
 
 def _open_state(path: str, flags: int = os.O_RDWR) -> int | None:
-    """An fd of the state file at *path*, or ``None`` if there is none yet."""
+    """
+    An fd of the state (or ceiling) file at *path*, or ``None`` if there is none yet.
+
+    Opened without blocking and refused unless it is a regular file: a FIFO
+    put in its place would otherwise block the open, or the read, for ever.
+
+    :raises GuardStateCorrupt: *path* is not a regular file.
+    """
     try:
-        return os.open(path, flags | os.O_CLOEXEC)
+        fd = os.open(path, flags | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
+    except IsADirectoryError:
+        raise GuardStateCorrupt(path, "a directory, not a guard's file") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = (
+            "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a directory"
+            if stat.S_ISDIR(mode)
+            else "not a regular file"
+        )
+        raise GuardStateCorrupt(path, f"{what}, not a guard's file: remove it")
+    return fd
 
 
 def _read_all(fd: int) -> bytes:
