@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Hashable
-from typing import TypeVar, final
+from typing import TypeVar, cast, final
 
 import attrs
 
@@ -123,7 +124,22 @@ class AsyncSyncGuard:
         task = asyncio.get_running_loop().create_task(self._execute(flight, fn))
         self._machine.begin(leader, task)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(functools.partial(self._reap, flight))
+
+    def _reap(self, flight: Flight, task: asyncio.Task[None]) -> None:
+        """
+        The run's task is done: settle its flight if the task never did.
+
+        A task cancelled before its first step (shutdown code that cancels
+        every other task) never enters :meth:`_execute`: without this, its
+        key would stay in flight for good.
+        """
+        self._tasks.discard(task)
+        if flight.state != DONE:
+            error: BaseException = asyncio.CancelledError()
+            if not task.cancelled() and task.exception() is not None:  # pragma: no cover
+                error = cast("BaseException", task.exception())
+            self._settle(flight, None, error)
 
     def _launch_all(self, started: list[Flight]) -> None:
         for flight in started:

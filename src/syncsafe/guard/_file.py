@@ -75,6 +75,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import sys
 import threading
 import time
@@ -376,8 +377,9 @@ class FileSyncGuard:
         timeout: float | None,
     ) -> Outcome[T | None]:
         """The uncontended path: the leader of a solo run goes to the file lock."""
+        ran = [0]  # the generation of the run, once it started
         try:
-            result = self._hold(key, fn, policy, deadline=deadline, timeout=timeout)
+            result = self._hold(key, fn, policy, deadline=deadline, timeout=timeout, ran=ran)
         except _Withdraw as withdraw:
             with self._mutex:
                 flight = self._machine.inflate(key, solo)
@@ -385,7 +387,7 @@ class FileSyncGuard:
             self._wake(started)
             raise withdraw.error from None
         except BaseException as exc:
-            self._finish_solo(key, solo, None, exc, None)
+            self._finish_solo(key, solo, None, exc, (ran[0], True, False) if ran[0] else None)
             raise
         if type(result) is Serve:
             return self._finish_remote(key, solo, None, result)
@@ -406,15 +408,16 @@ class FileSyncGuard:
     ) -> Outcome[T | None]:
         """*caller* leads its started flight: it goes to the file lock."""
         flight = caller.flight
+        ran = [0]  # the generation of the run, once it started
         try:
-            result = self._hold(key, fn, policy, deadline=deadline, timeout=timeout)
+            result = self._hold(key, fn, policy, deadline=deadline, timeout=timeout, ran=ran)
         except _Withdraw as withdraw:
             with self._mutex:
                 started = self._machine.withdraw(caller, timed_out=withdraw.timed_out)
             self._wake(started)
             raise withdraw.error from None
         except BaseException as exc:
-            self._finish(flight, None, exc, None)
+            self._finish(flight, None, exc, (ran[0], caller.fresh, False) if ran[0] else None)
             raise
         if type(result) is Serve:
             return self._finish_remote(key, None, flight, result)
@@ -562,6 +565,7 @@ class FileSyncGuard:
         *,
         deadline: float | None,
         timeout: float | None,
+        ran: list[int],
     ) -> Serve | tuple[T, int]:
         """
         Take the key's file lock, then run or be served as the policy decides.
@@ -591,12 +595,18 @@ class FileSyncGuard:
             if not acquired:
                 raise _Withdraw(SyncTimeout(key, timeout or 0.0), timed_out=True)
         try:
-            return self._locked(key, fn, policy, seen, base)
+            return self._locked(key, fn, policy, seen, base, ran)
         finally:
             lock.release()
 
-    def _locked(
-        self, key: str, fn: Callable[[], T], policy: str, seen: Record | None, base: str
+    def _locked(  # noqa: PLR0917 - one caller
+        self,
+        key: str,
+        fn: Callable[[], T],
+        policy: str,
+        seen: Record | None,
+        base: str,
+        ran: list[int],
     ) -> Serve | tuple[T, int]:
         """Holding the key's file lock: what :mod:`~syncsafe.guard._policy` decides, done."""
         path = base + ".state"
@@ -609,6 +619,7 @@ class FileSyncGuard:
             generation, boot, reserved = self._next_generation(key, base, state)
             start = _policy.start(state, generation)
             fd, raw, state = self._store(fd, raw, path, key, state, fields=(*start, boot, reserved))
+            ran[0] = generation
             try:
                 value = fn()
             except BaseException as exc:
@@ -677,10 +688,13 @@ class FileSyncGuard:
 
     def _read_ceiling(self, key: str, path: str) -> int:
         """The ceiling file's reserved generation; 0 if there is none."""
-        try:
-            raw = Path(path).read_bytes()
-        except FileNotFoundError:
+        fd = _open_state(path, os.O_RDONLY)
+        if fd is None:
             return 0
+        try:
+            raw = _read_all(fd)
+        finally:
+            os.close(fd)
         try:
             data = json.loads(raw)
             fields = (data["format"], data["key"])
@@ -904,11 +918,32 @@ def _still_at(path: str) -> Callable[[int], None]:
 
 
 def _open_state(path: str, flags: int = os.O_RDWR) -> int | None:
-    """An fd of the state file at *path*, or ``None`` if there is none yet."""
+    """
+    An fd of the state (or ceiling) file at *path*, or ``None`` if there is none yet.
+
+    Opened without blocking and refused unless it is a regular file: a FIFO
+    put in its place would otherwise block the open, or the read, for ever.
+
+    :raises GuardStateCorrupt: *path* is not a regular file.
+    """
     try:
-        return os.open(path, flags | os.O_CLOEXEC)
+        fd = os.open(path, flags | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
+    except IsADirectoryError:
+        raise GuardStateCorrupt(path, "a directory, not a guard's file") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = (
+            "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a directory"
+            if stat.S_ISDIR(mode)
+            else "not a regular file"
+        )
+        raise GuardStateCorrupt(path, f"{what}, not a guard's file: remove it")
+    return fd
 
 
 def _read_all(fd: int) -> bytes:
