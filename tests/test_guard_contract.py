@@ -28,6 +28,7 @@ import pytest
 from _threads import Threads
 from syncsafe import (
     AsyncSyncGuard,
+    EtcdSyncGuard,
     FileSyncGuard,
     Outcome,
     ReentrantSync,
@@ -37,6 +38,7 @@ from syncsafe import (
     SyncTimeout,
 )
 from syncsafe.guard._machine import Machine
+from syncsafe.testing import EtcdCluster
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -45,12 +47,19 @@ class Interrupt(BaseException):
     """A BaseException, not KeyboardInterrupt nor SystemExit: an event loop survives it."""
 
 
+def _ordinal(n: int) -> int:
+    return n
+
+
 @attrs.define
 class ThreadAdapter:
     """A guard called from threads as it is: SyncGuard, FileSyncGuard."""
 
-    guard: SyncGuard | FileSyncGuard
+    guard: SyncGuard | FileSyncGuard | EtcdSyncGuard
     waits: threading.Semaphore
+    closing: tuple[Callable[[], None], ...] = ()
+    nth: Callable[[int], int] = _ordinal
+    """The generation the nth run of the only key a test runs gets, in a fresh guard."""
 
     def run(
         self,
@@ -78,7 +87,9 @@ class ThreadAdapter:
         return machine.size()
 
     def close(self) -> None:
-        """Nothing to stop."""
+        """Stop what the guard needs (an etcd), if anything."""
+        for stop in self.closing:
+            stop()
 
 
 @attrs.define
@@ -87,6 +98,7 @@ class AsyncAdapter:
 
     guard: AsyncSyncGuard
     waits: threading.Semaphore
+    nth: Callable[[int], int] = attrs.field(default=lambda n: n)
     loop: asyncio.AbstractEventLoop = attrs.field(factory=asyncio.new_event_loop)
     thread: threading.Thread | None = None
     pool: concurrent.futures.ThreadPoolExecutor = attrs.field(
@@ -189,10 +201,21 @@ def _file_guard(policy: str, tmp: Path) -> Adapter:
     return ThreadAdapter(FileSyncGuard(tmp, policy, on_wait=on_wait), waits)  # type: ignore[arg-type]
 
 
+def _etcd_guard(policy: str, tmp: Path) -> Adapter:
+    waits, on_wait = _counter()
+    cluster = EtcdCluster(tmp / f"etcd-{len(list(tmp.glob('etcd-*')))}", 1)
+    cluster.start()
+    guard = EtcdSyncGuard(cluster.endpoints, ttl=2, policy=policy, on_wait=on_wait)  # type: ignore[arg-type]
+    # An etcd generation is the revision the take committed at: in a fresh etcd
+    # (revision 1), each run of one key takes one revision and its end another.
+    return ThreadAdapter(guard, waits, (guard.close, cluster.close), lambda n: 2 * n)
+
+
 BACKENDS = [
     pytest.param(Backend(_sync_guard), id="SyncGuard"),
     pytest.param(Backend(_async_guard), id="AsyncSyncGuard"),
     pytest.param(Backend(_file_guard, capped=False), id="FileSyncGuard"),
+    pytest.param(Backend(_etcd_guard, capped=False), id="EtcdSyncGuard", marks=pytest.mark.etcd),
 ]
 
 
@@ -244,9 +267,9 @@ IDLE = {"in_flight": 0, "waiting": 0, "keys": 0}
 
 
 def test_an_uncontended_run_leads_a_fresh_run(make: Callable[..., Adapter]) -> None:
-    """A caller alone runs its function and gets generation 1, leader and fresh."""
+    """A caller alone runs its function and gets the first generation, leader and fresh."""
     guard = make()
-    assert Outcome("v", 1, True, True, 0) == guard.run("app", lambda: "v")  # noqa: FBT003
+    assert Outcome("v", guard.nth(1), True, True, 0) == guard.run("app", lambda: "v")  # noqa: FBT003
     expected = {"runs": 1, "coalesced": 0, "rejected": 0, "timed_out": 0, **IDLE}
     assert expected == guard.statistics()
 
@@ -268,7 +291,8 @@ def test_a_caller_that_waited_and_led_is_not_coalesced(make: Callable[..., Adapt
     waited(guard)
     release.set()
     results = threads.join()
-    assert Outcome("b", results["first"].generation + 1, True, True, 0) == results["b"]  # type: ignore[attr-defined]  # noqa: FBT003
+    assert guard.nth(1) == results["first"].generation  # type: ignore[attr-defined]
+    assert Outcome("b", guard.nth(2), True, True, 0) == results["b"]  # noqa: FBT003
     expected = {"runs": 2, "coalesced": 0, "rejected": 0, "timed_out": 0, **IDLE}
     assert expected == guard.statistics()
 
@@ -301,8 +325,8 @@ def test_coalesce_serves_callers_who_arrived_mid_run_with_one_later_run(
         if runs == ["second"]
         else (results["third"], results["second"])
     )
-    assert Outcome(runs[0], 2, True, True, 1) == leader  # noqa: FBT003
-    assert Outcome(runs[0], 2, False, True, 1) == follower  # noqa: FBT003
+    assert Outcome(runs[0], guard.nth(2), True, True, 1) == leader  # noqa: FBT003
+    assert Outcome(runs[0], guard.nth(2), False, True, 1) == follower  # noqa: FBT003
     expected = {"runs": 2, "coalesced": 1, "rejected": 0, "timed_out": 0, **IDLE}
     assert expected == guard.statistics()
 
@@ -314,7 +338,7 @@ def test_share_joins_the_run_in_flight(make: Callable[..., Adapter]) -> None:
     threads.start("joiner", lambda: guard.run("app", lambda: "never"))
     waited(guard)
     release.set()
-    assert Outcome("first", 1, False, False, 1) == threads.join()["joiner"]  # noqa: FBT003
+    assert Outcome("first", guard.nth(1), False, False, 1) == threads.join()["joiner"]  # noqa: FBT003
     assert 1 == guard.statistics()["coalesced"]
 
 
@@ -350,7 +374,7 @@ def test_an_exception_reaches_every_caller_of_the_run(make: Callable[..., Adapte
     (failed,) = [e for e in errors if e is not boom]
     assert isinstance(failed, SyncFailed)
     assert failed.__cause__ is boom
-    assert 2 == failed.generation
+    assert guard.nth(2) == failed.generation
     assert 0 == guard.size()
 
 
