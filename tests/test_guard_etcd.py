@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from syncsafe import (
     EtcdSyncGuard,
@@ -20,7 +21,7 @@ from syncsafe import (
     current_run,
 )
 from syncsafe.guard._etcd_client import EtcdClient, unb64
-from syncsafe.testing import EtcdCluster
+from syncsafe.testing import EtcdCluster, check_single_flight
 
 pytestmark = pytest.mark.etcd
 
@@ -412,3 +413,19 @@ def test_a_take_whose_answer_is_lost_never_keeps_the_key(etcd: EtcdCluster) -> N
         with EtcdSyncGuard(etcd.endpoints, ttl=1) as other:
             assert "next" == other.run("app", lambda: "next", timeout=30).value
         assert [] == ran
+
+
+def test_the_conformance_check_passes_on_the_etcd_guard(etcd: EtcdCluster) -> None:
+    """syncsafe.testing.check_single_flight holds for EtcdSyncGuard on a real etcd."""
+    guards: list[EtcdSyncGuard] = []
+
+    def fresh() -> EtcdSyncGuard:
+        guard = EtcdSyncGuard(etcd.endpoints, ttl=2, prefix=f"/check/{len(guards)}/")
+        guards.append(guard)
+        return guard
+
+    try:
+        check_single_flight(fresh, settings=settings(max_examples=10, deadline=None))
+    finally:
+        for guard in guards:
+            guard.close()
