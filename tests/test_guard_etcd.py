@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from hypothesis import settings
 
 from syncsafe import (
     EtcdSyncGuard,
+    EtcdTLS,
     FencedOut,
     GuardUnavailable,
     LeaseLost,
@@ -429,3 +431,51 @@ def test_the_conformance_check_passes_on_the_etcd_guard(etcd: EtcdCluster) -> No
     finally:
         for guard in guards:
             guard.close()
+
+
+def _certificates(where: Path) -> dict[str, str]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl."""
+    openssl = shutil.which("openssl")
+    assert openssl is not None, "the TLS test needs the openssl command"
+
+    def run(*arguments: str) -> None:
+        command = [openssl, *arguments]
+        subprocess.run(command, check=True, capture_output=True, timeout=60, cwd=where)
+
+    key = ("-newkey", "rsa:2048", "-nodes")
+    run(
+        "req", "-x509", *key, "-days", "2", "-subj", "/CN=ca", "-keyout", "ca.key", "-out", "ca.pem"
+    )
+    extensions = "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"
+    (where / "san.cnf").write_text(extensions)
+    for name in ("server", "client"):
+        run("req", *key, "-subj", f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.csr")
+        sign = ("-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2")
+        run(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            *sign,
+            "-extfile",
+            "san.cnf",
+            "-out",
+            f"{name}.pem",
+        )
+    names = ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")
+    return {name: str(where / name) for name in names}
+
+
+def test_tls_with_a_client_certificate(tmp_path: Path) -> None:
+    """Against an etcd that requires client certificates, the guard runs with EtcdTLS."""
+    files = _certificates(tmp_path)
+    tls = (files["server.pem"], files["server.key"], files["ca.pem"])
+    with EtcdCluster(tmp_path / "etcd", 1, tls=tls) as cluster:
+        assert cluster.endpoints[0].startswith("https://")
+        secure = EtcdTLS(files["ca.pem"], files["client.pem"], files["client.key"])
+        with EtcdSyncGuard(cluster.endpoints, ttl=2, tls=secure) as guard:
+            assert "ok" == guard.run("app", lambda: "ok").value
+        without = EtcdSyncGuard(cluster.endpoints, ttl=2, request_timeout=1.0)
+        with pytest.raises(GuardUnavailable):
+            without.run("app", lambda: "never")  # no CA bundle: the server is not trusted
+        without.close()

@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -63,7 +64,14 @@ class EtcdCluster:
     killed by its pid.
     """
 
-    def __init__(self, directory: Path, size: int = 1, *, binary: Path | str | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        size: int = 1,
+        *,
+        binary: Path | str | None = None,
+        tls: tuple[str, str, str] | None = None,
+    ) -> None:
         if size < 1:
             msg = f"size={size}: an etcd cluster has at least one member"
             raise ValueError(msg)
@@ -74,11 +82,17 @@ class EtcdCluster:
         self._peer_ports = [_free_port() for _ in self.names]
         self._processes: list[subprocess.Popen[bytes] | None] = [None] * size
         self._logs: list[Path] = [self.directory / f"{name}.log" for name in self.names]
+        self.tls = tls
+        """
+        ``(cert, key, ca)``: serve clients over TLS with this certificate and
+        key, and require client certificates signed by *ca*; ``None``: plain HTTP.
+        """
 
     @property
     def endpoints(self) -> tuple[str, ...]:
         """The client URL of every member, in member order."""
-        return tuple(f"http://127.0.0.1:{port}" for port in self._client_ports)
+        scheme = "http" if self.tls is None else "https"
+        return tuple(f"{scheme}://127.0.0.1:{port}" for port in self._client_ports)
 
     @property
     def pids(self) -> tuple[int | None, ...]:
@@ -112,7 +126,7 @@ class EtcdCluster:
         if running is not None and running.poll() is None:
             return
         name = self.names[index]
-        client = f"http://127.0.0.1:{self._client_ports[index]}"
+        client = self.endpoints[index]
         peer = f"http://127.0.0.1:{self._peer_ports[index]}"
         arguments = [
             os.fspath(self.binary),
@@ -122,6 +136,10 @@ class EtcdCluster:
             *("--initial-cluster", cluster, "--initial-cluster-token", self.directory.name),
             *_TIMINGS,
         ]
+        if self.tls is not None:
+            cert, key, ca = self.tls
+            arguments += ["--cert-file", cert, "--key-file", key]
+            arguments += ["--trusted-ca-file", ca, "--client-cert-auth"]
         with self._logs[index].open("ab") as log:
             self._processes[index] = subprocess.Popen(  # noqa: S603 - our own binary
                 arguments, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -144,8 +162,13 @@ class EtcdCluster:
 
     def _healthy(self, index: int) -> bool:
         url = self.endpoints[index] + "/health"
+        context = None
+        if self.tls is not None:
+            cert, key, ca = self.tls
+            context = ssl.create_default_context(cafile=ca)
+            context.load_cert_chain(cert, key)
         try:
-            with urllib.request.urlopen(url, timeout=1.0) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=1.0, context=context) as response:  # noqa: S310
                 return bool(json.load(response).get("health") == "true")
         except (OSError, ValueError, urllib.error.URLError):
             return False
