@@ -2,19 +2,21 @@
 The cross-process front end: a file lock and a small state file per key.
 
 How it decides, for one key, with ``L`` its lock file and ``S`` its state
-file, whose newest record is ``{"started": g, "finished": f, "error": ...}``:
+file, whose newest record is ``{"started": g, "finished": f, "error": ...}``
+(the record of :mod:`syncsafe.guard._policy`, which makes every decision
+below; nothing of the policy is written here):
 
-1. A caller first takes the key's in-process lock (one thread of this
-   process at a time reaches the file lock), then ``L`` through a new
-   ``filelock.FileLock`` of its own. If either is taken, it first reads ``S``
-   without the lock: ``seen.started`` is the newest run that had started when
-   it asked.
-2. Holding ``L`` it reads ``S`` again. Under ``"coalesce"``, if a run newer
-   than ``seen.started`` has finished (``finished > seen.started``), that run
-   started after this caller asked: the caller is served and returns without
-   running again. Otherwise it runs: it writes ``started = g + 1`` (with
-   ``durable``, below a ceiling on disk: see below), calls the function,
-   writes ``finished = g + 1`` and releases ``L``.
+1. The callers of this guard meet in memory first, in the machine
+   (:mod:`syncsafe.guard._machine`), as ``SyncGuard``'s do; only the leader
+   of each flight goes on, to ``L``, through the key's pooled
+   ``filelock.FileLock``. If ``L`` is taken, the leader first reads ``S``
+   without it: ``seen.started`` is the newest run that had started when it
+   asked.
+2. Holding ``L`` it reads ``S`` again and asks the policy: a finished run
+   may serve it (under ``"coalesce"``, ``finished > seen.started``), or it
+   runs: it writes ``started = g + 1`` (with ``durable``, below a ceiling on
+   disk: see below), calls the function, writes ``finished = g + 1`` and
+   releases ``L``. Its flight's followers get its outcome.
 3. A process killed while it runs leaves ``started > finished``. The OS
    releases ``L`` with the process; the next caller finds no newer finished
    run, so it runs, with generation ``g + 2``.
@@ -224,11 +226,12 @@ class FileSyncGuard:
 
     Unlike a bare ``FileLock`` per key, a caller that waited while another
     process ran a sync that started after it asked returns without running
-    again (``"coalesce"``). Two ``filelock`` traps are avoided by design: the
-    guard takes an in-process lock per key before the file lock (a ``FileLock``
-    shared between threads with ``thread_local=False`` excludes nothing between
-    them) and makes a new ``FileLock`` for every acquisition (so no lock object
-    is ever shared, by threads or by asyncio tasks). POSIX only.
+    again (``"coalesce"``). The callers of one guard meet in memory first, as
+    in ``SyncGuard``, and only the leader of each run takes the file lock,
+    so a ``filelock`` trap is avoided by design: a ``FileLock`` shared
+    between threads with ``thread_local=False`` excludes nothing between
+    them, and the guard's one ``FileLock`` per key is only ever acquired by
+    the one thread leading that key's run. POSIX only.
 
     ``FileSyncGuard(directory, policy="coalesce", *, durable=True)``: the
     *directory* is created if missing; *policy* is as for
@@ -240,9 +243,9 @@ class FileSyncGuard:
     bring back an earlier generation.
 
     ``Outcome.value`` is ``None`` (and ``Outcome.remote`` true) for a caller
-    served by a run in another process; ``Outcome.shared_with`` is 0, since
-    callers in other processes are not counted. ``max_concurrent`` has no
-    cross-process equivalent here.
+    served by a run in another process; ``Outcome.shared_with`` counts the
+    callers of this guard that got the same run, not those of other
+    processes. ``max_concurrent`` has no cross-process equivalent here.
 
     .. versionadded:: 0.1.0
     """

@@ -5,7 +5,8 @@ Written once, in the sans-I/O style of protocol libraries such as h11, and
 driven by three front ends that only add waiting: threads
 (:class:`~syncsafe.guard.SyncGuard`), asyncio tasks
 (:class:`~syncsafe.guard.AsyncSyncGuard`) and, in each process,
-:class:`~syncsafe.guard.FileSyncGuard`. A front end calls the methods here
+:class:`~syncsafe.guard.FileSyncGuard` (whose flights' leaders then go to
+the cross-process policy, :mod:`syncsafe.guard._policy`). A front end calls the methods here
 while it excludes every other caller of the same machine (a mutex, or the
 event loop's single thread), and does what the return values say: run the
 function, wake a caller, wait.
