@@ -185,11 +185,17 @@ class EtcdCluster:
                 self._processes[index] = None
 
     def pause(self, *members: int) -> None:
-        """SIGSTOP *members*: they hold their sockets and answer nothing (a frozen VM)."""
+        """
+        SIGSTOP *members*: they hold their sockets and answer nothing (a frozen VM).
+
+        Returns once every thread of each member has stopped (a signal is
+        delivered to a running process asynchronously).
+        """
         for index in members:
             process = self._processes[index]
             if process is not None:
                 process.send_signal(signal.SIGSTOP)
+                _wait_stopped(process.pid)
 
     def resume(self, *members: int) -> None:
         """SIGCONT *members* paused by :meth:`pause`."""
@@ -211,3 +217,20 @@ def etcd_cluster(
     cluster = EtcdCluster(directory, size, binary=binary)
     with cluster:
         yield cluster
+
+
+def _wait_stopped(pid: int) -> None:
+    """Wait until every thread of *pid* is stopped (state T in /proc), within a liveness bound."""
+    deadline = time.monotonic() + _HEALTHY_WITHIN
+    tasks = Path(f"/proc/{pid}/task")
+    while time.monotonic() < deadline:
+        states = []
+        for task in tasks.iterdir():
+            with contextlib.suppress(OSError):
+                # The state follows the command name, which is in parentheses.
+                states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+        if states and all(state in {"T", "t"} for state in states):
+            return
+        time.sleep(0.005)
+    msg = f"etcd process {pid} did not stop within {_HEALTHY_WITHIN:g} s of SIGSTOP"
+    raise TimeoutError(msg)
