@@ -380,32 +380,7 @@ class EtcdSyncGuard:
                     caller.data = waker
         if flight.leader is not caller and not self._wait_local(caller, timeout):
             return self._served_locally(caller)
-        try:
-            got = self._lead(key, fn, policy_, deadline, caller.flight)
-        except (_LeaderTimedOut, SyncInProgress) as stopped:
-            # The leader stops before its function began: the lead passes on.
-            timed_out = isinstance(stopped, _LeaderTimedOut)
-            with self._mutex:
-                self._machine.rejected += not timed_out
-                started = self._machine.withdraw(caller, timed_out=timed_out)
-            self._wake(started)
-            if timed_out:
-                raise SyncTimeout(key, timeout or 0.0) from None
-            raise
-        except BaseException as exc:
-            self._finish(caller.flight, None, exc)
-            if isinstance(exc, _Remote):
-                raise exc.failed from None
-            raise
-        self._finish(caller.flight, got, None)
-        return Outcome(
-            cast("T", got.value),
-            got.generation,
-            not got.remote,
-            got.fresh,
-            caller.flight.served - 1,
-            got.remote,
-        )
+        return self._leading(caller, fn, policy_, deadline, timeout)
 
     def state(self, key: str) -> EtcdGuardState:
         """*key*'s record in etcd now, read linearizably."""
@@ -448,6 +423,49 @@ class EtcdSyncGuard:
         self.close()
 
     # ------------------------------------------------------- the local front
+
+    def _leading(
+        self,
+        caller: Caller,
+        fn: Callable[[], T],
+        policy: str,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> Outcome[T | None]:
+        """*caller* leads its flight: to etcd, then the outcome for it and its followers."""
+        key = cast("str", caller.flight.key)
+        try:
+            got = self._lead(key, fn, policy, deadline, caller.flight)
+        except (_LeaderTimedOut, SyncInProgress) as stopped:
+            # The leader stops before its function began: the lead passes on.
+            timed_out = isinstance(stopped, _LeaderTimedOut)
+            with self._mutex:
+                self._machine.rejected += not timed_out
+                started = self._machine.withdraw(caller, timed_out=timed_out)
+            self._wake(started)
+            if timed_out:
+                raise SyncTimeout(key, timeout or 0.0) from None
+            raise
+        except BaseException as exc:
+            if caller.flight.data is None and not isinstance(exc, Exception):
+                # Interrupted (Ctrl-C) before its function began: the lead passes on.
+                with self._mutex:
+                    started = self._machine.withdraw(caller, timed_out=False)
+                self._wake(started)
+                raise
+            self._finish(caller.flight, None, exc)
+            if isinstance(exc, _Remote):
+                raise exc.failed from None
+            raise
+        self._finish(caller.flight, got, None)
+        return Outcome(
+            cast("T", got.value),
+            got.generation,
+            not got.remote,
+            got.fresh,
+            caller.flight.served - 1,
+            got.remote,
+        )
 
     def _wait_local(self, caller: Caller, timeout: float | None) -> bool:
         """Block until *caller* leads a started flight (True) or its flight is done (False)."""
