@@ -479,3 +479,63 @@ def test_tls_with_a_client_certificate(tmp_path: Path) -> None:
         with pytest.raises(GuardUnavailable):
             without.run("app", lambda: "never")  # no CA bundle: the server is not trusted
         without.close()
+
+
+class Interrupt(BaseException):
+    """A BaseException that is not KeyboardInterrupt: stands for Ctrl-C in a test thread."""
+
+
+def test_a_leader_interrupted_while_it_waits_in_etcd_hands_the_lead_on(etcd: EtcdCluster) -> None:
+    """A flight's leader interrupted before its function began: its follower leads the run."""
+    release = threading.Event()
+    holding = threading.Event()
+    follower_joined = threading.Event()
+    leader_asked = threading.Event()
+    calls = [0]
+    lock = threading.Lock()
+
+    def on_wait(_key: str) -> None:
+        with lock:
+            calls[0] += 1
+            mine = calls[0]
+        if mine == 1:  # the leader, holding its ticket in etcd
+            leader_asked.set()
+            assert follower_joined.wait(20)
+            raise Interrupt
+        if mine == 2:  # the follower, about to wait in memory behind it
+            follower_joined.set()
+
+    with (
+        EtcdSyncGuard(etcd.endpoints, ttl=2) as one,
+        EtcdSyncGuard(etcd.endpoints, ttl=2, on_wait=on_wait) as two,
+    ):
+
+        def long_run() -> str:
+            holding.set()
+            release.wait(30)
+            return "first"
+
+        results: dict[str, object] = {}
+
+        def call(name: str) -> None:
+            try:
+                results[name] = two.run("app", lambda: name)
+            except Interrupt as error:
+                results[name] = error
+
+        first = threading.Thread(target=lambda: results.update(a=one.run("app", long_run)))
+        first.start()
+        holding.wait(30)
+        leader = threading.Thread(target=call, args=("leader",))
+        leader.start()
+        assert leader_asked.wait(30)  # the leader asked etcd and found the key held
+        follower = threading.Thread(target=call, args=("follower",))
+        follower.start()
+        leader.join(30)
+        assert isinstance(results["leader"], Interrupt)
+        release.set()
+        first.join(30)
+        follower.join(30)
+        outcome = results["follower"]
+        assert ("follower", True) == (outcome.value, outcome.leader)  # type: ignore[attr-defined]
+        assert 0 == two.statistics().keys
