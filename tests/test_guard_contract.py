@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dis
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from pathlib import Path
@@ -481,3 +483,144 @@ def test_an_async_run_task_cancelled_before_its_first_step_frees_the_key() -> No
     assert isinstance(result, asyncio.CancelledError)
     assert IDLE.items() <= stats.items()
     assert "ran" == again
+
+
+# ------------------------------------------- an exception anywhere in run()
+class Injected(BaseException):
+    """The exception injected between two bytecodes of a guard's own code."""
+
+
+# Where CPython delivers an asynchronous exception (a signal's KeyboardInterrupt):
+# after a call returns, on a backward jump, and as a function starts.
+_CHECKS = frozenset({"CALL", "CALL_FUNCTION_EX", "JUMP_BACKWARD", "RESUME"})
+
+
+def _injector(files: frozenset[str], at: int | None) -> tuple[Callable[..., object], list[int]]:
+    """
+    A trace function counting reachable boundaries in *files*, raising Injected at the *at*-th.
+
+    A boundary is reachable where the interpreter checks for a pending
+    signal: before the first instruction of a function, and after each
+    call and backward jump (an interrupt cannot land, say, between the
+    loads before a call). Raising from a trace function turns tracing off:
+    one injection per run.
+    """
+    count = [0]
+    previous: dict[int, str] = {}
+
+    def local(frame: object, event: str, _arg: object) -> object:
+        if event == "opcode":
+            code = frame.f_code  # type: ignore[attr-defined]
+            before = previous.get(id(frame), "RESUME")
+            previous[id(frame)] = dis.opname[code.co_code[frame.f_lasti]]  # type: ignore[attr-defined]
+            if before in _CHECKS:
+                count[0] += 1
+                if count[0] == at:
+                    raise Injected
+        elif event == "return":
+            previous.pop(id(frame), None)
+        return local
+
+    def tracer(frame: object, event: str, _arg: object) -> object:
+        code = frame.f_code  # type: ignore[attr-defined]
+        if event == "call" and code.co_filename in files:
+            frame.f_trace_opcodes = True  # type: ignore[attr-defined]
+            return local
+        return None
+
+    return tracer, count
+
+
+def _traced(
+    files: frozenset[str], at: int | None, call: Callable[[], object]
+) -> tuple[object, int]:
+    """What *call()* returned or raised under the injector, and how many opcodes it counted."""
+    tracer, count = _injector(files, at)
+    sys.settrace(tracer)  # type: ignore[arg-type]
+    try:
+        result: object = call()
+    except BaseException as exc:  # noqa: BLE001 - kept for the test
+        result = exc
+    finally:
+        sys.settrace(None)
+    return result, count[0]
+
+
+def _front_end(guard: object) -> frozenset[str]:
+    """The source file of *guard*'s own front end, whose bookkeeping is injected into."""
+    return frozenset({sys.modules[type(guard).__module__].__file__ or ""})
+
+
+INJECTED = [pytest.param(_sync_guard, id="SyncGuard")]
+"""
+The guards whose bookkeeping survives an exception anywhere. FileSyncGuard's
+(file lock, state-file I/O) and AsyncSyncGuard's are not in this list yet.
+"""
+
+
+def _unstuck(guard: Adapter) -> None:
+    """The key is free: nothing in memory, and a new run runs."""
+    assert 0 == guard.size()
+    assert "again" == guard.run("app", lambda: "again").value
+    assert IDLE.items() <= guard.statistics().items()
+
+
+@pytest.mark.parametrize("make_guard", INJECTED)
+def test_an_exception_at_any_bytecode_of_a_solo_run_leaves_no_key_stuck(
+    make_guard: Callable[[str, Path], Adapter], tmp_path: Path
+) -> None:
+    """Injected at each opcode of run()'s own code in turn, one per run: the key is never stuck."""
+    probe = make_guard("coalesce", tmp_path)
+    assert isinstance(probe, ThreadAdapter)
+    files = _front_end(probe.guard)
+    _, total = _traced(files, None, lambda: probe.run("app", lambda: "v"))
+    assert total > 5  # the trace sees run()'s bytecodes
+    for at in range(1, total + 1):
+        guard = make_guard("coalesce", tmp_path)
+        result, _ = _traced(files, at, lambda g=guard: g.run("app", lambda: "v"))  # type: ignore[misc]
+        assert isinstance(result, Injected) or "v" == result.value  # type: ignore[attr-defined]
+        _unstuck(guard)
+
+
+@pytest.mark.parametrize("make_guard", INJECTED)
+def test_an_exception_at_any_bytecode_of_a_waiter_made_leader_leaves_no_key_stuck(
+    make_guard: Callable[[str, Path], Adapter], tmp_path: Path
+) -> None:
+    """
+    In a waiter made leader, an injection at each opcode in turn sticks neither key nor follower.
+
+    A runs; B (traced) and C arrive and wait; A ends, B leads the next run
+    with C its follower. Wherever B is interrupted, C returns (served, or
+    SyncFailed), and the key runs again.
+    """
+    probe = make_guard("coalesce", tmp_path)
+    assert isinstance(probe, ThreadAdapter)
+    files = _front_end(probe.guard)
+
+    def scenario(at: int | None) -> tuple[Adapter, object, int]:
+        guard = make_guard("coalesce", tmp_path)
+        threads, release = in_run(guard)
+        traced: list[tuple[object, int]] = []
+        b_done = threading.Event()
+
+        def b() -> None:
+            traced.append(_traced(files, at, lambda: guard.run("app", str)))
+            b_done.set()
+
+        threads.start("b", b)
+        while not b_done.is_set() and not guard.waits.acquire(timeout=0.01):
+            pass  # until B waits, or B was stopped before it could
+
+        threads.start("c", lambda: guard.run("app", lambda: "c"))
+        waited(guard)
+        release.set()
+        results = threads.join()  # C never hangs, wherever B stopped
+        assert isinstance(results["c"], (Outcome, SyncFailed))
+        ((b_result, count),) = traced
+        return guard, b_result, count
+
+    _, _, total = scenario(None)
+    assert total > 5
+    for at in range(1, total + 1):
+        guard, _, _ = scenario(at)
+        _unstuck(guard)

@@ -143,11 +143,12 @@ class Machine:
         "_tick",
         "begun",
         "coalesced",
+        "notify",
         "rejected",
         "timed_out",
     )
 
-    def __init__(self, max_concurrent: int | None = None) -> None:
+    def __init__(self, max_concurrent: int | None = None, *, notify: bool = False) -> None:
         if max_concurrent is not None and max_concurrent < 1:
             msg = f"max_concurrent={max_concurrent}: must be at least 1, or None for no cap"
             raise ValueError(msg)
@@ -158,6 +159,15 @@ class Machine:
         self._running = 0
         self._tick = 0
         self._generation = 0
+        self.notify: list[Flight] | None = [] if notify else None
+        """
+        If asked for: every flight whose callers must be told, in the order it happened.
+
+        A flight done (its followers wake) or started or given a new leader
+        (its leader wakes). A front end that signals from this list, and
+        removes a flight only once told, loses no wake-up even if an
+        exception interrupts it between a transition and its signals.
+        """
         self.begun = 0
         """Runs whose function began: solo runs, and flights whose leader called :meth:`begin`."""
         self.coalesced = 0
@@ -166,7 +176,9 @@ class Machine:
 
     # ------------------------------------------------------------ transitions
 
-    def arrive(self, key: Hashable, policy: str, owner: object = None) -> Caller | Solo:
+    def arrive(
+        self, key: Hashable, policy: str, owner: object = None, box: list[object] | None = None
+    ) -> Caller | Solo:
         """
         A caller arrives for *key*; return it, attached to the flight that will serve it.
 
@@ -177,6 +189,9 @@ class Machine:
         the function now (*owner* is recorded as its runner). Otherwise the
         caller waits until its flight is done, or until it is made the leader
         of a flight that starts.
+
+        The result is also put in ``box[0]``, if *box* is given: a front end
+        finds it there even if an exception lands before it stores it.
 
         :raises ReentrantSync: *owner* is executing the run for *key*.
         :raises SyncInProgress: a run for *key* is in flight and *policy* is ``"reject"``.
@@ -193,18 +208,32 @@ class Machine:
                 self._running += 1
                 self.begun += 1
                 solo = self._current[key] = (generation, tick, owner)
+                if box is not None:
+                    box[0] = solo
                 return solo
-            self._tick += 1
-            if flight is not None:  # waiting for a slot: it starts after this caller
-                caller = Caller(self._tick, flight, fresh=True)
-                flight.callers.append(caller)
-                return caller
-            flight = Flight(key)
+            caller = self._queue_for_slot(key, flight)
+        else:
+            caller = self._join(key, current, policy, owner)
+        if box is not None:
+            box[0] = caller
+        return caller
+
+    def _queue_for_slot(self, key: Hashable, flight: Flight | None) -> Caller:
+        """A caller of an idle key waits for a slot: in the key's pending flight, or a new one."""
+        self._tick += 1
+        if flight is not None:  # waiting for a slot: it starts after this caller
             caller = Caller(self._tick, flight, fresh=True)
             flight.callers.append(caller)
-            self._next[key] = flight
-            self._queue.append(flight)
             return caller
+        flight = Flight(key)
+        caller = Caller(self._tick, flight, fresh=True)
+        flight.callers.append(caller)
+        self._next[key] = flight
+        self._queue.append(flight)
+        return caller
+
+    def _join(self, key: Hashable, current: Flight | Solo, policy: str, owner: object) -> Caller:
+        """A caller of a key with a run in flight: refused, or attached by its policy."""
         self._tick += 1
         if isinstance(current, tuple):
             current = self._inflate(key, current)
@@ -310,6 +339,8 @@ class Machine:
             return []  # a follower left, or the run goes on without the caller that started it
         if flight.callers:
             flight.leader = flight.callers[0]
+            if self.notify is not None:
+                self.notify.append(flight)
             return [flight]
         return self._end(flight)  # nobody left to run it: it never began
 
@@ -339,6 +370,8 @@ class Machine:
         flight.generation = self._generation
         flight.leader = flight.callers[0]
         self._current[flight.key] = flight
+        if self.notify is not None:
+            self.notify.append(flight)
 
     def _inflate(self, key: Hashable, solo: Solo) -> Flight:
         generation, started, owner = solo
@@ -369,7 +402,10 @@ class Machine:
         flight.state = DONE
         served = flight.served = len(flight.callers)
         # Served by a run another call executed: every caller still attached but its leader.
-        self.coalesced += served - (flight.leader in flight.callers)
+        followers = served - (flight.leader in flight.callers)
+        self.coalesced += followers
+        if followers and self.notify is not None:
+            self.notify.append(flight)
         flight.runner = None
         self._running -= 1
         key = flight.key
