@@ -536,13 +536,14 @@ def _traced(
 ) -> tuple[object, int]:
     """What *call()* returned or raised under the injector, and how many opcodes it counted."""
     tracer, count = _injector(files, at)
+    previous = sys.gettrace()  # coverage's, under make test: given back after
     sys.settrace(tracer)  # type: ignore[arg-type]
     try:
         result: object = call()
     except BaseException as exc:  # noqa: BLE001 - kept for the test
         result = exc
     finally:
-        sys.settrace(None)
+        sys.settrace(previous)
     return result, count[0]
 
 
