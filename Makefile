@@ -33,6 +33,9 @@ $(VENV)/.stamp-test: pyproject.toml | $(PY)
 $(VENV)/.stamp-hooks: pyproject.toml | $(PY)
 	@$(QUIETLY) $(PY) -m pip install --quiet -e '.[test,hooks]'
 	@touch $@
+$(VENV)/.stamp-demo: pyproject.toml | $(PY)
+	@$(QUIETLY) $(PY) -m pip install --quiet -e '.[demo]'
+	@touch $@
 $(VENV)/.stamp-docs: pyproject.toml | $(PY)
 	@$(QUIETLY) $(PY) -m pip install --quiet -e '.[docs]'
 	@touch $@
@@ -54,7 +57,7 @@ $(KUSTOMIZE_LIBRARY): tests/kustomize-requirements.txt | $(PY)
 
 kustomize: $(KUSTOMIZE_LIBRARY)  ## fetch the real kustomize the tests build with (Linux x86-64)
 
-demo: $(VENV)/.stamp-run  ## replay every incident, buggy vs fixed, on embedded data
+demo: $(VENV)/.stamp-demo  ## replay every incident, buggy vs fixed, on embedded data (and a real etcd)
 	@$(BIN)/syncsafe demo
 
 lint: $(VENV)/.stamp-test  ## ruff (lint and format check)

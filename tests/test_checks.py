@@ -7,6 +7,7 @@ import os
 import stat
 import tempfile
 import threading
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import settings
 
 import syncsafe
-from syncsafe import FileSyncGuard, SyncGuard, walk
+from syncsafe import AsyncSyncGuard, FileSyncGuard, SyncGuard, walk
 from syncsafe.buggy import checksum as buggy_checksum
 from syncsafe.buggy import paths as buggy_paths
 from syncsafe.buggy.sync import App
@@ -217,8 +218,12 @@ class _BuggyGuard:
 
 @pytest.mark.parametrize(
     "factory",
-    [SyncGuard, lambda: FileSyncGuard(tempfile.mkdtemp(prefix="syncsafe-guard-"))],
-    ids=["SyncGuard", "FileSyncGuard"],
+    [
+        SyncGuard,
+        AsyncSyncGuard,
+        lambda: FileSyncGuard(tempfile.mkdtemp(prefix="syncsafe-guard-")),
+    ],
+    ids=["SyncGuard", "AsyncSyncGuard", "FileSyncGuard"],
 )
 def test_the_guards_pass_check_single_flight(factory: Callable[[], object]) -> None:
     """The guards never run twice and serve every caller with a later run."""
@@ -283,3 +288,53 @@ def test_the_incidents_checksum_fails_check_checksum() -> None:
     with pytest.raises(ConformanceError) as info:
         check_checksum(lambda path, _root: buggy_checksum.checksum(path), settings=FEW)
     assert "symlinked nested base" in str(info.value)
+
+
+class _LockPerKey:
+    """A correct guard with no signal of its own: a lock per key, every caller runs."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def run(self, key: str, fn: Callable[[], object]) -> object:
+        del key
+        with self.lock:
+            return fn()
+
+
+class _CountingWaiters(_LockPerKey):
+    """The same guard, saying through statistics().waiting how many callers wait."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = 0
+        self.count = threading.Lock()
+
+    def statistics(self) -> object:
+        return types.SimpleNamespace(waiting=self.waiting)
+
+    def run(self, key: str, fn: Callable[[], object]) -> object:
+        del key
+        with self.count:
+            self.waiting += 1
+        with self.lock:
+            with self.count:
+                self.waiting -= 1
+            return fn()
+
+
+def test_a_guard_with_no_waiting_signal_is_named_not_guessed() -> None:
+    """A guard with neither on_wait nor statistics().waiting fails plainly, not by a sleep."""
+    with pytest.raises(ConformanceError, match="offers no way to tell that a caller waits"):
+        check_single_flight(_LockPerKey, settings=FEW, timeout=0.5)
+
+
+def test_a_guard_counting_its_waiters_is_checked_on_that_count() -> None:
+    """statistics().waiting is enough for the check to know the second caller waits."""
+    check_single_flight(_CountingWaiters, settings=FEW)
+
+
+def test_patience_is_deprecated() -> None:
+    """patience= still parses, warns, and changes nothing."""
+    with pytest.warns(DeprecationWarning, match="patience"):
+        check_single_flight(SyncGuard, settings=FEW, patience=0.05)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import sys
+
 import pytest
 
-from syncsafe._demo import SCENARIOS
+from syncsafe._demo import SCENARIOS, partition
 from syncsafe._demo._table import Row, render_table, run_all
 
 
@@ -72,3 +74,13 @@ def test_unknown_scenario() -> None:
     """Asking for a scenario that does not exist is an error naming it."""
     with pytest.raises(ValueError, match="unknown demo scenario"):
         run_all(["nope"])
+
+
+def test_the_partition_row_says_in_one_line_when_etcd_cannot_be_had(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without the etcd extra the partition scenario is one row naming what to install."""
+    monkeypatch.setitem(sys.modules, "urllib3", None)
+    rows = partition.run()
+    assert 1 == len(rows)
+    assert "syncsafe[demo]" in rows[0].outcome

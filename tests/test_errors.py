@@ -45,6 +45,11 @@ EXAMPLES: dict[str, errors.SyncsafeError] = {
     "GuardStateCorrupt": errors.GuardStateCorrupt("/locks/app.state", "unreadable"),
     "KustomizeUnavailable": errors.KustomizeUnavailable("/x/libpykustomize.so", "no such file"),
     "KustomizeBuildFailed": errors.KustomizeBuildFailed("overlays/prod", "accumulating ..."),
+    "GuardUnavailable": errors.GuardUnavailable(
+        "payment-service", ["http://127.0.0.1:2379"], "etcdserver: no leader"
+    ),
+    "LeaseLost": errors.LeaseLost("payment-service", 41, "its deadline passed"),
+    "FencedOut": errors.FencedOut("payment-service", 41, "/apps/payment/status"),
 }
 
 
@@ -196,3 +201,23 @@ def test_guard_error_messages_name_the_key_and_the_rule() -> None:
         "/l/a.state: unreadable; a guard state file must be the guard's own JSON"
     )
     assert isinstance(errors.SyncTimeout("app", 1.0), TimeoutError)
+
+
+def test_etcd_guard_errors_name_the_key_the_rule_and_subclass_builtins() -> None:
+    """GuardUnavailable, LeaseLost and FencedOut name the key and the rule, with builtin bases."""
+    unavailable = errors.GuardUnavailable("app", ["http://a:2379", "http://b:2379"], "no leader")
+    assert str(unavailable) == (
+        "sync of 'app': no etcd endpoint could decide (http://a:2379, http://b:2379): no leader; "
+        "the run did not start (a guard never runs without the store's consent)"
+    )
+    assert str(errors.LeaseLost("app", 9, "etcd says the lease is gone")) == (
+        "run 9 of 'app' lost its lease: etcd says the lease is gone; "
+        "a run may act only while its lease is provably alive"
+    )
+    assert str(errors.FencedOut("app", 9, "/out")) == (
+        "write of '/out' by run 9 of 'app' refused: "
+        "the run no longer holds the key, and only the holder's writes are accepted"
+    )
+    assert isinstance(unavailable, ConnectionError)
+    assert isinstance(errors.LeaseLost("app", 9, "x"), RuntimeError)
+    assert isinstance(errors.FencedOut("app", 9, "x"), PermissionError)

@@ -31,7 +31,7 @@ def waiting_counter(guard: SyncGuard) -> threading.Semaphore:
     def hook(_key: Hashable) -> None:
         blocked.release()
 
-    guard._waiting_hook = hook
+    guard.on_wait = hook
     return blocked
 
 
@@ -143,7 +143,7 @@ def test_coalesce_serves_callers_who_arrived_mid_run_with_one_later_run() -> Non
     assert Outcome("second", 2, False, True, 1) == results["third"]  # noqa: FBT003
     assert attrs.asdict(guard.statistics()) == {
         "runs": 2,
-        "coalesced": 2,
+        "coalesced": 1,  # third; second led its run
         "rejected": 0,
         "timed_out": 0,
         "in_flight": 0,

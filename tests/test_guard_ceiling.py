@@ -457,7 +457,7 @@ def test_a_waiter_that_saw_no_record_is_never_served_and_runs_itself(tmp_path: P
         held.release()
         assert 1025 == holder.run("app", lambda: None).generation
 
-    guard._waiting_hook = meanwhile
+    guard.on_wait = meanwhile
     outcome = guard.run("app", lambda: "mine")
     assert (True, 1026, "mine") == (outcome.leader, outcome.generation, outcome.value)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import subprocess
@@ -36,7 +37,7 @@ def blocked_counter(guard: FileSyncGuard) -> threading.Semaphore:
     def hook(_key: str) -> None:
         blocked.release()
 
-    guard._waiting_hook = hook
+    guard.on_wait = hook
     return blocked
 
 
@@ -246,8 +247,9 @@ def test_threads_coalesce_and_share_the_local_value(tmp_path: Path) -> None:
         if runs == ["second"]
         else (results["third"], results["second"])
     )
-    assert Outcome(runs[0], 2, True, True, 0) == leader  # noqa: FBT003
-    assert Outcome(runs[0], 2, False, True, 0) == follower  # noqa: FBT003
+    # shared_with counts the callers of this guard (not of other processes), as SyncGuard's
+    assert Outcome(runs[0], 2, True, True, 1) == leader  # noqa: FBT003
+    assert Outcome(runs[0], 2, False, True, 1) == follower  # noqa: FBT003
     assert 0 == guard.statistics().keys
 
 
@@ -259,7 +261,7 @@ def test_share_joins_the_run_in_flight(tmp_path: Path) -> None:
     threads.start("joiner", lambda: guard.run("app", lambda: "never"))
     acquire(blocked)
     release.set()
-    assert Outcome("first", 1, False, False, 0) == threads.join()["joiner"]  # noqa: FBT003
+    assert Outcome("first", 1, False, False, 1) == threads.join()["joiner"]  # noqa: FBT003
 
 
 def test_reject_in_process_and_across_processes(tmp_path: Path) -> None:
@@ -594,3 +596,57 @@ def test_the_guard_excludes_asyncio_tasks(tmp_path: Path) -> None:
     first, second = asyncio.run(main())
     assert Outcome("first", 1, True, True, 0) == first  # noqa: FBT003
     assert Outcome("second", 2, True, True, 0) == second  # noqa: FBT003
+
+
+# ----------------------------------------------------------- damaged files
+def test_a_fifo_in_place_of_the_state_file_fails_instead_of_hanging(tmp_path: Path) -> None:
+    """state(), a run, and a caller waiting on another holder all raise GuardStateCorrupt."""
+    guard = FileSyncGuard(tmp_path)
+    lock_file, state_file, _ = guard.files("app")
+    os.mkfifo(state_file)
+    with pytest.raises(GuardStateCorrupt, match="a FIFO"):
+        guard.state("app")
+    with pytest.raises(GuardStateCorrupt, match="a FIFO"):
+        guard.run("app", lambda: "never")
+    # another process holds the key: the caller reads the state to wait
+    with filelock.FileLock(lock_file), pytest.raises(GuardStateCorrupt, match="a FIFO"):
+        guard.run("app", lambda: "never", timeout=10)
+    assert 0 == guard.statistics().keys
+
+
+def test_a_directory_in_place_of_the_state_file_is_refused(tmp_path: Path) -> None:
+    """A directory where the state file belongs is GuardStateCorrupt, not IsADirectoryError."""
+    guard = FileSyncGuard(tmp_path)
+    guard.files("app")[1].mkdir()
+    with pytest.raises(GuardStateCorrupt, match="a directory"):
+        guard.state("app")
+
+
+# ------------------------------------------------------ the lock file removed
+def test_a_locked_file_no_longer_at_its_path_is_refused_at_acquisition(tmp_path: Path) -> None:
+    """
+    The check run at each acquisition refuses a locked file that was removed or replaced.
+
+    So a caller that opened the lock file, then locked it after it was removed
+    (or replaced by a rename), retries on the file now at the path.
+    """
+    path = tmp_path / "app.lock"
+    fd = _flocked(path)
+    check = _file._still_at(os.fspath(path))
+    check(fd)  # the file at the path: accepted
+    path.unlink()
+    with pytest.raises(_file._Moved):
+        check(fd)
+    other = _flocked(path)
+    with pytest.raises(_file._Moved):
+        check(fd)
+    check(other)
+    os.close(fd)
+    os.close(other)
+
+
+def _flocked(path: Path) -> int:
+    """An fd of *path* (made if missing) holding its flock, as another process would."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd

@@ -106,7 +106,7 @@ def test_the_guard_neither_runs_twice_nor_drops_the_update() -> None:
     def waiting(_key: Hashable) -> None:
         seq.point(2)  # the second request is queued before the first sync ends
 
-    guard._waiting_hook = waiting
+    guard.on_wait = waiting
 
     def sync(*, first: bool) -> Callable[[], str]:
         def run() -> str:

@@ -49,6 +49,14 @@ _EXPORTS: "Final[dict[str, str]]" = {
     # syncsafe.guard
     "AsyncSyncGuard": "syncsafe.guard",
     "Fence": "syncsafe.guard",
+    "fenced_patch": "syncsafe.guard",
+    "GENERATION_ANNOTATION": "syncsafe.guard",
+    "current_run": "syncsafe.guard",
+    "EtcdTLS": "syncsafe.guard",
+    "EtcdSyncGuard": "syncsafe.guard",
+    "EtcdRun": "syncsafe.guard",
+    "EtcdGuardState": "syncsafe.guard",
+    "EtcdAuth": "syncsafe.guard",
     "FileGuardState": "syncsafe.guard",
     "FileSyncGuard": "syncsafe.guard",
     "GuardStatistics": "syncsafe.guard",
@@ -100,6 +108,9 @@ _EXPORTS: "Final[dict[str, str]]" = {
     "DanglingSymlinkError": "syncsafe.errors",
     "FileChangedWhileHashing": "syncsafe.errors",
     "GuardStateCorrupt": "syncsafe.errors",
+    "LeaseLost": "syncsafe.errors",
+    "GuardUnavailable": "syncsafe.errors",
+    "FencedOut": "syncsafe.errors",
     "IncomparableChecksums": "syncsafe.errors",
     "InvalidAnnotationKey": "syncsafe.errors",
     "InvalidDuration": "syncsafe.errors",
@@ -131,6 +142,7 @@ __all__ = [
     "CHECKSUM_ALGORITHMS",
     "CHECKSUM_FORMAT_VERSION",
     "DEFAULT_MAX_SKEW",
+    "GENERATION_ANNOTATION",
     "LOAD_RESTRICTORS",
     "PRODUCTION_WORDS",
     "SYNC_EVENT_REASONS",
@@ -150,14 +162,21 @@ __all__ = [
     "CommitTimeOutOfRange",
     "CorruptManifest",
     "DanglingSymlinkError",
+    "EtcdAuth",
+    "EtcdGuardState",
+    "EtcdRun",
+    "EtcdSyncGuard",
+    "EtcdTLS",
     "EventBatch",
     "Fence",
+    "FencedOut",
     "FileChangedWhileHashing",
     "FileGuardState",
     "FileSyncGuard",
     "Finding",
     "GuardStateCorrupt",
     "GuardStatistics",
+    "GuardUnavailable",
     "IncomparableChecksums",
     "InvalidAnnotationKey",
     "InvalidDuration",
@@ -166,6 +185,7 @@ __all__ = [
     "InvalidRevision",
     "KustomizeBuildFailed",
     "KustomizeUnavailable",
+    "LeaseLost",
     "MalformedKustomization",
     "MetricFamily",
     "NaiveTimestamp",
@@ -201,7 +221,9 @@ __all__ = [
     "changed_paths",
     "check_annotations_size",
     "checksum",
+    "current_run",
     "events_from",
+    "fenced_patch",
     "format_duration",
     "get_annotation",
     "git_commit_time",
@@ -254,8 +276,10 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.errors import CommitTimeOutOfRange as CommitTimeOutOfRange
     from syncsafe.errors import CorruptManifest as CorruptManifest
     from syncsafe.errors import DanglingSymlinkError as DanglingSymlinkError
+    from syncsafe.errors import FencedOut as FencedOut
     from syncsafe.errors import FileChangedWhileHashing as FileChangedWhileHashing
     from syncsafe.errors import GuardStateCorrupt as GuardStateCorrupt
+    from syncsafe.errors import GuardUnavailable as GuardUnavailable
     from syncsafe.errors import IncomparableChecksums as IncomparableChecksums
     from syncsafe.errors import InvalidAnnotationKey as InvalidAnnotationKey
     from syncsafe.errors import InvalidDuration as InvalidDuration
@@ -264,6 +288,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.errors import InvalidRevision as InvalidRevision
     from syncsafe.errors import KustomizeBuildFailed as KustomizeBuildFailed
     from syncsafe.errors import KustomizeUnavailable as KustomizeUnavailable
+    from syncsafe.errors import LeaseLost as LeaseLost
     from syncsafe.errors import MalformedKustomization as MalformedKustomization
     from syncsafe.errors import NaiveTimestamp as NaiveTimestamp
     from syncsafe.errors import NonCanonicalPath as NonCanonicalPath
@@ -281,7 +306,13 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.errors import UnknownCommit as UnknownCommit
     from syncsafe.errors import UnsafePathError as UnsafePathError
     from syncsafe.errors import WindowMovedPast as WindowMovedPast
+    from syncsafe.guard import GENERATION_ANNOTATION as GENERATION_ANNOTATION
     from syncsafe.guard import AsyncSyncGuard as AsyncSyncGuard
+    from syncsafe.guard import EtcdAuth as EtcdAuth
+    from syncsafe.guard import EtcdGuardState as EtcdGuardState
+    from syncsafe.guard import EtcdRun as EtcdRun
+    from syncsafe.guard import EtcdSyncGuard as EtcdSyncGuard
+    from syncsafe.guard import EtcdTLS as EtcdTLS
     from syncsafe.guard import Fence as Fence
     from syncsafe.guard import FileGuardState as FileGuardState
     from syncsafe.guard import FileSyncGuard as FileSyncGuard
@@ -289,6 +320,8 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.guard import Outcome as Outcome
     from syncsafe.guard import Policy as Policy
     from syncsafe.guard import SyncGuard as SyncGuard
+    from syncsafe.guard import current_run as current_run
+    from syncsafe.guard import fenced_patch as fenced_patch
     from syncsafe.paths import open_inside as open_inside
     from syncsafe.paths import resolve as resolve
     from syncsafe.stale import CommitTimeLookup as CommitTimeLookup

@@ -41,6 +41,7 @@ _COMMANDS = (
     "syncsafe._cli.diff",
     "syncsafe._cli.affected",
     "syncsafe._cli.demo",
+    "syncsafe._cli.run",
 )
 
 
@@ -98,9 +99,17 @@ def _report(prog: str, problem: Problem, *, as_json: bool) -> None:
         print(json.dumps(problem.as_json()))  # noqa: T201 - one line, as in a JSON-lines stream
 
 
+def _split_wrapped(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``syncsafe run``'s own words, and its COMMAND after ``--``: not syncsafe's to parse."""
+    if argv[:1] == ["run"] and "--" in argv:
+        cut = argv.index("--")
+        return argv[:cut], argv[cut + 1 :]
+    return argv, []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with *argv* (default: ``sys.argv[1:]``); return the exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv, wrapped = _split_wrapped(sys.argv[1:] if argv is None else list(argv))
     as_json = "--json" in (argv[: argv.index("--")] if "--" in argv else argv)
     parser = build_parser(_only(argv))
     try:
@@ -110,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(exc.usage, end="", file=sys.stderr)  # noqa: T201
         _report(exc.prog, Problem(exc.kind, exc.message), as_json=as_json)
         raise SystemExit(2) from None  # as argparse itself exits on a usage error
+    args.wrapped = wrapped
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

@@ -25,8 +25,10 @@ __all__ = [
     "CommitTimeOutOfRange",
     "CorruptManifest",
     "DanglingSymlinkError",
+    "FencedOut",
     "FileChangedWhileHashing",
     "GuardStateCorrupt",
+    "GuardUnavailable",
     "IncomparableChecksums",
     "InvalidAnnotationKey",
     "InvalidDuration",
@@ -35,6 +37,7 @@ __all__ = [
     "InvalidRevision",
     "KustomizeBuildFailed",
     "KustomizeUnavailable",
+    "LeaseLost",
     "MalformedKustomization",
     "NaiveTimestamp",
     "NonCanonicalPath",
@@ -576,6 +579,80 @@ class GuardStateCorrupt(SyncsafeError, ValueError):
 
     def __reduce__(self) -> tuple[type[GuardStateCorrupt], tuple[str, str]]:
         return type(self), (self.path, self.problem)
+
+
+class GuardUnavailable(SyncsafeError, ConnectionError):
+    """
+    The guard's store (etcd) could not decide: no quorum, no leader, or no endpoint answered.
+
+    The guard fails closed: the function has not run, and no local lock stood
+    in for the store. Raised within about ``request_timeout`` times the number
+    of endpoints.
+    """
+
+    def __init__(self, key: object, endpoints: Sequence[str], problem: str) -> None:
+        super().__init__(key, tuple(endpoints), problem)
+        self.key = key
+        self.endpoints = tuple(endpoints)
+        self.problem = problem
+
+    def __str__(self) -> str:
+        where = ", ".join(self.endpoints)
+        return (
+            f"sync of {self.key!r}: no etcd endpoint could decide ({where}): {self.problem}; "
+            "the run did not start (a guard never runs without the store's consent)"
+        )
+
+    def __reduce__(self) -> tuple[type[GuardUnavailable], tuple[object, tuple[str, ...], str]]:
+        return type(self), (self.key, self.endpoints, self.problem)
+
+
+class LeaseLost(SyncsafeError, RuntimeError):
+    """
+    A run can no longer prove that it holds its key: its etcd lease expired or is gone.
+
+    Another run of the key may have started since; whatever this run writes
+    from now on must be refused by a fence (``fenced_put`` does it).
+    """
+
+    def __init__(self, key: object, generation: int, problem: str) -> None:
+        super().__init__(key, generation, problem)
+        self.key = key
+        self.generation = generation
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return (
+            f"run {self.generation} of {self.key!r} lost its lease: {self.problem}; "
+            "a run may act only while its lease is provably alive"
+        )
+
+    def __reduce__(self) -> tuple[type[LeaseLost], tuple[object, int, str]]:
+        return type(self), (self.key, self.generation, self.problem)
+
+
+class FencedOut(SyncsafeError, PermissionError):
+    """
+    A fenced write was refused: the run that made it no longer holds its key.
+
+    Nothing was written. A newer run (a higher generation) may hold the key,
+    or none does; either way a late write of an old run must not land.
+    """
+
+    def __init__(self, key: object, generation: int, target: str) -> None:
+        super().__init__(key, generation, target)
+        self.key = key
+        self.generation = generation
+        self.target = target
+
+    def __str__(self) -> str:
+        return (
+            f"write of {self.target!r} by run {self.generation} of {self.key!r} refused: "
+            "the run no longer holds the key, and only the holder's writes are accepted"
+        )
+
+    def __reduce__(self) -> tuple[type[FencedOut], tuple[object, int, str]]:
+        return type(self), (self.key, self.generation, self.target)
 
 
 # ---------------------------------------------------------------- storm/stale

@@ -16,10 +16,12 @@ def add_command(
     help: str,  # noqa: A002 - argparse's own word
     description: str,
     example: str,
+    usage: str | None = None,
 ) -> argparse.ArgumentParser:
     """Add subcommand *name* with a description and a worked example in its ``--help``."""
     parser = subparsers.add_parser(
         name,
+        usage=usage,
         help=help,
         description=description,
         epilog=f"example:\n  {example}",

@@ -18,6 +18,7 @@ __all__ = ["SCENARIOS"]
 # (scenario key, module): imported only when the demo runs, in this order.
 SCENARIOS = (
     ("guard", "syncsafe._demo.guard"),
+    ("partition", "syncsafe._demo.partition"),
     ("paths", "syncsafe._demo.paths"),
     ("annotations", "syncsafe._demo.annotations"),
     ("storm", "syncsafe._demo.storm"),

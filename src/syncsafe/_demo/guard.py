@@ -108,7 +108,7 @@ def _guard() -> Row:
     def on_wait(_key: Hashable) -> None:
         waiting.release()
 
-    guard._waiting_hook = on_wait  # noqa: SLF001 - the demo orders threads without sleeping
+    guard.on_wait = on_wait  # the demo orders threads without sleeping
 
     def sync() -> str:
         nonlocal active, peak

@@ -16,6 +16,9 @@ original is given; only the language changed.
   ``FixedBuild()``.
 - :mod:`syncsafe.buggy.sync`: the app controller's ``Sync()``, which let 47
   syncs of one app run at once, and its ``FixedSync()``, which drops requests.
+- :mod:`syncsafe.buggy.election`: leader election on an etcd lease without
+  fencing, as client-go's: a leader paused past its lease writes over the
+  new leader's write when it wakes.
 """
 
 # No ``from __future__ import annotations`` here: it would bind the name

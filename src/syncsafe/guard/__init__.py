@@ -7,8 +7,12 @@ the documented fix rejected a second request, losing any update that landed
 after the running sync had read the repository. The guards here do neither.
 
 - :class:`SyncGuard` for threads, :class:`AsyncSyncGuard` for asyncio tasks,
-  :class:`FileSyncGuard` for the processes of one host: one policy, written
-  once as a pure state machine, with three front ends that only add waiting.
+  :class:`FileSyncGuard` for the processes of one host,
+  :class:`EtcdSyncGuard` for every process on every host that shares an
+  etcd cluster: one policy, written once as pure functions, with front ends
+  that only add storage and waiting.
+- :func:`current_run`: inside an etcd run, its :class:`EtcdRun` (its
+  generation, ``check()`` of its lease, fenced writes).
 - :class:`Outcome`: what a call got, with the run's generation, a fencing
   token; :class:`Fence` checks it on the writer's side.
 - :class:`GuardStatistics`: a frozen snapshot from ``statistics()``.
@@ -24,13 +28,22 @@ during the same run), ``"share"`` (join the run in flight, as Go's
 from __future__ import annotations
 
 from syncsafe.guard._async import AsyncSyncGuard
+from syncsafe.guard._etcd import EtcdAuth, EtcdGuardState, EtcdRun, EtcdSyncGuard, EtcdTLS
 from syncsafe.guard._file import FileGuardState, FileSyncGuard
+from syncsafe.guard._k8s_fence import GENERATION_ANNOTATION, fenced_patch
 from syncsafe.guard._machine import Policy
+from syncsafe.guard._run import current_run
 from syncsafe.guard._threaded import SyncGuard
 from syncsafe.guard._values import Fence, GuardStatistics, Outcome
 
 __all__ = [
+    "GENERATION_ANNOTATION",
     "AsyncSyncGuard",
+    "EtcdAuth",
+    "EtcdGuardState",
+    "EtcdRun",
+    "EtcdSyncGuard",
+    "EtcdTLS",
     "Fence",
     "FileGuardState",
     "FileSyncGuard",
@@ -38,4 +51,6 @@ __all__ = [
     "Outcome",
     "Policy",
     "SyncGuard",
+    "current_run",
+    "fenced_patch",
 ]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Hashable
-from typing import TypeVar, final
+from typing import TypeVar, cast, final
 
 import attrs
 
@@ -51,6 +52,11 @@ class AsyncSyncGuard:
     """The policy of calls that do not name one."""
     max_concurrent: int | None = attrs.field(default=None, on_setattr=attrs.setters.frozen)
     """The cap on runs in flight across keys, or ``None``."""
+    on_wait: Callable[[Hashable], None] | None = attrs.field(default=None, kw_only=True, repr=False)
+    """
+    Called with the key, in the event loop's thread, each time a caller is
+    about to wait for a run. For tests that order tasks without sleeping.
+    """
     _machine: Machine = attrs.field(init=False, repr=False)
     # the runs' tasks: the event loop keeps only weak references
     _tasks: set[asyncio.Task[None]] = attrs.field(init=False, repr=False, factory=set)
@@ -91,6 +97,8 @@ class AsyncSyncGuard:
         if flight.leader is caller:
             flight.runner = None
             self._launch(flight)
+        elif self.on_wait is not None:
+            self.on_wait(key)
         try:
             finished, _ = await asyncio.wait((done,), timeout=timeout)
         except BaseException:  # cancelled: stop waiting, the run goes on
@@ -116,7 +124,22 @@ class AsyncSyncGuard:
         task = asyncio.get_running_loop().create_task(self._execute(flight, fn))
         self._machine.begin(leader, task)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(functools.partial(self._reap, flight))
+
+    def _reap(self, flight: Flight, task: asyncio.Task[None]) -> None:
+        """
+        The run's task is done: settle its flight if the task never did.
+
+        A task cancelled before its first step (shutdown code that cancels
+        every other task) never enters :meth:`_execute`: without this, its
+        key would stay in flight for good.
+        """
+        self._tasks.discard(task)
+        if flight.state != DONE:
+            error: BaseException = asyncio.CancelledError()
+            if not task.cancelled() and task.exception() is not None:  # pragma: no cover
+                error = cast("BaseException", task.exception())
+            self._settle(flight, None, error)
 
     def _launch_all(self, started: list[Flight]) -> None:
         for flight in started:

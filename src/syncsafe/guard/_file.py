@@ -2,19 +2,21 @@
 The cross-process front end: a file lock and a small state file per key.
 
 How it decides, for one key, with ``L`` its lock file and ``S`` its state
-file, whose newest record is ``{"started": g, "finished": f, "error": ...}``:
+file, whose newest record is ``{"started": g, "finished": f, "error": ...}``
+(the record of :mod:`syncsafe.guard._policy`, which makes every decision
+below; nothing of the policy is written here):
 
-1. A caller first takes the key's in-process lock (one thread of this
-   process at a time reaches the file lock), then ``L`` through a new
-   ``filelock.FileLock`` of its own. If either is taken, it first reads ``S``
-   without the lock: ``seen.started`` is the newest run that had started when
-   it asked.
-2. Holding ``L`` it reads ``S`` again. Under ``"coalesce"``, if a run newer
-   than ``seen.started`` has finished (``finished > seen.started``), that run
-   started after this caller asked: the caller is served and returns without
-   running again. Otherwise it runs: it writes ``started = g + 1`` (with
-   ``durable``, below a ceiling on disk: see below), calls the function,
-   writes ``finished = g + 1`` and releases ``L``.
+1. The callers of this guard meet in memory first, in the machine
+   (:mod:`syncsafe.guard._machine`), as ``SyncGuard``'s do; only the leader
+   of each flight goes on, to ``L``, through the key's pooled
+   ``filelock.FileLock``. If ``L`` is taken, the leader first reads ``S``
+   without it: ``seen.started`` is the newest run that had started when it
+   asked.
+2. Holding ``L`` it reads ``S`` again and asks the policy: a finished run
+   may serve it (under ``"coalesce"``, ``finished > seen.started``), or it
+   runs: it writes ``started = g + 1`` (with ``durable``, below a ceiling on
+   disk: see below), calls the function, writes ``finished = g + 1`` and
+   releases ``L``. Its flight's followers get its outcome.
 3. A process killed while it runs leaves ``started > finished``. The OS
    releases ``L`` with the process; the next caller finds no newer finished
    run, so it runs, with generation ``g + 2``.
@@ -75,24 +77,35 @@ import hashlib
 import json
 import os
 import re
+import stat
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final, TypeVar, final
+from typing import Final, TypeVar, cast, final
 
 import attrs
 from filelock import FileLock, Timeout
 
 from syncsafe.errors import (
     GuardStateCorrupt,
-    ReentrantSync,
     SyncFailed,
     SyncInProgress,
     SyncTimeout,
 )
-from syncsafe.guard._machine import Policy, _checked, _validate_policy
+from syncsafe.guard import _policy
+from syncsafe.guard._machine import (
+    DONE,
+    Caller,
+    Flight,
+    Machine,
+    Policy,
+    Solo,
+    _checked,
+    _validate_policy,
+)
+from syncsafe.guard._policy import Serve
 from syncsafe.guard._record import (
     SLOT_OVERHEAD,
     Record,
@@ -104,7 +117,7 @@ from syncsafe.guard._record import (
     slot_size_for,
     update,
 )
-from syncsafe.guard._values import GuardStatistics, Outcome
+from syncsafe.guard._values import GuardStatistics, Outcome, new_outcome
 
 if sys.platform != "win32":  # pragma: no branch - the state file is read and written under flock
     import fcntl
@@ -116,6 +129,7 @@ T = TypeVar("T")
 _READ_SIZE: Final = 1 << 16
 RESERVE: Final = 1024
 """How many generations a durable :class:`FileSyncGuard` reserves on disk at a time."""
+_LOCKS_MAX: Final = 256  # pooled FileLock instances, one per key recently run
 _KNOWN_MAX: Final = 64  # state files whose content this guard last wrote, kept parsed
 _STEM_MAX: Final = 48
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -171,29 +185,27 @@ class FileGuardState:
 
 
 @final
-class _Entry:
-    """The in-process side of one key: who waits, who runs, and the last local result."""
-
-    __slots__ = ("last", "lock", "runner", "users")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.users = 0
-        self.runner: int | None = None
-        self.last: tuple[int, object, BaseException | None] | None = None
-
-
-@final
 class _Counts:
-    """A guard's counters, changed under its mutex."""
+    """What the machine does not count for this guard, changed under its mutex."""
 
-    __slots__ = ("coalesced", "rejected", "runs", "timed_out")
+    __slots__ = ("holding", "remote", "runs")
 
     def __init__(self) -> None:
         self.runs = 0
-        self.coalesced = 0
-        self.rejected = 0
-        self.timed_out = 0
+        """Runs of the function (the machine also counts runs another process served)."""
+        self.remote = 0
+        """Leaders served by another process's run."""
+        self.holding = 0
+        """Leaders waiting for another process's hold of their key."""
+
+
+class _Withdraw(Exception):
+    """The leader gives up its lead before its run began: *error* goes to it, the lead on."""
+
+    def __init__(self, error: Exception, *, timed_out: bool) -> None:
+        super().__init__(error)
+        self.error = error
+        self.timed_out = timed_out
 
 
 @final
@@ -214,11 +226,12 @@ class FileSyncGuard:
 
     Unlike a bare ``FileLock`` per key, a caller that waited while another
     process ran a sync that started after it asked returns without running
-    again (``"coalesce"``). Two ``filelock`` traps are avoided by design: the
-    guard takes an in-process lock per key before the file lock (a ``FileLock``
-    shared between threads with ``thread_local=False`` excludes nothing between
-    them) and makes a new ``FileLock`` for every acquisition (so no lock object
-    is ever shared, by threads or by asyncio tasks). POSIX only.
+    again (``"coalesce"``). The callers of one guard meet in memory first, as
+    in ``SyncGuard``, and only the leader of each run takes the file lock,
+    so a ``filelock`` trap is avoided by design: a ``FileLock`` shared
+    between threads with ``thread_local=False`` excludes nothing between
+    them, and the guard's one ``FileLock`` per key is only ever acquired by
+    the one thread leading that key's run. POSIX only.
 
     ``FileSyncGuard(directory, policy="coalesce", *, durable=True)``: the
     *directory* is created if missing; *policy* is as for
@@ -230,9 +243,9 @@ class FileSyncGuard:
     bring back an earlier generation.
 
     ``Outcome.value`` is ``None`` (and ``Outcome.remote`` true) for a caller
-    served by a run in another process; ``Outcome.shared_with`` is 0, since
-    callers in other processes are not counted. ``max_concurrent`` has no
-    cross-process equivalent here.
+    served by a run in another process; ``Outcome.shared_with`` counts the
+    callers of this guard that got the same run, not those of other
+    processes. ``max_concurrent`` has no cross-process equivalent here.
 
     .. versionadded:: 0.1.0
     """
@@ -247,16 +260,20 @@ class FileSyncGuard:
     """Whether generations are reserved on disk, so that none repeats after a power loss."""
     _dir: str = attrs.field(init=False, repr=False, default="")
     _mutex: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
-    _entries: dict[str, _Entry] = attrs.field(init=False, repr=False, factory=dict)
+    on_wait: Callable[[str], None] | None = attrs.field(default=None, kw_only=True, repr=False)
+    """
+    Called with the key, in the caller's thread, each time a caller is about
+    to block: on another caller of this guard, or on another process's hold
+    of the key. For tests that order callers without sleeping.
+    """
+    _machine: Machine = attrs.field(init=False, repr=False, factory=Machine)
+    _locks: dict[str, FileLock] = attrs.field(init=False, repr=False, factory=dict)
     # Mutable, and not an attrs field of its own: a run counts without
     # going through the class's frozen-field check on every assignment.
     _counts: _Counts = attrs.field(init=False, repr=False, factory=_Counts)
     # For the last state files this guard wrote: the bytes it left and their
     # record. A run that finds the file as it was left needs no parse.
     _known: dict[str, tuple[bytes, Record]] = attrs.field(init=False, repr=False, factory=dict)
-    # Called with the key when a caller is about to block on a lock; lets
-    # tests order threads and processes without sleeping.
-    _waiting_hook: Callable[[str], None] | None = attrs.field(init=False, repr=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         if sys.platform == "win32":  # pragma: no cover
@@ -283,9 +300,10 @@ class FileSyncGuard:
         Run *fn* for *key*, or be served by a run in this or another process.
 
         The contract of :meth:`syncsafe.SyncGuard.run`, across processes. The
-        re-entry check (a run calling ``run`` for its own key) covers this
-        process; *timeout* covers the wait for the in-process lock and the
-        file lock together.
+        callers of this guard meet in memory first, as in ``SyncGuard``; only
+        the leader of each run goes to the key's file lock. The re-entry
+        check (a run calling ``run`` for its own key) covers this process;
+        *timeout* covers the wait in memory and for the file lock together.
         """
         given: object = key
         if not isinstance(given, str):
@@ -293,21 +311,22 @@ class FileSyncGuard:
             raise TypeError(msg)
         policy_ = self.policy if policy is None else _checked(policy)
         deadline = None if timeout is None else time.monotonic() + timeout
-        me = threading.get_ident()
-        with self._mutex:
-            entry = self._entries.get(key)
-            if entry is None:
-                entry = self._entries[key] = _Entry()
-            if entry.runner == me:
-                self._release_entry(key, entry)
-                raise ReentrantSync(key)
-            entry.users += 1
-        try:
-            return self._run(key, entry, fn, policy=policy_, deadline=deadline, timeout=timeout)
-        finally:
-            with self._mutex:
-                entry.users -= 1
-                self._release_entry(key, entry)
+        mutex = self._mutex
+        machine = self._machine
+        with mutex:
+            arrived = machine.arrive(key, policy_, _get_ident())
+            if not isinstance(arrived, tuple) and arrived.flight.leader is not arrived:
+                waker = _allocate_lock()
+                waker.acquire()
+                arrived.data = (waker, policy_)
+        if isinstance(arrived, tuple):  # nobody else of this guard in flight for the key
+            return self._lead_solo(key, arrived, fn, policy_, deadline=deadline, timeout=timeout)
+        caller = arrived
+        if caller.flight.leader is not caller:
+            if not self._wait(caller, waker, deadline, timeout):
+                return self._served(caller)
+            policy_ = caller.data[1]  # type: ignore[index]  # set above
+        return self._lead(key, caller, fn, policy_, deadline=deadline, timeout=timeout)
 
     def files(self, key: str) -> tuple[Path, Path, Path]:
         """
@@ -323,119 +342,296 @@ class FileSyncGuard:
 
         Also all zeros, for a durable guard, if the file holds no record (as a
         power loss can leave it) until the next run starts it over.
+
+        :raises GuardStateCorrupt: the file cannot be read back, or is not a
+            regular file (a FIFO, a directory).
         """
         return self._read(key, self._path(key, ".state"))
 
     def statistics(self) -> GuardStatistics:
         """A frozen snapshot of this guard's counters and of its callers in this process."""
         with self._mutex:
-            running = sum(1 for e in self._entries.values() if e.runner is not None)
-            users = sum(e.users for e in self._entries.values())
+            machine = self._machine
+            counts = self._counts
+            holding = counts.holding
             return GuardStatistics(
-                runs=self._counts.runs,
-                coalesced=self._counts.coalesced,
-                rejected=self._counts.rejected,
-                timed_out=self._counts.timed_out,
-                in_flight=running,
-                waiting=users - running,
-                keys=len(self._entries),
+                runs=counts.runs,
+                coalesced=machine.coalesced + counts.remote,
+                rejected=machine.rejected,
+                timed_out=machine.timed_out,
+                in_flight=machine.running - holding,
+                waiting=machine.waiting() + holding,
+                keys=machine.keys(),
             )
 
     # -------------------------------------------------------------- internals
 
-    def _release_entry(self, key: str, entry: _Entry) -> None:
-        if entry.users == 0 and entry.runner is None:
-            del self._entries[key]
-
     def _path(self, key: str, suffix: str) -> Path:
         return Path(self._dir, _stem(key) + suffix)
 
-    def _run(
+    def _lead_solo(
         self,
         key: str,
-        entry: _Entry,
+        solo: Solo,
         fn: Callable[[], T],
-        *,
         policy: str,
+        *,
         deadline: float | None,
         timeout: float | None,
     ) -> Outcome[T | None]:
-        # seen: the state when this caller asked, if it had to wait; _UNKNOWN
-        # if the file held no record then, and no run may serve the caller.
-        base = f"{self._dir}/{_stem(key)}"
-        state_path = base + ".state"
-        seen: Record | None = None
-        if not entry.lock.acquire(blocking=False):
-            seen = self._peek(key, state_path)
-            if policy == "reject":
-                self._count_rejected()
-                raise SyncInProgress(key, 0 if seen is _UNKNOWN else seen.started)
-            self._about_to_wait(key)
-            if not entry.lock.acquire(timeout=_remaining(deadline)):
-                self._count_timed_out()
-                raise SyncTimeout(key, timeout or 0.0)
+        """The uncontended path: the leader of a solo run goes to the file lock."""
+        ran = [0]  # the generation of the run, once it started
         try:
-            # A new FileLock for every acquisition: an instance shared between
-            # threads or tasks is re-entrant for all of them, so it would let
-            # them all in. This one never leaves this call, so its context
-            # need not be thread-local (thread_local=False is a trap only for
-            # a shared instance, and it is the cheaper context).
-            lock = FileLock(base + ".lock", thread_local=False)
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                if seen is None:
-                    seen = self._peek(key, state_path)
-                if policy == "reject":
-                    self._count_rejected()
-                    raise SyncInProgress(key, 0 if seen is _UNKNOWN else seen.started) from None
-                self._about_to_wait(key)
-                try:
-                    lock.acquire(timeout=_remaining(deadline))
-                except Timeout:
-                    self._count_timed_out()
-                    raise SyncTimeout(key, timeout or 0.0) from None
-            try:
-                return self._locked(key, entry, fn, policy=policy, seen=seen, base=base)
-            finally:
-                lock.release()
-        finally:
-            entry.lock.release()
+            result = self._hold(key, fn, policy, deadline=deadline, timeout=timeout, ran=ran)
+        except _Withdraw as withdraw:
+            with self._mutex:
+                flight = self._machine.inflate(key, solo)
+                started = self._machine.withdraw(flight.callers[0], timed_out=withdraw.timed_out)
+            self._wake(started)
+            raise withdraw.error from None
+        except BaseException as exc:
+            self._finish_solo(key, solo, None, exc, (ran[0], True, False) if ran[0] else None)
+            raise
+        if type(result) is Serve:
+            return self._finish_remote(key, solo, None, result)
+        value, generation = cast("tuple[T, int]", result)
+        joined = self._finish_solo(key, solo, value, None, (generation, True, False))
+        shared_with = 0 if joined is None else joined.served - 1
+        return new_outcome(Outcome, (value, generation, True, True, shared_with, False))
 
-    def _locked(
+    def _lead(
         self,
         key: str,
-        entry: _Entry,
+        caller: Caller,
         fn: Callable[[], T],
+        policy: str,
         *,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> Outcome[T | None]:
+        """*caller* leads its started flight: it goes to the file lock."""
+        flight = caller.flight
+        ran = [0]  # the generation of the run, once it started
+        try:
+            result = self._hold(key, fn, policy, deadline=deadline, timeout=timeout, ran=ran)
+        except _Withdraw as withdraw:
+            with self._mutex:
+                started = self._machine.withdraw(caller, timed_out=withdraw.timed_out)
+            self._wake(started)
+            raise withdraw.error from None
+        except BaseException as exc:
+            self._finish(flight, None, exc, (ran[0], caller.fresh, False) if ran[0] else None)
+            raise
+        if type(result) is Serve:
+            return self._finish_remote(key, None, flight, result)
+        value, generation = cast("tuple[T, int]", result)
+        self._finish(flight, value, None, (generation, caller.fresh, False))
+        return Outcome(value, generation, True, caller.fresh, flight.served - 1)  # noqa: FBT003
+
+    def _finish_remote(
+        self, key: str, solo: Solo | None, flight: Flight | None, served: Serve
+    ) -> Outcome[T | None]:
+        """The leader was served by a run of another process: so is its flight."""
+        error = None if served.error is None else SyncFailed(key, served.generation, served.error)
+        data = (served.generation, served.fresh, True)
+        with self._mutex:
+            self._counts.remote += 1
+        if solo is not None:
+            joined = self._finish_solo(key, solo, None, error, data, ran=False)
+            shared_with = 0 if joined is None else joined.served - 1
+        else:
+            assert flight is not None  # noqa: S101 - one or the other
+            self._finish(flight, None, error, data, ran=False)
+            shared_with = flight.served - 1
+        if error is not None:
+            raise error
+        return Outcome(None, served.generation, False, served.fresh, shared_with, remote=True)  # noqa: FBT003
+
+    def _finish_solo(
+        self,
+        key: str,
+        solo: Solo,
+        value: object,
+        error: BaseException | None,
+        data: tuple[int, bool, bool] | None,
+        *,
+        ran: bool = True,
+    ) -> Flight | None:
+        with self._mutex:
+            self._counts.runs += ran
+            joined, started = self._machine.finish_solo(key, solo, value, error)
+            if joined is not None:
+                joined.data = data
+                self._release_followers(joined)
+        if started:
+            self._wake(started)
+        return joined
+
+    def _finish(
+        self,
+        flight: Flight,
+        value: object,
+        error: BaseException | None,
+        data: tuple[int, bool, bool] | None,
+        *,
+        ran: bool = True,
+    ) -> None:
+        with self._mutex:
+            self._counts.runs += ran
+            started = self._machine.finish(flight, value, error)
+            flight.data = data
+            self._release_followers(flight)
+        if started:
+            self._wake(started)
+
+    def _wait(
+        self, caller: Caller, waker: threading.Lock, deadline: float | None, timeout: float | None
+    ) -> bool:
+        """Block until *caller* leads a started flight (True) or its flight is done (False)."""
+        self._about_to_wait(cast("str", caller.flight.key))
+        try:
+            acquired = waker.acquire(timeout=_remaining(deadline))
+        except BaseException:  # KeyboardInterrupt while waiting: leave, so nothing waits for us
+            with self._mutex:
+                started = self._machine.leave(caller, timed_out=False)
+            self._wake(started)
+            raise
+        with self._mutex:
+            flight = caller.flight
+            if flight.state == DONE:
+                return False  # served (perhaps while the timeout expired): take the result
+            if acquired:
+                self._machine.begin(caller, _get_ident())
+                return True
+            started = self._machine.leave(caller)
+        self._wake(started)
+        raise SyncTimeout(flight.key, timeout if timeout is not None else 0.0)
+
+    @staticmethod
+    def _release_followers(flight: Flight) -> None:
+        leader = flight.leader
+        for caller in flight.callers:
+            if caller is not leader:
+                cast("tuple[threading.Lock, str]", caller.data)[0].release()
+
+    @staticmethod
+    def _wake(started: Sequence[Flight]) -> None:
+        for flight in started:
+            leader = flight.leader
+            assert leader is not None  # noqa: S101 - a started flight has a leader
+            cast("tuple[threading.Lock, str]", leader.data)[0].release()
+
+    @staticmethod
+    def _served(caller: Caller) -> Outcome[T | None]:
+        """A follower's outcome: its flight's, in this process or (through its leader) another."""
+        flight = caller.flight
+        data = cast("tuple[int, bool, bool] | None", flight.data)
+        error = flight.error
+        if data is None:  # the leader was interrupted before the run's generation was known
+            assert error is not None  # noqa: S101 - a flight with no result ended by an error
+            raise SyncFailed(flight.key, 0, repr(error)) from error
+        generation, fresh, remote = data
+        if error is not None:
+            if type(error) is SyncFailed and remote:
+                raise SyncFailed(flight.key, generation, error.error) from error
+            raise SyncFailed(flight.key, generation, repr(error)) from error
+        value: T | None = flight.value  # type: ignore[assignment]  # the leader's fn returned it
+        fresh = fresh and caller.fresh
+        return Outcome(value, generation, False, fresh, flight.served - 1, remote)  # noqa: FBT003
+
+    def _lock(self, key: str, base: str) -> FileLock:
+        """
+        The key's pooled ``FileLock``: only the leader of the key's run in this guard acquires it.
+
+        One instance per key, so no acquisition pays for building one. It is
+        never shared between concurrent threads or tasks: the machine lets
+        one leader per key at a time reach it, and that leader releases it
+        before its flight ends.
+        """
+        locks = self._locks
+        lock = locks.get(key)
+        if lock is None:
+            path = base + ".lock"
+            lock = FileLock(path, thread_local=False, on_acquired=_still_at(path))
+            with self._mutex:
+                if len(locks) >= _LOCKS_MAX:  # the oldest unheld ones go
+                    for old in [k for k, v in locks.items() if not v.is_locked][: _LOCKS_MAX // 4]:
+                        del locks[old]
+                locks[key] = lock
+        return lock
+
+    def _hold(
+        self,
+        key: str,
+        fn: Callable[[], T],
+        policy: str,
+        *,
+        deadline: float | None,
+        timeout: float | None,
+        ran: list[int],
+    ) -> Serve | tuple[T, int]:
+        """
+        Take the key's file lock, then run or be served as the policy decides.
+
+        :raises _Withdraw: refused (``"reject"``) or timed out at the file
+            lock, before anything ran: the lead passes on.
+        """
+        base = f"{self._dir}/{_stem(key)}"
+        lock = self._lock(key, base)
+        seen: Record | None = None
+        if not _try(lock, 0):
+            seen = self._peek(key, base + ".state")
+            try:
+                _policy.contended(key, policy, seen)
+            except SyncInProgress as refused:
+                with self._mutex:
+                    self._machine.rejected += 1
+                raise _Withdraw(refused, timed_out=False) from None
+            self._about_to_wait(key)
+            with self._mutex:
+                self._counts.holding += 1
+            try:
+                acquired = _try(lock, _remaining(deadline))
+            finally:
+                with self._mutex:
+                    self._counts.holding -= 1
+            if not acquired:
+                raise _Withdraw(SyncTimeout(key, timeout or 0.0), timed_out=True)
+        try:
+            return self._locked(key, fn, policy, seen, base, ran)
+        finally:
+            lock.release()
+
+    def _locked(  # noqa: PLR0917 - one caller
+        self,
+        key: str,
+        fn: Callable[[], T],
         policy: str,
         seen: Record | None,
         base: str,
-    ) -> Outcome[T | None]:
+        ran: list[int],
+    ) -> Serve | tuple[T, int]:
+        """Holding the key's file lock: what :mod:`~syncsafe.guard._policy` decides, done."""
         path = base + ".state"
         fd = _open_state(path)
         try:
             raw, state = self._read_held(fd, key, path)
-            if seen is not None:
-                # share: the run in flight when this caller asked will do; coalesce: a later one.
-                in_flight = policy == "share" and seen.started > seen.finished
-                if state.finished >= seen.started + (0 if in_flight else 1):
-                    return self._served(key, entry, state, fresh=state.finished > seen.started)
+            served = _policy.decide(policy, seen, state)
+            if served is not None:
+                return served
             generation, boot, reserved = self._next_generation(key, base, state)
-            start = (generation, state.finished, state.error, boot, reserved)
-            fd, raw, state = self._store(fd, raw, path, key, state, fields=start)
-            with self._mutex:
-                self._counts.runs += 1
-            entry.runner = threading.get_ident()
+            start = _policy.start(state, generation)
+            fd, raw, state = self._store(fd, raw, path, key, state, fields=(*start, boot, reserved))
+            ran[0] = generation
             try:
                 value = fn()
             except BaseException as exc:
-                entry.runner = None
-                entry.last = (generation, None, exc)
-                end: tuple[int, int, str | None, str, int]
-                end = (generation, generation, repr(exc), boot, reserved)
+                end = _policy.end(state, generation, repr(exc))
                 try:
-                    fd, raw, state = self._store(fd, raw, path, key, state, fields=end)
+                    if end is not None:  # pragma: no branch - this run holds the key
+                        fd, raw, state = self._store(
+                            fd, raw, path, key, state, fields=(*end, boot, reserved)
+                        )
                 except Exception as write_error:  # noqa: BLE001 - the run's own error goes on
                     # The start record stays the newest: the next caller runs again.
                     if hasattr(exc, "add_note"):  # pragma: no branch - Python 3.11 and later
@@ -443,12 +639,12 @@ class FileSyncGuard:
                 else:
                     self._remember(path, raw, state)
                 raise
-            entry.runner = None
-            entry.last = (generation, value, None)
-            end = (generation, generation, None, boot, reserved)
-            fd, raw, state = self._store(fd, raw, path, key, state, fields=end)
-            self._remember(path, raw, state)
-            return Outcome(value, generation, True, True, 0)  # noqa: FBT003
+            end = _policy.end(state, generation, None)
+            if end is not None:  # pragma: no branch - this run holds the key
+                fields = (*end, boot, reserved)
+                fd, raw, state = self._store(fd, raw, path, key, state, fields=fields)
+                self._remember(path, raw, state)
+            return value, generation
         finally:
             if fd is not None:
                 os.close(fd)
@@ -495,10 +691,13 @@ class FileSyncGuard:
 
     def _read_ceiling(self, key: str, path: str) -> int:
         """The ceiling file's reserved generation; 0 if there is none."""
-        try:
-            raw = Path(path).read_bytes()
-        except FileNotFoundError:
+        fd = _open_state(path, os.O_RDONLY)
+        if fd is None:
             return 0
+        try:
+            raw = _read_all(fd)
+        finally:
+            os.close(fd)
         try:
             data = json.loads(raw)
             fields = (data["format"], data["key"])
@@ -531,17 +730,6 @@ class FileSyncGuard:
             _unlink_quietly(temp)
             raise
         self._sync_directory()
-
-    def _served(self, key: str, entry: _Entry, state: Record, *, fresh: bool) -> Outcome[T | None]:
-        with self._mutex:
-            self._counts.coalesced += 1
-        last = entry.last
-        local = last is not None and last[0] == state.finished
-        if state.error is not None:
-            cause = last[2] if last is not None and local else None
-            raise SyncFailed(key, state.finished, state.error) from cause
-        value: T | None = last[1] if last is not None and local else None  # type: ignore[assignment]
-        return Outcome(value, state.finished, False, fresh, 0, remote=not local)  # noqa: FBT003
 
     def _parse(self, raw: bytes, key: str, path: str, *, no_record: Record | None = None) -> Record:
         """
@@ -682,17 +870,9 @@ class FileSyncGuard:
                 os.close(fd)
 
     def _about_to_wait(self, key: str) -> None:
-        hook = self._waiting_hook
+        hook = self.on_wait
         if hook is not None:
             hook(key)
-
-    def _count_rejected(self) -> None:
-        with self._mutex:
-            self._counts.rejected += 1
-
-    def _count_timed_out(self) -> None:
-        with self._mutex:
-            self._counts.timed_out += 1
 
 
 _ZERO: Final = Record(0, 0, None, 0)
@@ -700,12 +880,73 @@ _ZERO: Final = Record(0, 0, None, 0)
 _UNKNOWN: Final = Record(sys.maxsize, sys.maxsize, None, 0)
 
 
+_allocate_lock: Final = threading.Lock
+_get_ident: Final = threading.get_ident
+
+
+def _try(lock: FileLock, timeout: float) -> bool:
+    """Acquire *lock* within *timeout* seconds (-1: for ever); False if it stayed held."""
+    while True:
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            return False
+        except _Moved:
+            continue  # the file was removed or replaced while this caller waited on it
+        return True
+
+
+class _Moved(Exception):
+    """The locked file is no longer the one at the lock's path."""
+
+
+def _still_at(path: str) -> Callable[[int], None]:
+    """
+    A check that the file just locked as *fd* is the one at *path*, run at each acquisition.
+
+    A caller that opened the lock file, then waited while the file was
+    removed (a cleaner of temporary files) and another made a new one, holds
+    a lock no later caller contends for: it must lock the new file instead.
+    """
+
+    def check(fd: int) -> None:
+        try:
+            here = os.stat(path)  # noqa: PTH116 - a str path, and a stat to compare
+        except FileNotFoundError:
+            raise _Moved(path) from None
+        if not os.path.samestat(here, os.fstat(fd)):
+            raise _Moved(path)
+
+    return check
+
+
 def _open_state(path: str, flags: int = os.O_RDWR) -> int | None:
-    """An fd of the state file at *path*, or ``None`` if there is none yet."""
+    """
+    An fd of the state (or ceiling) file at *path*, or ``None`` if there is none yet.
+
+    Opened without blocking and refused unless it is a regular file: a FIFO
+    put in its place would otherwise block the open, or the read, for ever.
+
+    :raises GuardStateCorrupt: *path* is not a regular file.
+    """
     try:
-        return os.open(path, flags | os.O_CLOEXEC)
+        fd = os.open(path, flags | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
+    except IsADirectoryError:
+        raise GuardStateCorrupt(path, "a directory, not a guard's file") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = (
+            "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a directory"
+            if stat.S_ISDIR(mode)
+            else "not a regular file"
+        )
+        raise GuardStateCorrupt(path, f"{what}, not a guard's file: remove it")
+    return fd
 
 
 def _read_all(fd: int) -> bytes:

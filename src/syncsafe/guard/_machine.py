@@ -5,7 +5,8 @@ Written once, in the sans-I/O style of protocol libraries such as h11, and
 driven by three front ends that only add waiting: threads
 (:class:`~syncsafe.guard.SyncGuard`), asyncio tasks
 (:class:`~syncsafe.guard.AsyncSyncGuard`) and, in each process,
-:class:`~syncsafe.guard.FileSyncGuard`. A front end calls the methods here
+:class:`~syncsafe.guard.FileSyncGuard` (whose flights' leaders then go to
+the cross-process policy, :mod:`syncsafe.guard._policy`). A front end calls the methods here
 while it excludes every other caller of the same machine (a mutex, or the
 event loop's single thread), and does what the return values say: run the
 function, wake a caller, wait.
@@ -140,12 +141,14 @@ class Machine:
         "_queue",
         "_running",
         "_tick",
+        "begun",
         "coalesced",
+        "notify",
         "rejected",
         "timed_out",
     )
 
-    def __init__(self, max_concurrent: int | None = None) -> None:
+    def __init__(self, max_concurrent: int | None = None, *, notify: bool = False) -> None:
         if max_concurrent is not None and max_concurrent < 1:
             msg = f"max_concurrent={max_concurrent}: must be at least 1, or None for no cap"
             raise ValueError(msg)
@@ -156,13 +159,26 @@ class Machine:
         self._running = 0
         self._tick = 0
         self._generation = 0
+        self.notify: list[Flight] | None = [] if notify else None
+        """
+        If asked for: every flight whose callers must be told, in the order it happened.
+
+        A flight done (its followers wake) or started or given a new leader
+        (its leader wakes). A front end that signals from this list, and
+        removes a flight only once told, loses no wake-up even if an
+        exception interrupts it between a transition and its signals.
+        """
+        self.begun = 0
+        """Runs whose function began: solo runs, and flights whose leader called :meth:`begin`."""
         self.coalesced = 0
         self.rejected = 0
         self.timed_out = 0
 
     # ------------------------------------------------------------ transitions
 
-    def arrive(self, key: Hashable, policy: str, owner: object = None) -> Caller | Solo:
+    def arrive(
+        self, key: Hashable, policy: str, owner: object = None, box: list[object] | None = None
+    ) -> Caller | Solo:
         """
         A caller arrives for *key*; return it, attached to the flight that will serve it.
 
@@ -173,6 +189,9 @@ class Machine:
         the function now (*owner* is recorded as its runner). Otherwise the
         caller waits until its flight is done, or until it is made the leader
         of a flight that starts.
+
+        The result is also put in ``box[0]``, if *box* is given: a front end
+        finds it there even if an exception lands before it stores it.
 
         :raises ReentrantSync: *owner* is executing the run for *key*.
         :raises SyncInProgress: a run for *key* is in flight and *policy* is ``"reject"``.
@@ -187,20 +206,34 @@ class Machine:
                 tick = self._tick = self._tick + 2  # one for the arrival, one for the start
                 generation = self._generation = self._generation + 1
                 self._running += 1
+                self.begun += 1
                 solo = self._current[key] = (generation, tick, owner)
+                if box is not None:
+                    box[0] = solo
                 return solo
-            self._tick += 1
-            if flight is not None:  # waiting for a slot: it starts after this caller
-                caller = Caller(self._tick, flight, fresh=True)
-                flight.callers.append(caller)
-                self.coalesced += 1
-                return caller
-            flight = Flight(key)
+            caller = self._queue_for_slot(key, flight)
+        else:
+            caller = self._join(key, current, policy, owner)
+        if box is not None:
+            box[0] = caller
+        return caller
+
+    def _queue_for_slot(self, key: Hashable, flight: Flight | None) -> Caller:
+        """A caller of an idle key waits for a slot: in the key's pending flight, or a new one."""
+        self._tick += 1
+        if flight is not None:  # waiting for a slot: it starts after this caller
             caller = Caller(self._tick, flight, fresh=True)
             flight.callers.append(caller)
-            self._next[key] = flight
-            self._queue.append(flight)
             return caller
+        flight = Flight(key)
+        caller = Caller(self._tick, flight, fresh=True)
+        flight.callers.append(caller)
+        self._next[key] = flight
+        self._queue.append(flight)
+        return caller
+
+    def _join(self, key: Hashable, current: Flight | Solo, policy: str, owner: object) -> Caller:
+        """A caller of a key with a run in flight: refused, or attached by its policy."""
         self._tick += 1
         if isinstance(current, tuple):
             current = self._inflate(key, current)
@@ -219,7 +252,6 @@ class Machine:
         else:
             raise ValueError(_bad_policy(policy))
         caller.flight.callers.append(caller)
-        self.coalesced += 1
         return caller
 
     def inflate(self, key: Hashable, solo: Solo) -> Flight:
@@ -261,6 +293,8 @@ class Machine:
             msg = "only the designated leader of a started flight can begin it, once"
             raise RuntimeError(msg)
         flight.runner = owner
+        if flight.solo is None:  # a solo run was counted when it started
+            self.begun += 1
 
     def finish(
         self, flight: Flight, value: object = None, error: BaseException | None = None
@@ -305,8 +339,25 @@ class Machine:
             return []  # a follower left, or the run goes on without the caller that started it
         if flight.callers:
             flight.leader = flight.callers[0]
+            if self.notify is not None:
+                self.notify.append(flight)
             return [flight]
         return self._end(flight)  # nobody left to run it: it never began
+
+    def withdraw(self, caller: Caller, *, timed_out: bool = True) -> list[Flight]:
+        """
+        The leader *caller* stops before its function began: :meth:`leave`, for a leader.
+
+        For a front end whose leader has more to wait for once its flight
+        started (a file lock held by another process): on a timeout, or a
+        refusal, the lead passes to the next caller of its flight.
+        """
+        flight = caller.flight
+        if flight.leader is not caller or flight.state != RUNNING:
+            msg = "only the leader of a started flight can withdraw"
+            raise RuntimeError(msg)
+        flight.runner = None
+        return self.leave(caller, timed_out=timed_out)
 
     # -------------------------------------------------------------- internals
 
@@ -319,6 +370,8 @@ class Machine:
         flight.generation = self._generation
         flight.leader = flight.callers[0]
         self._current[flight.key] = flight
+        if self.notify is not None:
+            self.notify.append(flight)
 
     def _inflate(self, key: Hashable, solo: Solo) -> Flight:
         generation, started, owner = solo
@@ -347,7 +400,12 @@ class Machine:
 
     def _end(self, flight: Flight) -> list[Flight]:
         flight.state = DONE
-        flight.served = len(flight.callers)
+        served = flight.served = len(flight.callers)
+        # Served by a run another call executed: every caller still attached but its leader.
+        followers = served - (flight.leader in flight.callers)
+        self.coalesced += followers
+        if followers and self.notify is not None:
+            self.notify.append(flight)
         flight.runner = None
         self._running -= 1
         key = flight.key
@@ -390,7 +448,7 @@ class Machine:
     def statistics(self) -> GuardStatistics:
         """A frozen snapshot of the counters and of the callers in flight or waiting."""
         return GuardStatistics(
-            runs=self.runs,
+            runs=self.begun,
             coalesced=self.coalesced,
             rejected=self.rejected,
             timed_out=self.timed_out,

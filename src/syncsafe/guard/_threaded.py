@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 from typing import TypeVar, cast, final
 
 import attrs
@@ -11,6 +12,7 @@ import attrs
 from syncsafe.errors import SyncFailed, SyncTimeout
 from syncsafe.guard._machine import (
     DONE,
+    RUNNING,
     Caller,
     Flight,
     Machine,
@@ -66,16 +68,17 @@ class SyncGuard:
     """The policy of calls that do not name one."""
     max_concurrent: int | None = attrs.field(default=None, on_setattr=attrs.setters.frozen)
     """The cap on runs in flight across keys, or ``None``."""
+    on_wait: Callable[[Hashable], None] | None = attrs.field(default=None, kw_only=True, repr=False)
+    """
+    Called with the key, in the caller's thread and outside the guard's
+    lock, each time a caller is about to block. For tests that order callers
+    without sleeping (see :func:`syncsafe.testing.Waiters`).
+    """
     _machine: Machine = attrs.field(init=False, repr=False)
     _mutex: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
-    # Called (outside the mutex) with the key when a caller is about to
-    # block; lets tests and the demo order threads without sleeping.
-    _waiting_hook: Callable[[Hashable], None] | None = attrs.field(
-        init=False, repr=False, default=None
-    )
 
     def __attrs_post_init__(self) -> None:
-        self._machine = Machine(self.max_concurrent)
+        self._machine = Machine(self.max_concurrent, notify=True)
 
     def run(
         self,
@@ -107,47 +110,75 @@ class SyncGuard:
         policy_ = self.policy if policy is None else _checked(policy)
         mutex = self._mutex
         machine = self._machine
-        with mutex:
-            caller = machine.arrive(key, policy_, _get_ident())
-            if not isinstance(caller, tuple) and caller.flight.leader is not caller:
-                waker = _allocate_lock()
-                waker.acquire()
-                caller.data = waker
-        if isinstance(caller, tuple):
-            # A solo run, nobody else in flight for the key: the hot path, inlined.
+        box: list[object] = [None]  # what this call holds in the machine, wherever it stops
+        try:
+            with mutex:
+                caller = machine.arrive(key, policy_, _get_ident(), box)
+                if not isinstance(caller, tuple) and caller.flight.leader is not caller:
+                    waker = _allocate_lock()
+                    waker.acquire()
+                    caller.data = waker
+            if isinstance(caller, tuple):
+                # A solo run, nobody else in flight for the key: the hot path, inlined.
+                try:
+                    value = fn()
+                except BaseException as exc:
+                    self._finish_solo(key, caller, None, exc)
+                    raise
+                with mutex:
+                    joined = machine.finish_solo(key, caller, value, None)[0]
+                    if machine.notify:
+                        self._signal()
+                shared_with = 0 if joined is None else joined.served - 1
+                return new_outcome(Outcome, (value, caller[0], True, True, shared_with, False))
+            flight = caller.flight
+            if flight.leader is not caller and not self._wait(caller, waker, timeout):
+                return self._served(caller)
             try:
                 value = fn()
             except BaseException as exc:
-                self._finish_solo(key, caller, None, exc)
+                self._finish(flight, None, exc)
                 raise
-            with mutex:
-                joined, started = machine.finish_solo(key, caller, value, None)
-                if joined is not None:
-                    self._release_followers(joined)
-            if started:
-                self._wake(started)
-            shared_with = 0 if joined is None else joined.served - 1
-            return new_outcome(Outcome, (value, caller[0], True, True, shared_with, False))
-        flight = caller.flight
-        if flight.leader is not caller and not self._wait(caller, waker, timeout):
-            return self._served(caller)
-        try:
-            value = fn()
+            self._finish(flight, value, None)
+            return Outcome(value, flight.generation, True, caller.fresh, flight.served - 1)  # noqa: FBT003
         except BaseException as exc:
-            self._finish(flight, None, exc)
+            self._repair(key, box, exc)
             raise
-        self._finish(flight, value, None)
-        return Outcome(value, flight.generation, True, caller.fresh, flight.served - 1)  # noqa: FBT003
 
     def _finish_solo(
         self, key: Hashable, solo: Solo, value: object, error: BaseException | None
     ) -> None:
         with self._mutex:
-            flight, started = self._machine.finish_solo(key, solo, value, error)
-            if flight is not None:
-                self._release_followers(flight)
-        if started:
-            self._wake(started)
+            self._machine.finish_solo(key, solo, value, error)
+            self._signal()
+
+    def _repair(self, key: Hashable, box: list[object], error: BaseException) -> None:
+        """
+        Whatever stopped this call, leave nothing of it in the machine, and lose no wake-up.
+
+        An exception can land anywhere in ``run``'s own bookkeeping (a
+        ``KeyboardInterrupt`` between two bytecodes): between recording the
+        run and calling *fn*, between *fn* returning and the run's end, or
+        in a waiter made leader. What the call holds is in *box*; a run still
+        recorded as this call's ends with *error*, a caller still waiting
+        leaves. Idempotent: a call that ended cleanly changes nothing.
+        """
+        with self._mutex:
+            machine = self._machine
+            mine = box[0]
+            if isinstance(mine, tuple):
+                current = machine.flights(key)[0]
+                if current is mine or (
+                    isinstance(current, Flight) and current.solo is mine and current.state != DONE
+                ):
+                    machine.finish_solo(key, cast("Solo", mine), None, error)
+            elif isinstance(mine, Caller):
+                flight = mine.flight
+                if flight.state == RUNNING and flight.leader is mine and flight.runner is not None:
+                    machine.finish(flight, None, error)
+                elif flight.state != DONE:
+                    machine.leave(mine, timed_out=False)
+            self._signal()
 
     def statistics(self) -> GuardStatistics:
         """A frozen snapshot of the guard's counters and state."""
@@ -158,51 +189,47 @@ class SyncGuard:
 
     def _wait(self, caller: Caller, waker: threading.Lock, timeout: float | None) -> bool:
         """Block until *caller* leads a started flight (True) or its flight is done (False)."""
-        hook = self._waiting_hook
+        hook = self.on_wait
         if hook is not None:
             hook(caller.flight.key)
-        try:
-            acquired = waker.acquire(timeout=-1 if timeout is None else max(timeout, 0.0))
-        except BaseException:  # KeyboardInterrupt while waiting: leave, so nothing waits for us
-            with self._mutex:
-                started = self._machine.leave(caller, timed_out=False)
-            self._wake(started)
-            raise
-        if acquired:
-            flight = caller.flight
-            if flight.state == DONE:
-                return False
-            with self._mutex:
-                self._machine.begin(caller, _get_ident())
-            return True
+        # KeyboardInterrupt while waiting: run()'s repair makes the caller leave
+        acquired = waker.acquire(timeout=-1 if timeout is None else max(timeout, 0.0))
         with self._mutex:
             flight = caller.flight
             if flight.state == DONE:
-                return False  # served while the timeout expired: take the result
-            started = self._machine.leave(caller)
-        self._wake(started)
+                return False  # served (perhaps as the timeout expired): take the result
+            if acquired:
+                self._machine.begin(caller, _get_ident())
+                return True
+            self._machine.leave(caller)
+            self._signal()
         raise SyncTimeout(flight.key, timeout if timeout is not None else 0.0)
 
     def _finish(self, flight: Flight, value: object, error: BaseException | None) -> None:
         with self._mutex:
-            started = self._machine.finish(flight, value, error)
-            self._release_followers(flight)
-        if started:
-            self._wake(started)
+            self._machine.finish(flight, value, error)
+            self._signal()
 
-    @staticmethod
-    def _release_followers(flight: Flight) -> None:
-        leader = flight.leader
-        for caller in flight.callers:
-            if caller is not leader:
-                cast("threading.Lock", caller.data).release()  # every follower has one
+    def _signal(self) -> None:
+        """
+        Tell the callers of every flight the machine noted: done, or started (held: the mutex).
 
-    @staticmethod
-    def _wake(started: Sequence[Flight]) -> None:
-        for flight in started:
-            leader = flight.leader
-            assert leader is not None  # noqa: S101 - a started flight has a leader
-            cast("threading.Lock", leader.data).release()  # a waiting leader has one
+        A flight leaves the list only once told, so one interrupted here is
+        told again by the next signal; a waker released twice is harmless.
+        """
+        notify = self._machine.notify
+        assert notify is not None  # noqa: S101 - this guard's machine notes them
+        while notify:
+            flight = notify[-1]
+            if flight.state == DONE:
+                leader = flight.leader
+                for caller in flight.callers:
+                    if caller is not leader:
+                        _release(caller.data)
+            else:
+                assert flight.leader is not None  # noqa: S101 - a started flight has a leader
+                _release(flight.leader.data)
+            notify.pop()
 
     @staticmethod
     def _served(caller: Caller) -> Outcome[T]:
@@ -211,3 +238,10 @@ class SyncGuard:
             raise SyncFailed(flight.key, flight.generation, repr(flight.error)) from flight.error
         value: T = flight.value  # type: ignore[assignment]  # the leader's fn returned it
         return Outcome(value, flight.generation, False, caller.fresh, flight.served - 1)  # noqa: FBT003
+
+
+def _release(waker: object) -> None:
+    """Release a caller's waker, if it has one and it is not released yet."""
+    if waker is not None:
+        with contextlib.suppress(RuntimeError):  # released already, by an interrupted signal
+            cast("threading.Lock", waker).release()

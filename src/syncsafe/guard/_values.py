@@ -113,19 +113,36 @@ class GuardStatistics:
     """
 
     runs: int
-    """Runs started since the guard was made."""
+    """
+    Calls of the function this guard began since it was made: one per run,
+    whether it returned, raised or was interrupted.
+    """
     coalesced: int
-    """Calls served by a run that another call executed (coalesced or shared)."""
+    """
+    Calls that got the outcome (value or error) of a run that another call
+    executed, in this guard or, for ``FileSyncGuard``, in another process,
+    counted when served. A caller that waited and then led a run itself is
+    not one: every call that was not refused, did not stop waiting and was
+    not interrupted is counted once in ``runs`` (as the run's leader) or
+    once here.
+    """
     rejected: int
     """Calls refused with ``SyncInProgress``."""
     timed_out: int
-    """Calls that stopped waiting (a timeout, a cancellation)."""
+    """
+    Calls whose ``timeout`` expired before a run served them (the run went
+    on). A caller interrupted while it waited (a cancellation, a
+    ``KeyboardInterrupt``) is not counted.
+    """
     in_flight: int
-    """Runs executing now."""
+    """Runs whose function is executing now."""
     waiting: int
-    """Calls waiting now: for a run in flight, the next run, or a slot."""
+    """
+    Calls waiting now: for a run in flight, the next run, a slot, or (for
+    ``FileSyncGuard``) another process's hold of the key.
+    """
     keys: int
-    """Keys with state now: 0 when the guard is idle."""
+    """Keys with state in memory now: 0 when the guard is idle."""
 
 
 @final

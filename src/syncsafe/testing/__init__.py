@@ -32,6 +32,9 @@ _EXPORTS: Final[dict[str, str]] = {
     "check_checksum": "syncsafe.testing._checks",
     "check_path_confinement": "syncsafe.testing._checks",
     "check_single_flight": "syncsafe.testing._checks",
+    # syncsafe.testing._etcd
+    "EtcdCluster": "syncsafe.testing._etcd",
+    "etcd_binary": "syncsafe.testing._etcd",
     # syncsafe.testing._clock
     "ManualClock": "syncsafe.testing._clock",
     # syncsafe.testing._sequencer
@@ -54,6 +57,7 @@ __all__ = [
     "ROOT_NAME",
     "SECRET",
     "ConformanceError",
+    "EtcdCluster",
     "Fifo",
     "File",
     "Folder",
@@ -69,6 +73,7 @@ __all__ = [
     "check_checksum",
     "check_path_confinement",
     "check_single_flight",
+    "etcd_binary",
     "kustomize_sample",
 ]
 
@@ -80,6 +85,8 @@ if TYPE_CHECKING:
     from syncsafe.testing._checks import check_path_confinement as check_path_confinement
     from syncsafe.testing._checks import check_single_flight as check_single_flight
     from syncsafe.testing._clock import ManualClock as ManualClock
+    from syncsafe.testing._etcd import EtcdCluster as EtcdCluster
+    from syncsafe.testing._etcd import etcd_binary as etcd_binary
     from syncsafe.testing._kustomize import KustomizeSample as KustomizeSample
     from syncsafe.testing._kustomize import kustomize_sample as kustomize_sample
     from syncsafe.testing._sequencer import Sequencer as Sequencer

