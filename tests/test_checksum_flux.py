@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,8 +11,10 @@ import pytest
 
 from syncsafe import (
     Checksum,
+    CorruptManifest,
     IncomparableChecksums,
     MalformedKustomization,
+    checksum,
     overlay_checksum,
 )
 from syncsafe._fs import Root
@@ -205,3 +208,80 @@ def test_every_file_whose_edit_changes_what_flux_builds_is_hashed(tmp_path: Path
             path.write_bytes(before)
     assert "clusters/production/namespace.yaml" in changed  # the edit is seen at all
     assert [] == [rel for rel in changed if rel not in hashed]
+
+
+LINKED = FileTree(
+    {"o/kustomization.yaml": b"resources: [app.yaml]\n", "o/v1/app.yaml": b"kind: ConfigMap\n"},
+    {"o/app.yaml": "v1/app.yaml"},
+)
+
+
+def test_tree_and_overlay_name_a_linked_file_differently_and_do_not_diff(tmp_path: Path) -> None:
+    """A tree names the link's path, an overlay the physical one; diff refuses the pair."""
+    repo = LINKED.write(tmp_path)
+    tree = checksum(repo / "o", root=repo)
+    overlay = overlay_checksum("o", root=repo)
+    assert ["o/app.yaml", "o/kustomization.yaml", "o/v1/app.yaml"] == list(tree.files)
+    assert ["o/kustomization.yaml", "o/v1/app.yaml"] == list(overlay.files)
+    assert ("tree", "overlay") == (tree.kind, overlay.kind)
+    with pytest.raises(IncomparableChecksums) as info:
+        tree.diff(overlay)
+    assert (
+        "cannot diff a xxh3-128 (format 1) tree checksum against a xxh3-128 (format 1) overlay "
+        "checksum: per-file digests only compare within one algorithm, format and mode"
+    ) == str(info.value)
+    assert tree.kind == Checksum.from_json(tree.to_json()).kind
+    assert overlay.kind == Checksum.from_json(overlay.to_json()).kind
+
+
+def test_a_manifest_without_kind_reads_and_diffs_as_before(tmp_path: Path) -> None:
+    """An absent kind is unknown: the digest is unchanged and either kind diffs against it."""
+    repo = LINKED.write(tmp_path)
+    overlay = overlay_checksum("o", root=repo)
+    document = json.loads(overlay.to_json())
+    assert "overlay" == document.pop("kind")
+    old = Checksum.from_json(json.dumps(document))
+    assert old.kind is None
+    assert overlay.digest == old.digest
+    assert overlay == old  # == compares what the digest covers
+    assert () == old.diff(overlay).modified
+    as_tree = old.diff(checksum(repo / "o", root=repo))  # unknown kind: compared, as before
+    assert (("o/app.yaml",), ()) == (as_tree.added, as_tree.removed)
+
+
+def test_an_unknown_kind_is_a_corrupt_manifest(tmp_path: Path) -> None:
+    """Only tree and overlay are kinds."""
+    repo = LINKED.write(tmp_path)
+    document = json.loads(overlay_checksum("o", root=repo).to_json()) | {"kind": "helm"}
+    with pytest.raises(CorruptManifest, match="'kind' must be one of tree, overlay"):
+        Checksum.from_json(json.dumps(document))
+
+
+def test_cli_diff_of_a_tree_and_an_overlay_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI's diff of the two kinds exits 2 and names the naming rule."""
+    repo = LINKED.write(tmp_path / "repo")
+    one, two = str(tmp_path / "one.json"), str(tmp_path / "two.json")
+    assert 0 == main(["checksum", str(repo / "o"), "--root", str(repo), "--manifest", one])
+    overlay = ["checksum", "--overlay", str(repo / "o"), "--root", str(repo)]
+    assert 0 == main([*overlay, "--manifest", two])
+    capsys.readouterr()
+    assert 2 == main(["diff", one, two])
+    assert (
+        "a tree names a file by its path through a symlink, an overlay by its physical path"
+    ) in capsys.readouterr().err
+
+
+def test_check_of_a_manifest_without_kind_is_current(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stored manifest from before kinds were recorded stays current: no resync on upgrade."""
+    repo = LINKED.write(tmp_path / "repo")
+    stored = tmp_path / "stored.json"
+    document = json.loads(overlay_checksum("o", root=repo).to_json())
+    del document["kind"]
+    stored.write_text(json.dumps(document))
+    args = ["checksum", "--overlay", str(repo / "o"), "--root", str(repo)]
+    assert 0 == main([*args, "--manifest", str(stored), "--check"])
+    assert "is current" in capsys.readouterr().out

@@ -724,4 +724,4 @@ def overlay_checksum(
     else:
         mode = None if root_only else "load-restrictor=none"
     digests = [closure.files[p] for p in paths]
-    return Checksum.from_hashed(algo, key, paths, digests, remote, mode=mode)
+    return Checksum.from_hashed(algo, key, paths, digests, remote, mode=mode, kind="overlay")
