@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from syncsafe import (
     Checksum,
@@ -181,33 +185,101 @@ def _build(kubectl: str, directory: Path) -> str:
     return run.stdout if run.returncode == 0 else f"error: {run.stderr}"
 
 
-def test_every_file_whose_edit_changes_what_flux_builds_is_hashed(tmp_path: Path) -> None:
-    """Against kubectl's kustomize, the generated kustomization written: each file edited."""
-    kubectl = _kubectl()
-    repo = FLUX_REPO.write(tmp_path / "repo")
-    overlay = repo / "clusters/production"
-    hashed = set(overlay_checksum(overlay, root=repo, generate="flux").files)
-    # the generator's listing of the overlay directory, written as Flux writes it
+def _changed_by_an_edit(kubectl: str, repo: Path, overlay: Path) -> list[str]:
+    """
+    The files of *repo* whose edit changes kubectl's build of *overlay* as Flux builds it.
+
+    The generator's listing is written into *overlay* as its kustomization
+    (as Flux writes it), then each file in turn gets one more object appended
+    and the build is compared with the first one (an error counts as output).
+    """
     with Root(overlay) as root:
         _, generated = _flux_kustomization(root.node, ".")
     listing = "".join(f"- {r.value}\n" for r in generated.references)
-    (overlay / "kustomization.yaml").write_text(f"resources:\n{listing}")
+    written = overlay / "kustomization.yaml"
+    written.write_text(f"resources:\n{listing}" if listing else "namespace: _placeholder\n")
     baseline = _build(kubectl, overlay)
     assert not baseline.startswith("error"), baseline
     changed = []
     for path in sorted(p for p in repo.rglob("*") if p.is_file() and not p.is_symlink()):
-        rel = path.relative_to(repo).as_posix()
-        if rel == "clusters/production/kustomization.yaml":
+        if path == written:
             continue
         before = path.read_bytes()
         path.write_bytes(before + b"\n---\n" + _manifest("ConfigMap", "edited"))
         try:
             if _build(kubectl, overlay) != baseline:
-                changed.append(rel)
+                changed.append(path.relative_to(repo).as_posix())
         finally:
             path.write_bytes(before)
+    written.unlink()
+    return changed
+
+
+def test_every_file_whose_edit_changes_what_flux_builds_is_hashed(tmp_path: Path) -> None:
+    """Against kubectl's kustomize, the generated kustomization written: each file edited."""
+    kubectl = _kubectl()
+    repo = FLUX_REPO.write(tmp_path / "repo")
+    hashed = set(overlay_checksum("clusters/production", root=repo, generate="flux").files)
+    changed = _changed_by_an_edit(kubectl, repo, repo / "clusters/production")
     assert "clusters/production/namespace.yaml" in changed  # the edit is seen at all
     assert [] == [rel for rel in changed if rel not in hashed]
+
+
+_NAMES = st.sampled_from(["a.yaml", "b.yml", ".h.yaml", "c.YAML", "d.txt", "e.json"])
+_DIRS = st.sampled_from(["x", ".hid", "y/z", "x/k", "x/k/deep", "k2", "k2/w"])
+
+
+@st.composite
+def flux_trees(draw: st.DrawFn) -> FileTree:
+    """A Flux path ``c``: manifests under random names and depths, some directories kustomized."""
+    files: dict[str, bytes] = {"c/README.md": b"never read\n"}
+    for directory in ["", *draw(st.sets(_DIRS, max_size=4))]:
+        for name in draw(st.sets(_NAMES, max_size=3)):
+            path = f"c/{directory}/{name}".replace("//", "/")
+            files[path] = _manifest("ConfigMap", path.replace("/", "-").replace(".", "-").lower())
+    for directory in draw(st.sets(st.sampled_from(["x/k", "k2", "y"]), max_size=2)):
+        listed = sorted(
+            p.rpartition("/")[2]
+            for p in files
+            if p.rpartition("/")[0] == f"c/{directory}" and p.endswith((".yaml", ".yml"))
+        )
+        chosen = draw(st.lists(st.sampled_from(listed), unique=True)) if listed else []
+        files[f"c/{directory}/kustomization.yaml"] = f"resources: {chosen}\n".encode()
+    return FileTree(files)
+
+
+def _missed(
+    kubectl: str, tmp: Path, tree: FileTree, hashed_of: Callable[[Path], set[str]]
+) -> list[str]:
+    """The files whose edit changes Flux's build of *tree* and that *hashed_of* leaves out."""
+    repo = tree.write(tmp)
+    hashed = hashed_of(repo)
+    return [rel for rel in _changed_by_an_edit(kubectl, repo, repo / "c") if rel not in hashed]
+
+
+def _flux(repo: Path) -> set[str]:
+    return set(overlay_checksum("c", root=repo, generate="flux").files)
+
+
+@settings(max_examples=12, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(tree=flux_trees())
+def test_flux_mode_misses_no_file_a_generated_build_reads(tree: FileTree) -> None:
+    """Soundness against kubectl's kustomize over generated Flux paths (a bounded number)."""
+    kubectl = _kubectl()
+    with tempfile.TemporaryDirectory() as tmp:
+        assert [] == _missed(kubectl, Path(tmp), tree, _flux)
+
+
+def test_the_property_catches_a_generator_that_skips_hidden_files(tmp_path: Path) -> None:
+    """A deliberately wrong variant (hidden files left out) fails the same check."""
+
+    def skips_hidden(repo: Path) -> set[str]:
+        return {p for p in _flux(repo) if "/." not in f"/{p}"}
+
+    tree = FileTree(
+        {"c/.h.yaml": _manifest("ConfigMap", "h"), "c/a.yaml": _manifest("ConfigMap", "a")}
+    )
+    assert ["c/.h.yaml"] == _missed(_kubectl(), tmp_path, tree, skips_hidden)
 
 
 LINKED = FileTree(
