@@ -555,8 +555,8 @@ WORDS: dict[str, str] = {
     "diff/unreadable": "error: OLD.json {unreadable}: permission denied",
     "diff/invalid-json": "error: NEW.json {bad_json} is not a valid checksum manifest: not JSON",
     "diff/corrupt": "error: NEW.json {corrupt_manifest} is not a valid checksum manifest",
-    "diff/incomparable": "is a xxh3-128 (format 1) checksum and NEW.json {sha_manifest} a "
-    "sha256 (format 1) one",
+    "diff/incomparable": "is a xxh3-128 (format 1) tree checksum and NEW.json {sha_manifest} a "
+    "sha256 (format 1) tree one",
     "diff/finding": "added    new.yaml",
     "diff/key-changed": "annotation key changed: none -> fluxcd.io/checksum",
     "key/invalid": "only/one/slash: invalid\n  - a qualified name must be",

@@ -39,6 +39,7 @@ _EXPORTS: "Final[dict[str, str]]" = {
     # syncsafe.checksum
     "CHECKSUM_ALGORITHMS": "syncsafe.checksum",
     "CHECKSUM_FORMAT_VERSION": "syncsafe.checksum",
+    "GENERATE_MODES": "syncsafe.checksum",
     "LOAD_RESTRICTORS": "syncsafe.checksum",
     "Changes": "syncsafe.checksum",
     "Checksum": "syncsafe.checksum",
@@ -142,6 +143,7 @@ __all__ = [
     "CHECKSUM_ALGORITHMS",
     "CHECKSUM_FORMAT_VERSION",
     "DEFAULT_MAX_SKEW",
+    "GENERATE_MODES",
     "GENERATION_ANNOTATION",
     "LOAD_RESTRICTORS",
     "PRODUCTION_WORDS",
@@ -264,6 +266,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.annotations import validate_label_value as validate_label_value
     from syncsafe.checksum import CHECKSUM_ALGORITHMS as CHECKSUM_ALGORITHMS
     from syncsafe.checksum import CHECKSUM_FORMAT_VERSION as CHECKSUM_FORMAT_VERSION
+    from syncsafe.checksum import GENERATE_MODES as GENERATE_MODES
     from syncsafe.checksum import LOAD_RESTRICTORS as LOAD_RESTRICTORS
     from syncsafe.checksum import Changes as Changes
     from syncsafe.checksum import Checksum as Checksum

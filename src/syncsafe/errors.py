@@ -425,7 +425,12 @@ class NonCanonicalPath(SyncsafeError, ValueError):
 
 
 class IncomparableChecksums(SyncsafeError, ValueError):
-    """Two checksums of different algorithms, formats or modes were compared file by file."""
+    """
+    Two checksums of different algorithms, formats or modes were compared file by file.
+
+    A tree's checksum and an overlay's do not compare either: a tree names a
+    file by its path through a symlink, an overlay by its physical path.
+    """
 
     def __init__(self, left: str, right: str) -> None:
         super().__init__(left, right)

@@ -46,6 +46,16 @@ def _key(key: str | None) -> str:
     return "none" if key is None else quote(key)
 
 
+def _kinds(old: Checksum, new: Checksum) -> str:
+    """Why a tree and an overlay do not compare, when that is a difference."""
+    if None in {old.kind, new.kind} or old.kind == new.kind:
+        return ""
+    return (
+        ", and paths only within one kind: a tree names a file by its path through "
+        "a symlink, an overlay by its physical path"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the changes; 1 when the digests differ."""
     import json  # noqa: PLC0415 - imported when run
@@ -59,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         msg = (
             f"OLD.json {quote(args.old)} is a {exc.left} checksum and NEW.json "
             f"{quote(args.new)} a {exc.right} one: per-file digests only compare within "
-            "one algorithm and format"
+            f"one algorithm, format and mode{_kinds(old, new)}"
         )
         raise CommandError(
             msg, type(exc).__name__, old=args.old, new=args.new, left=exc.left, right=exc.right

@@ -7,7 +7,8 @@ Tree checksums that cannot miss a change: canonical, location-independent, compl
   excluded;
 - :func:`overlay_checksum`: exactly the files ``kustomize build`` reads for an
   overlay, remote bases listed, under kustomize's load restrictor
-  (:data:`LOAD_RESTRICTORS`);
+  (:data:`LOAD_RESTRICTORS`), or as Flux builds a directory without a
+  kustomization file (:data:`GENERATE_MODES`);
 - :class:`Checksum`: the digest (``"xxh3-128:<hex>"``, the algorithm named
   in it), the manifest of per-file digests, :meth:`~Checksum.diff`, a JSON
   round trip and the comparison with an annotation's value;
@@ -32,11 +33,12 @@ from syncsafe.checksum._value import Changes, Checksum
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from syncsafe.checksum._overlay import LOAD_RESTRICTORS, overlay_checksum
+    from syncsafe.checksum._overlay import GENERATE_MODES, LOAD_RESTRICTORS, overlay_checksum
 
 __all__ = [
     "CHECKSUM_ALGORITHMS",
     "CHECKSUM_FORMAT_VERSION",
+    "GENERATE_MODES",
     "LOAD_RESTRICTORS",
     "Changes",
     "Checksum",
@@ -50,7 +52,7 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # The overlay closure loads on first use: it needs a YAML parser, which a
     # tree checksum (``syncsafe checksum .`` in a pre-commit hook) does not.
-    if name in {"LOAD_RESTRICTORS", "overlay_checksum"}:
+    if name in {"GENERATE_MODES", "LOAD_RESTRICTORS", "overlay_checksum"}:
         from syncsafe.checksum import _overlay  # noqa: PLC0415
 
         value: object = getattr(_overlay, name)

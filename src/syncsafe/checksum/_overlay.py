@@ -24,9 +24,18 @@ import posixpath
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from stat import S_ISDIR
 from typing import TYPE_CHECKING, Final, Literal, final
 
-from syncsafe._fs import Dir, Resolved, Root, identity, open_resolved, resolve_from
+from syncsafe._fs import (
+    DIR_FLAGS,
+    Dir,
+    Resolved,
+    Root,
+    identity,
+    open_resolved,
+    resolve_from,
+)
 from syncsafe.annotations import AnnotationKey
 from syncsafe.checksum._algorithms import DEFAULT_ALGORITHM, Algorithm, get_algorithm
 from syncsafe.checksum._kustomize import (
@@ -47,7 +56,18 @@ from syncsafe.walk import _walk
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath
 
-__all__ = ["LOAD_RESTRICTORS", "LoadRestrictor", "overlay_checksum"]
+__all__ = ["GENERATE_MODES", "LOAD_RESTRICTORS", "Generate", "LoadRestrictor", "overlay_checksum"]
+
+Generate = Literal["flux"]
+"""How a directory without a kustomization file is built: ``"flux"``, as Flux does."""
+GENERATE_MODES: Final[tuple[Generate, ...]] = ("flux",)
+"""
+The values of ``overlay_checksum(generate=...)`` other than ``None``.
+
+``flux`` is Flux's kustomize-controller: an overlay directory with no
+kustomization file is built from a kustomization generated from the
+``.yaml`` and ``.yml`` files under it (see :func:`overlay_checksum`).
+"""
 
 LoadRestrictor = Literal["root-only", "none"]
 """kustomize's load restrictor: ``LoadRestrictionsRootOnly`` or ``LoadRestrictionsNone``."""
@@ -96,10 +116,17 @@ class _Closure:
     """
 
     def __init__(
-        self, root: Root, algorithm: Algorithm, *, allow_remote: bool, root_only: bool = True
+        self,
+        root: Root,
+        algorithm: Algorithm,
+        *,
+        allow_remote: bool,
+        root_only: bool = True,
+        generate: Generate | None = None,
     ) -> None:
         self.root = root
         self.root_only = root_only
+        self.generate = generate
         self.algorithm = algorithm
         self.allow_remote = allow_remote
         self.files: dict[str, bytes] = {}
@@ -220,6 +247,23 @@ class _Closure:
                     ref.column,
                 )
 
+    def missing(self, rel: str, referrer: tuple[str, Reference] | None) -> MalformedKustomization:
+        """The error for directory *rel*, which has no kustomization file."""
+        where = "the overlay" if referrer is None else referrer[1].value
+        problem = (
+            f"{where} ({rel}) has no kustomization file: "
+            f"expected one of {', '.join(KUSTOMIZATION_NAMES)}"
+        )
+        if referrer is None:
+            if self.generate is None:
+                problem += (
+                    "; Flux builds such a directory from the manifests under it: "
+                    "pass generate='flux' (--flux on the command line) to hash that"
+                )
+            return MalformedKustomization(rel, problem)
+        parent, ref = referrer
+        return MalformedKustomization(parent, problem, ref.line, ref.column)
+
     def enter(
         self,
         res: Resolved,
@@ -229,6 +273,7 @@ class _Closure:
         """Read the kustomization in the directory *res* resolved to; push it to be followed."""
         node = res.node
         rel = node.rel()
+        generated: tuple[str, Kustomization] | None = None
         try:
             if referrer is not None:
                 self.cycle(rel, referrer)
@@ -239,22 +284,22 @@ class _Closure:
                 if node.ident is None:  # so that reopening it later checks it is the same
                     node.ident = identity(node.fd)
                 found = self.kustomization_files(node, rel)
+                if not found and referrer is None and self.generate == "flux":
+                    generated = _flux_kustomization(node, rel)
         finally:
             res.release()  # reopened from its parent, and checked, when next needed
         if found is None:  # followed already
             if after is not None:
                 after()
             return
+        if not found and generated is not None:
+            display, kustomization = generated
+            self.parsed[rel] = (node, kustomization)
+            steps = self.steps(node, display, kustomization, kustomization.chart_home)
+            self.stack.append(_Frame(rel, steps, after))
+            return
         if not found:
-            where = "the overlay" if referrer is None else referrer[1].value
-            problem = (
-                f"{where} ({rel}) has no kustomization file: "
-                f"expected one of {', '.join(KUSTOMIZATION_NAMES)}"
-            )
-            if referrer is None:
-                raise MalformedKustomization(rel, problem)
-            parent, ref = referrer
-            raise MalformedKustomization(parent, problem, ref.line, ref.column)
+            raise self.missing(rel, referrer)
         if len(found) > 1:
             names = ", ".join(path for path, _ in found)
             raise MalformedKustomization(
@@ -462,6 +507,88 @@ class _Closure:
 
 
 _DONE: Final = object()
+_MANIFEST_SUFFIXES: Final = (".yaml", ".yml")
+
+
+def _has_kustomization_file(fd: int) -> bool:
+    """Whether the directory open as *fd* holds a kustomization file (links followed)."""
+    for name in KUSTOMIZATION_NAMES:
+        try:
+            st = os.stat(name, dir_fd=fd)
+        except OSError:
+            continue
+        if not S_ISDIR(st.st_mode):
+            return True
+    return False
+
+
+def _list_into(
+    stack: list[tuple[int, str, Iterator[os.DirEntry[str]]]], fd: int, prefix: str
+) -> None:
+    """Push directory *fd* (at *prefix*) and its entries, in Go's (byte) order; it owns *fd*."""
+    try:
+        with os.scandir(fd) as listing:
+            entries = sorted(listing, key=lambda e: os.fsencode(e.name))
+    except BaseException:
+        os.close(fd)
+        raise
+    stack.append((fd, prefix, iter(entries)))
+
+
+def _open_below(fd: int, name: str, where: str) -> int:
+    """Directory *name* in *fd*, not through a link (it was a directory when listed)."""
+    try:
+        return os.open(name, DIR_FLAGS, dir_fd=fd)
+    except OSError as exc:
+        raise UnsafePathError(where, "changed while in use (a directory moved)") from exc
+
+
+def _flux_kustomization(node: Dir, rel: str) -> tuple[str, Kustomization]:
+    """
+    The kustomization Flux generates for directory *node* (at *rel*), which has none.
+
+    Flux's kustomize-controller walks the directory in lexical order without
+    following links to directories (Go's ``filepath.Walk``). A subdirectory
+    with a kustomization file (``kustomization.yaml``, ``kustomization.yml``
+    or ``Kustomization``, a link to a file counts) is listed as a resource and
+    not entered; every other subdirectory is entered. A file (or a link) is
+    listed when its name ends in ``.yaml`` or ``.yml`` (case-sensitive);
+    hidden ones too. Flux then parses each listed file as Kubernetes objects
+    and fails the build if one is not; that check is not made here: such a
+    file is hashed all the same. ``.git`` is not entered: a Flux artifact
+    never holds it.
+    """
+    display = "kustomization.yaml" if rel == "." else f"{rel}/kustomization.yaml"
+    display += " (generated by Flux)"
+    references: list[Reference] = []
+    field = "resources"
+    # one frame per directory being listed, as Go's recursion: a preorder walk
+    stack: list[tuple[int, str, Iterator[os.DirEntry[str]]]] = []
+    try:
+        _list_into(stack, os.open(".", DIR_FLAGS, dir_fd=node.fd), "")
+        while stack:
+            fd, prefix, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                os.close(fd)
+                continue
+            path = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name == ".git":
+                    continue
+                sub = _open_below(fd, entry.name, path if rel == "." else f"{rel}/{path}")
+                if _has_kustomization_file(sub):
+                    os.close(sub)
+                    references.append(Reference("resource", f"./{path}", field, None, None))
+                else:
+                    _list_into(stack, sub, path + "/")
+            elif entry.name.endswith(_MANIFEST_SUFFIXES):
+                references.append(Reference("file", f"./{path}", field, None, None))
+    finally:
+        for fd, _, _ in stack:
+            os.close(fd)
+    return display, Kustomization(tuple(references), (), "charts")
 
 
 def _where(kustomization: str, ref: Reference) -> str:
@@ -487,7 +614,8 @@ def overlay_checksum(
     annotation_key: str | AnnotationKey | None = None,
     algorithm: str = DEFAULT_ALGORITHM,
     allow_remote: bool = True,
-    load_restrictor: LoadRestrictor = "root-only",
+    load_restrictor: LoadRestrictor | None = None,
+    generate: Generate | None = None,
 ) -> Checksum:
     """
     The checksum of exactly the files ``kustomize build overlay`` reads, inside *root*.
@@ -503,7 +631,24 @@ def overlay_checksum(
     (what Flux builds with) reads it. A checksum made with ``"none"`` names
     that mode in its header (``mode="load-restrictor=none"``), so it never
     compares equal to one of the default mode; the default's digest is the
-    one it always had.
+    one it always had. ``None`` (the default) is ``"root-only"``, or
+    ``"none"`` with ``generate="flux"``.
+
+    *generate* ``"flux"`` hashes what Flux's kustomize-controller builds: an
+    overlay directory with no kustomization file is built, as Flux builds
+    it, from a kustomization generated from what is under it: every file
+    whose name ends in ``.yaml`` or ``.yml`` (hidden ones too, links to
+    files too), in every subdirectory except those that have a
+    kustomization file of their own, which are listed as bases and not
+    entered (links to directories are not entered either). Flux also builds
+    with the load restrictor off, so this mode implies
+    ``load_restrictor="none"`` unless one is given. The header names the
+    mode (``mode="generate=flux,load-restrictor=none"``). Without it, an
+    overlay directory with no kustomization file is a
+    :class:`~syncsafe.MalformedKustomization` that says to pass
+    ``generate="flux"``. Only the overlay itself is generated: a base
+    without a kustomization file is an error in both modes, as it is for
+    Flux.
 
     The overlay's kustomization file (``kustomization.yaml``,
     ``kustomization.yml`` or ``Kustomization``) is followed through
@@ -546,6 +691,11 @@ def overlay_checksum(
             if isinstance(annotation_key, AnnotationKey)
             else AnnotationKey.parse(annotation_key)
         )
+    if generate is not None and generate not in GENERATE_MODES:
+        msg = f"generate must be None or one of {', '.join(GENERATE_MODES)}, not {generate!r}"
+        raise ValueError(msg)
+    if load_restrictor is None:
+        load_restrictor = "none" if generate == "flux" else "root-only"
     if load_restrictor not in LOAD_RESTRICTORS:
         msg = (
             f"load_restrictor must be one of {', '.join(LOAD_RESTRICTORS)}, not {load_restrictor!r}"
@@ -565,7 +715,9 @@ def overlay_checksum(
     rel = relative_inside(root_s, overlay) or "."
     root_only = load_restrictor == "root-only"
     with Root(root_s) as opened:
-        closure = _Closure(opened, algo, allow_remote=allow_remote, root_only=root_only)
+        closure = _Closure(
+            opened, algo, allow_remote=allow_remote, root_only=root_only, generate=generate
+        )
         start = closure.resolve(opened.node, rel, rel)
         if start.kind != "dir":
             start.release()
@@ -576,6 +728,9 @@ def overlay_checksum(
         closure.run(start)
     remote = tuple(sorted(closure.remote, key=str.encode))
     paths = list(closure.files)
-    mode = None if root_only else "load-restrictor=none"
+    if generate is not None:
+        mode: str | None = f"generate={generate},load-restrictor={load_restrictor}"
+    else:
+        mode = None if root_only else "load-restrictor=none"
     digests = [closure.files[p] for p in paths]
-    return Checksum.from_hashed(algo, key, paths, digests, remote, mode=mode)
+    return Checksum.from_hashed(algo, key, paths, digests, remote, mode=mode, kind="overlay")

@@ -312,7 +312,7 @@ def _result(
     if scoped:
         kept = [i for i, p in enumerate(paths) if not _ignored(p, scoped)]
         paths, digests = [paths[i] for i in kept], [digests[i] for i in kept]
-    return Checksum.from_hashed(algo, key, paths, digests)
+    return Checksum.from_hashed(algo, key, paths, digests, kind="tree")
 
 
 def _fingerprint(spec: PathSpec[Any]) -> tuple[object, ...]:

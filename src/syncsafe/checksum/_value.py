@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import operator
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, final
+from typing import Any, Final, Literal, final
 
 import attrs
 
@@ -23,6 +23,11 @@ from syncsafe.checksum._format import (
 from syncsafe.errors import CorruptManifest, IncomparableChecksums, NonCanonicalPath
 
 __all__ = ["Changes", "Checksum"]
+
+
+ChecksumKind = Literal["tree", "overlay"]
+"""What made a checksum: :func:`~syncsafe.checksum` or :func:`~syncsafe.overlay_checksum`."""
+_KINDS: Final = ("tree", "overlay")
 
 
 @final
@@ -116,6 +121,18 @@ class Checksum:
     the header, so checksums of two modes never compare equal, and
     :meth:`diff` refuses to compare them.
     """
+    kind: ChecksumKind | None = attrs.field(default=None, eq=False)
+    """
+    Which function made it: ``"tree"`` (:func:`~syncsafe.checksum`) or
+    ``"overlay"`` (:func:`~syncsafe.overlay_checksum`); ``None`` for a
+    manifest written before it was recorded, or one built by :meth:`build`
+    without it. The two name a file differently (a tree by its path through
+    a symlink, an overlay by its physical path), so :meth:`diff` refuses to
+    compare a tree with an overlay. It is not in the digest (a tree and an
+    overlay that hash the same files under the same names have one digest,
+    as they always had) and not compared by ``==``, which compares what the
+    digest covers.
+    """
 
     def __str__(self) -> str:
         return self.digest
@@ -128,6 +145,8 @@ class Checksum:
         remote: tuple[str, ...] | list[str] = (),
         annotation_key: str | AnnotationKey | None = None,
         mode: str | None = None,
+        *,
+        kind: ChecksumKind | None = None,
     ) -> Checksum:
         """
         The checksum of a manifest: *files* maps path to hex content digest.
@@ -144,7 +163,7 @@ class Checksum:
         key = None if annotation_key is None else str(_parse_key(annotation_key))
         pairs = [(canonical_path_bytes(p), bytes.fromhex(d)) for p, d in files.items()]
         digest = tree_digest(algo, key, pairs, remote, mode)
-        return cls(digest, algo.name, files, tuple(remote), key, mode=mode)
+        return cls(digest, algo.name, files, tuple(remote), key, mode=mode, kind=kind)
 
     @classmethod
     def from_hashed(
@@ -156,6 +175,7 @@ class Checksum:
         remote: tuple[str, ...] = (),
         *,
         mode: str | None = None,
+        kind: ChecksumKind | None = None,
     ) -> Checksum:
         """The checksum of distinct *paths* with raw content *digests* (any order)."""
         raw = paths_bytes(paths)
@@ -167,19 +187,22 @@ class Checksum:
         encoded = encode_sorted(algorithm.name, annotation_key, raw, digests, remote, mode=mode)
         digest = f"{algorithm.name}:{algorithm.oneshot(encoded).hex()}"
         files = _Files.presorted(dict(zip(paths, map(bytes.hex, digests), strict=True)))
-        return cls(digest, algorithm.name, files, remote, annotation_key, mode=mode)
+        return cls(digest, algorithm.name, files, remote, annotation_key, mode=mode, kind=kind)
 
     def diff(self, other: Checksum) -> Changes:
         """
         What changed from *self* (old) to *other* (new): added, removed, modified paths.
 
         Raises :class:`~syncsafe.IncomparableChecksums` when the two use
-        different algorithms or format versions: their per-file digests
-        cannot be compared.
+        different algorithms, format versions or modes (load restrictor,
+        generator), or one is a tree and the other an overlay: their
+        per-file digests, or their paths, cannot be compared. A checksum
+        whose ``kind`` is not known (an older manifest) compares with either.
         """
         mine = (self.algorithm, self.format_version, self.mode)
         theirs = (other.algorithm, other.format_version, other.mode)
-        if mine != theirs:
+        kinds = {self.kind, other.kind} - {None}
+        if mine != theirs or len(kinds) > 1:
             raise IncomparableChecksums(self._kind(), other._kind())
         old, new = self.files, other.files
         added = [p for p in new if p not in old]
@@ -196,7 +219,8 @@ class Checksum:
 
     def _kind(self) -> str:
         mode = "" if self.mode is None else f", {self.mode}"
-        return f"{self.algorithm} (format {self.format_version}{mode})"
+        kind = "" if self.kind is None else f" {self.kind}"
+        return f"{self.algorithm} (format {self.format_version}{mode}){kind}"
 
     def matches(self, stored: str | None) -> bool:
         """
@@ -238,6 +262,8 @@ class Checksum:
         }
         if self.mode is not None:  # absent for the default, so its manifests stay as they were
             document["mode"] = self.mode
+        if self.kind is not None:  # absent when not known: a manifest read from before it was
+            document["kind"] = self.kind
         return json.dumps(document, indent=indent, ensure_ascii=True)
 
     @classmethod
@@ -278,6 +304,7 @@ def _check_files(files: object, algorithm: str, bad: Callable[[str], CorruptMani
             raise bad(f"digest of {path!r} is {len(raw)} bytes, {algorithm} gives {size}")
 
 
+_OPTIONAL: Final = {"mode", "kind"}
 _FIELDS = {"format", "version", "algorithm", "annotation_key", "digest", "files", "remote"}
 
 
@@ -289,8 +316,8 @@ def _from_document(document: Any, source: str) -> Checksum:  # noqa: ANN401, C90
         raise bad(f"expected a JSON object, got {type(document).__name__}")
     if document.get("format") != FORMAT_NAME:
         raise bad(f"'format' must be {FORMAT_NAME!r}")
-    if set(document) - {"mode"} != _FIELDS:
-        fields = set(document) - {"mode"}
+    if set(document) - _OPTIONAL != _FIELDS:
+        fields = set(document) - _OPTIONAL
         missing, extra = sorted(_FIELDS - fields), sorted(fields - _FIELDS)
         raise bad(f"fields missing: {missing or 'none'}; unknown: {extra or 'none'}")
     version = document["version"]
@@ -308,8 +335,11 @@ def _from_document(document: Any, source: str) -> Checksum:  # noqa: ANN401, C90
     mode = document.get("mode")
     if mode is not None and (not isinstance(mode, str) or not mode):
         raise bad("'mode' must be a non-empty string when present")
+    kind = document.get("kind")
+    if kind is not None and kind not in _KINDS:
+        raise bad(f"'kind' must be one of {', '.join(_KINDS)} when present, not {kind!r}")
     try:
-        rebuilt = Checksum.build(algorithm, files, remote, key, mode)
+        rebuilt = Checksum.build(algorithm, files, remote, key, mode, kind=kind)
     except ValueError as exc:  # an invalid annotation key
         raise bad(str(exc)) from None
     if rebuilt.digest != document["digest"]:
