@@ -364,7 +364,7 @@ def _overlap_scenario(guard: _Guard, timeout: float) -> list[str]:
 
     def hold() -> None:
         running.set()
-        if not released.wait(timeout):
+        if not released.wait(2 * timeout):  # longer than the wait for the second caller
             runs.problems.append("the first run was never released (the check timed out)")
 
     def lead() -> None:
