@@ -552,10 +552,14 @@ def _front_end(guard: object) -> frozenset[str]:
     return frozenset({sys.modules[type(guard).__module__].__file__ or ""})
 
 
-INJECTED = [pytest.param(_sync_guard, id="SyncGuard")]
+INJECTED = [
+    pytest.param(_sync_guard, id="SyncGuard"),
+    pytest.param(_file_guard, id="FileSyncGuard"),
+]
 """
-The guards whose bookkeeping survives an exception anywhere. FileSyncGuard's
-(file lock, state-file I/O) and AsyncSyncGuard's are not in this list yet.
+The guards whose bookkeeping survives an exception anywhere: those called
+from threads. AsyncSyncGuard (its bookkeeping runs on the event loop) is
+not in this list yet.
 """
 
 

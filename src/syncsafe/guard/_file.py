@@ -81,7 +81,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final, TypeVar, cast, final
 
@@ -97,6 +97,7 @@ from syncsafe.errors import (
 from syncsafe.guard import _policy
 from syncsafe.guard._machine import (
     DONE,
+    RUNNING,
     Caller,
     Flight,
     Machine,
@@ -266,7 +267,7 @@ class FileSyncGuard:
     to block: on another caller of this guard, or on another process's hold
     of the key. For tests that order callers without sleeping.
     """
-    _machine: Machine = attrs.field(init=False, repr=False, factory=Machine)
+    _machine: Machine = attrs.field(init=False, repr=False, factory=lambda: Machine(notify=True))
     _locks: dict[str, FileLock] = attrs.field(init=False, repr=False, factory=dict)
     # Mutable, and not an attrs field of its own: a run counts without
     # going through the class's frozen-field check on every assignment.
@@ -313,20 +314,56 @@ class FileSyncGuard:
         deadline = None if timeout is None else time.monotonic() + timeout
         mutex = self._mutex
         machine = self._machine
-        with mutex:
-            arrived = machine.arrive(key, policy_, _get_ident())
-            if not isinstance(arrived, tuple) and arrived.flight.leader is not arrived:
-                waker = _allocate_lock()
-                waker.acquire()
-                arrived.data = (waker, policy_)
-        if isinstance(arrived, tuple):  # nobody else of this guard in flight for the key
-            return self._lead_solo(key, arrived, fn, policy_, deadline=deadline, timeout=timeout)
-        caller = arrived
-        if caller.flight.leader is not caller:
-            if not self._wait(caller, waker, deadline, timeout):
-                return self._served(caller)
-            policy_ = caller.data[1]  # type: ignore[index]  # set above
-        return self._lead(key, caller, fn, policy_, deadline=deadline, timeout=timeout)
+        box: list[object] = [None]  # what this call holds in the machine, wherever it stops
+        try:
+            with mutex:
+                arrived = machine.arrive(key, policy_, _get_ident(), box)
+                if not isinstance(arrived, tuple) and arrived.flight.leader is not arrived:
+                    waker = _allocate_lock()
+                    waker.acquire()
+                    arrived.data = (waker, policy_)
+            if isinstance(arrived, tuple):  # nobody else of this guard in flight for the key
+                return self._lead_solo(
+                    key, arrived, fn, policy_, deadline=deadline, timeout=timeout
+                )
+            caller = arrived
+            if caller.flight.leader is not caller:
+                if not self._wait(caller, waker, deadline, timeout):
+                    return self._served(caller)
+                policy_ = caller.data[1]  # type: ignore[index]  # set above
+            return self._lead(key, caller, fn, policy_, deadline=deadline, timeout=timeout)
+        except BaseException as exc:
+            self._repair(key, box, exc)
+            raise
+
+    def _repair(self, key: str, box: list[object], error: BaseException) -> None:
+        """
+        Whatever stopped this call, leave nothing of it in the machine, and lose no wake-up.
+
+        As :class:`~syncsafe.SyncGuard`'s: a run still recorded as this call's
+        ends with *error*, a caller still waiting leaves; and a file lock
+        still held by the key's pooled ``FileLock`` with no run of the key
+        left in this guard is released. Idempotent.
+        """
+        with self._mutex:
+            machine = self._machine
+            mine = box[0]
+            if isinstance(mine, tuple):
+                current = machine.flights(key)[0]
+                if current is mine or (
+                    isinstance(current, Flight) and current.solo is mine and current.state != DONE
+                ):
+                    machine.finish_solo(key, cast("Solo", mine), None, error)
+            elif isinstance(mine, Caller):
+                flight = mine.flight
+                if flight.state == RUNNING and flight.leader is mine and flight.runner is not None:
+                    machine.finish(flight, None, error)
+                elif flight.state != DONE:
+                    machine.leave(mine, timed_out=False)
+            lock = self._locks.get(key)
+            if lock is not None and lock.is_locked and machine.flights(key)[0] is None:
+                lock.release(force=True)
+            self._signal()
 
     def files(self, key: str) -> tuple[Path, Path, Path]:
         """
@@ -386,8 +423,8 @@ class FileSyncGuard:
         except _Withdraw as withdraw:
             with self._mutex:
                 flight = self._machine.inflate(key, solo)
-                started = self._machine.withdraw(flight.callers[0], timed_out=withdraw.timed_out)
-            self._wake(started)
+                self._machine.withdraw(flight.callers[0], timed_out=withdraw.timed_out)
+                self._signal()
             raise withdraw.error from None
         except BaseException as exc:
             self._finish_solo(key, solo, None, exc, (ran[0], True, False) if ran[0] else None)
@@ -416,8 +453,8 @@ class FileSyncGuard:
             result = self._hold(key, fn, policy, deadline=deadline, timeout=timeout, ran=ran)
         except _Withdraw as withdraw:
             with self._mutex:
-                started = self._machine.withdraw(caller, timed_out=withdraw.timed_out)
-            self._wake(started)
+                self._machine.withdraw(caller, timed_out=withdraw.timed_out)
+                self._signal()
             raise withdraw.error from None
         except BaseException as exc:
             self._finish(flight, None, exc, (ran[0], caller.fresh, False) if ran[0] else None)
@@ -459,12 +496,11 @@ class FileSyncGuard:
     ) -> Flight | None:
         with self._mutex:
             self._counts.runs += ran
-            joined, started = self._machine.finish_solo(key, solo, value, error)
-            if joined is not None:
-                joined.data = data
-                self._release_followers(joined)
-        if started:
-            self._wake(started)
+            current = self._machine.flights(key)[0]
+            if isinstance(current, Flight):  # others joined: their outcome, before they wake
+                current.data = data
+            joined = self._machine.finish_solo(key, solo, value, error)[0]
+            self._signal()
         return joined
 
     def _finish(
@@ -478,24 +514,17 @@ class FileSyncGuard:
     ) -> None:
         with self._mutex:
             self._counts.runs += ran
-            started = self._machine.finish(flight, value, error)
-            flight.data = data
-            self._release_followers(flight)
-        if started:
-            self._wake(started)
+            flight.data = data  # the followers' outcome, before they can wake
+            self._machine.finish(flight, value, error)
+            self._signal()
 
     def _wait(
         self, caller: Caller, waker: threading.Lock, deadline: float | None, timeout: float | None
     ) -> bool:
         """Block until *caller* leads a started flight (True) or its flight is done (False)."""
         self._about_to_wait(cast("str", caller.flight.key))
-        try:
-            acquired = waker.acquire(timeout=_remaining(deadline))
-        except BaseException:  # KeyboardInterrupt while waiting: leave, so nothing waits for us
-            with self._mutex:
-                started = self._machine.leave(caller, timed_out=False)
-            self._wake(started)
-            raise
+        # KeyboardInterrupt while waiting: run()'s repair makes the caller leave
+        acquired = waker.acquire(timeout=_remaining(deadline))
         with self._mutex:
             flight = caller.flight
             if flight.state == DONE:
@@ -503,23 +532,25 @@ class FileSyncGuard:
             if acquired:
                 self._machine.begin(caller, _get_ident())
                 return True
-            started = self._machine.leave(caller)
-        self._wake(started)
+            self._machine.leave(caller)
+            self._signal()
         raise SyncTimeout(flight.key, timeout if timeout is not None else 0.0)
 
-    @staticmethod
-    def _release_followers(flight: Flight) -> None:
-        leader = flight.leader
-        for caller in flight.callers:
-            if caller is not leader:
-                cast("tuple[threading.Lock, str]", caller.data)[0].release()
-
-    @staticmethod
-    def _wake(started: Sequence[Flight]) -> None:
-        for flight in started:
-            leader = flight.leader
-            assert leader is not None  # noqa: S101 - a started flight has a leader
-            cast("tuple[threading.Lock, str]", leader.data)[0].release()
+    def _signal(self) -> None:
+        """Tell the callers of every flight the machine noted (held: the mutex); as SyncGuard's."""
+        notify = self._machine.notify
+        assert notify is not None  # noqa: S101 - this guard's machine notes them
+        while notify:
+            flight = notify[-1]
+            if flight.state == DONE:
+                leader = flight.leader
+                for caller in flight.callers:
+                    if caller is not leader:
+                        _release(caller.data)
+            else:
+                assert flight.leader is not None  # noqa: S101 - a started flight has a leader
+                _release(flight.leader.data)
+            notify.pop()
 
     @staticmethod
     def _served(caller: Caller) -> Outcome[T | None]:
@@ -528,7 +559,6 @@ class FileSyncGuard:
         data = cast("tuple[int, bool, bool] | None", flight.data)
         error = flight.error
         if data is None:  # the leader was interrupted before the run's generation was known
-            assert error is not None  # noqa: S101 - a flight with no result ended by an error
             raise SyncFailed(flight.key, 0, repr(error)) from error
         generation, fresh, remote = data
         if error is not None:
@@ -882,6 +912,13 @@ _UNKNOWN: Final = Record(sys.maxsize, sys.maxsize, None, 0)
 
 _allocate_lock: Final = threading.Lock
 _get_ident: Final = threading.get_ident
+
+
+def _release(data: object) -> None:
+    """Release a caller's waker (``data`` is ``(waker, policy)``), if it has one and it is held."""
+    if data is not None:
+        with contextlib.suppress(RuntimeError):  # released already, by an interrupted signal
+            cast("tuple[threading.Lock, str]", data)[0].release()
 
 
 def _try(lock: FileLock, timeout: float) -> bool:
