@@ -72,7 +72,7 @@ class SyncGuard:
     """
     Called with the key, in the caller's thread and outside the guard's
     lock, each time a caller is about to block. For tests that order callers
-    without sleeping (see :func:`syncsafe.testing.Waiters`).
+    without sleeping (:func:`syncsafe.testing.check_single_flight` waits on it).
     """
     _machine: Machine = attrs.field(init=False, repr=False)
     _mutex: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
