@@ -131,12 +131,7 @@ def _walk(
         allow_absolute=allow_absolute,
         problem=_raise,
     )
-    runs = walker.runs()
-    it = _Walk.from_iterable(runs)
-    assert isinstance(it, _Walk)  # noqa: S101 - from_iterable makes the subclass
-    it._runs = runs  # noqa: SLF001 - set once, here
-    it._walker = walker  # noqa: SLF001
-    return it
+    return _Walk(walker)
 
 
 _RULES: Final[tuple[tuple[type[Exception], str], ...]] = (

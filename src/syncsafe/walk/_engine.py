@@ -47,12 +47,33 @@ Policy = Literal["skip", "error"]
 _WINDOW: Final = 128  # directory descriptors kept open on the current path, besides the root
 
 
-_DIR: Final = 0
-_LINK_DIR: Final = 1
-_LINK_FILE: Final = 2
+@final
+class _SubDir:
+    """A subdirectory of the directory being listed, entered by *name*."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+@final
+class _DirLink:
+    """A link to a directory inside the root: its physical directory and identity."""
+
+    __slots__ = ("ident", "node")
+
+    def __init__(self, node: Dir, ident: tuple[int, int]) -> None:
+        self.node = node
+        self.ident = ident
+
+
+# What a directory's entry other than a regular file leads to, once checked: a
+# file reached by a link is its entry's own ref, a _FileRef.
+_Extra: TypeAlias = "_SubDir | _DirLink | _FileRef"
 
 Order: TypeAlias = "Callable[[str], bytes] | None"
-_Extras: TypeAlias = "list[tuple[str, tuple[Any, ...]]]"
+_Extras: TypeAlias = "list[tuple[str, _Extra]]"
 
 
 @final
@@ -162,12 +183,12 @@ class _Walker:
                     cut = bisect_left(files, order(key), i, key=order)
                 if cut > i:  # the files that sort before this entry
                     yield self._files(frame, cut)
-                kind = info[0]
-                if kind == _DIR:
-                    self._enter_dir(node, info[1], frame.rel + key)
-                elif kind == _LINK_DIR:
-                    self._enter_link(info[1], info[2], frame.rel + key)
+                if type(info) is _SubDir:
+                    self._enter_dir(node, info.name, frame.rel + key)
+                elif type(info) is _DirLink:
+                    self._enter_link(info.node, info.ident, frame.rel + key)
                 else:
+                    assert type(info) is _FileRef  # noqa: S101 - the three kinds of _Extra
                     yield from self._link_file(frame.rel + key, info)
         finally:
             self.run = []
@@ -273,8 +294,8 @@ class _Walker:
                 close_dir(other)
         self._push(node, rel)
 
-    def _link_file(self, path: str, info: tuple[Any, ...]) -> Iterator[Iterator[WalkEntry]]:
-        _, node, name, st = info
+    def _link_file(self, path: str, ref: _FileRef) -> Iterator[Iterator[WalkEntry]]:
+        node = ref.node
         opened: list[Dir] = []
         try:
             ensure_fd(node, opened)
@@ -284,7 +305,7 @@ class _Walker:
             self.problem(path, exc)
             return
         try:
-            yield iter((WalkEntry(path, _FileRef(node, name, st)),))
+            yield iter((WalkEntry(path, ref),))
         finally:
             for other in opened:
                 close_dir(other)
@@ -328,13 +349,13 @@ class _Walker:
 
     def _list_others(self, frame: _Frame, others: list[os.DirEntry[str]]) -> None:
         node, rel, order, match = frame.node, frame.rel, frame.order, self.match
-        extra: dict[str, tuple[Any, ...]] = {}
+        extra: dict[str, _Extra] = {}
         odd: list[str] = []
         for e in others:
             name = e.name
             if e.is_dir(follow_symlinks=False):
                 if match is None or not match(rel + name + "/"):
-                    extra[name + "/"] = (_DIR, name)
+                    extra[name + "/"] = _SubDir(name)
             elif match is None or not match(rel + name):
                 odd.append(name)
         odd.sort(key=order)
@@ -345,16 +366,16 @@ class _Walker:
         else:
             frame.extras = sorted(extra.items(), key=lambda item: order(item[0]))
 
-    def _check(self, node: Dir, rel: str, name: str, extra: dict[str, tuple[Any, ...]]) -> None:
+    def _check(self, node: Dir, rel: str, name: str, extra: dict[str, _Extra]) -> None:
         """A symlink or special entry: resolve or reject it now, in name order."""
         path = rel + name
         try:
             st = os.stat(name, dir_fd=node.fd, follow_symlinks=False)
             if not S_ISLNK(st.st_mode):
                 if S_ISREG(st.st_mode):  # it changed type since the listing
-                    extra[name] = (_LINK_FILE, node, name, st)
+                    extra[name] = _FileRef(node, name, st)
                 elif S_ISDIR(st.st_mode):
-                    extra[name + "/"] = (_DIR, name)
+                    extra[name + "/"] = _SubDir(name)
                 elif self.specials == "error":
                     self.problem(path, SpecialFileError(path, file_kind(st.st_mode)))
                 return
@@ -377,7 +398,7 @@ class _Walker:
             res.release()
 
     def _accept_link(
-        self, res: Resolved, path: str, name: str, target: str, extra: dict[str, tuple[Any, ...]]
+        self, res: Resolved, path: str, name: str, target: str, extra: dict[str, _Extra]
     ) -> None:
         if res.kind == "missing":
             if self.dangling == "error":
@@ -388,12 +409,12 @@ class _Walker:
             if ancestor is not None:
                 self.problem(path, SymlinkLoopError(path, target, ancestor))
             elif self.match is None or not self.match(path + "/"):
-                extra[name + "/"] = (_LINK_DIR, res.node, ident)
+                extra[name + "/"] = _DirLink(res.node, ident)
         else:
             fst = res.st
             assert fst is not None  # noqa: S101 - a "file" result has its lstat
             if S_ISREG(fst.st_mode):
-                extra[name] = (_LINK_FILE, res.node, res.name, fst)
+                extra[name] = _FileRef(res.node, res.name, fst)
             elif self.specials == "error":
                 self.problem(path, SpecialFileError(path, file_kind(fst.st_mode)))
 
@@ -404,7 +425,10 @@ class _Walk(chain[WalkEntry]):
     What :func:`walk` returns: an iterator of entries that can be closed early.
 
     It hands out each run of entries from C (see ``_Walker._files``) and asks the
-    walker for the next run only when one is used up.
+    walker for the next run only when one is used up. A ``chain`` rather than
+    a generator or a class with a Python ``__next__``: either would run Python
+    code per file, a cost benchmark ``walk-10k`` (``benchmarks/bench_walk.py``)
+    measures against :func:`os.walk`.
     """
 
     __slots__ = ("_runs", "_walker")
@@ -412,8 +436,21 @@ class _Walk(chain[WalkEntry]):
     _runs: Generator[Iterator[WalkEntry], None, None]
     _walker: _Walker
 
+    def __new__(cls, walker: _Walker) -> _Walk:
+        """The walk of *walker*: its runs of entries, chained."""
+        runs = walker.runs()
+        self = super().from_iterable(runs)  # chain's C constructor, for this class
+        assert isinstance(self, _Walk)  # noqa: S101 - from_iterable makes the subclass
+        self._runs = runs
+        self._walker = walker
+        return self
+
     def close(self) -> None:
         """Stop the walk: release its directory descriptors; no more entries come."""
+        # The run being handed out is a C iterator over the list walker.run
+        # (see _Walker._files), which the chain holds and closing the runs
+        # cannot reach: emptying the list ends it, so no entry of a directory
+        # already closed comes after close().
         self._walker.run.clear()
         self._runs.close()
 
