@@ -279,15 +279,26 @@ class _Walker:
         # cannot change while the descriptor is open.
         self._push(Dir(name, parent, fd, None), rel)
 
-    def _enter_link(self, target: Dir, ident: tuple[int, int], rel: str) -> None:
-        node = Dir(target.name, target.parent, -1, ident)
+    def _open_linked(self, node: Dir, label: str) -> list[Dir] | None:
+        """
+        Open a linked *node* (and the ancestors it needs): what was opened, or None.
+
+        On failure what was opened is closed again and the problem reported under *label*.
+        """
         opened: list[Dir] = []
         try:
             ensure_fd(node, opened)
         except (UnsafePathError, OSError) as exc:
             for other in opened:
                 close_dir(other)
-            self.problem(rel.rstrip("/"), exc)
+            self.problem(label, exc)
+            return None
+        return opened
+
+    def _enter_link(self, target: Dir, ident: tuple[int, int], rel: str) -> None:
+        node = Dir(target.name, target.parent, -1, ident)
+        opened = self._open_linked(node, rel.rstrip("/"))
+        if opened is None:
             return
         for other in opened:
             if other is not node:
@@ -295,14 +306,8 @@ class _Walker:
         self._push(node, rel)
 
     def _link_file(self, path: str, ref: _FileRef) -> Iterator[Iterator[WalkEntry]]:
-        node = ref.node
-        opened: list[Dir] = []
-        try:
-            ensure_fd(node, opened)
-        except (UnsafePathError, OSError) as exc:
-            for other in opened:
-                close_dir(other)
-            self.problem(path, exc)
+        opened = self._open_linked(ref.node, path)
+        if opened is None:
             return
         try:
             yield iter((WalkEntry(path, ref),))
