@@ -41,7 +41,13 @@ _CLI = {
     "syncsafe._cli._errors",
     "syncsafe._cli._quote",
 }
-_WALK = {"syncsafe._fs", "syncsafe.errors", "syncsafe.walk"}
+_WALK = {
+    "syncsafe._fs",
+    "syncsafe.errors",
+    "syncsafe.walk",
+    "syncsafe.walk._engine",
+    "syncsafe.walk._entry",
+}
 _TREE_CHECKSUM = {
     "syncsafe.annotations",
     "syncsafe.checksum",

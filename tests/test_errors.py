@@ -68,6 +68,54 @@ def test_pickle_round_trip(name: str) -> None:
     assert vars(clone) == vars(error)
 
 
+def test_every_error_class_is_in_all() -> None:
+    """No error class escapes errors.__all__, and so none escapes the round-trip tests."""
+    classes = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type)
+        and issubclass(value, errors.SyncsafeError)
+        and not name.startswith("_")
+    }
+    assert sorted(errors.__all__) == sorted(classes)
+
+
+@pytest.mark.parametrize("name", sorted(set(EXAMPLES) - {"SyncsafeError"}))
+def test_round_trip_from_declared_fields_by_name(name: str) -> None:
+    """Each error built from its declared fields by name pickles back to the same fields, args."""
+    cls = type(EXAMPLES[name])
+    names: tuple[str, ...] = vars(cls)["fields"]
+    fields = {field: getattr(EXAMPLES[name], field) for field in names}
+    error = cls(**fields)
+    clone = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own data
+    assert (fields, error.args, str(EXAMPLES[name])) == (
+        {field: getattr(clone, field) for field in names},
+        clone.args,
+        str(clone),
+    )
+
+
+def test_derived_constructor_checks_its_arguments() -> None:
+    """The constructor derived from the fields refuses missing, extra and repeated arguments."""
+    with pytest.raises(TypeError, match="missing argument 'problem'"):
+        errors.CorruptManifest("old.json")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="takes 2 arguments, 3 were given"):
+        errors.CorruptManifest("old.json", "x", "y")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected or repeated argument 'source'"):
+        errors.CorruptManifest("old.json", source="x")  # type: ignore[call-arg, misc]
+    assert ("a", "b") == errors.UnknownAlgorithm("md5", ["a", "b"]).known
+
+
+def test_referrer_survives_pickling() -> None:
+    """A path error's referrer leads its message and rides along through pickling."""
+    error = errors.PathEscapeError("base", "../..").with_referrer("k.yaml")
+    clone = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own data
+    assert ("k.yaml", "k.yaml: base -> ../.. resolves outside the root") == (
+        clone.referrer,
+        str(clone),
+    )
+
+
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_rooted_in_syncsafe_error(name: str) -> None:
     """Every error can be caught as SyncsafeError and, but for the root, as a builtin."""

@@ -23,6 +23,7 @@ from syncsafe.errors import (
 from syncsafe.walk import Finding, WalkEntry, scan, walk
 
 walk_module = importlib.import_module("syncsafe.walk")
+engine_module = importlib.import_module("syncsafe.walk._engine")
 
 
 def _paths(root: Path, **options: object) -> list[str]:
@@ -340,7 +341,7 @@ def test_a_tree_deeper_than_path_max_walks_with_bounded_descriptors(deep_tree: P
     assert {"f0": b"0", "f500": b"500", "f1000": b"1000", "f1500": b"1500", "f2000": b"2000"} == {
         k: v for k, v in seen.items() if k != "leaf"
     }
-    assert most <= walk_module._WINDOW + 4
+    assert most <= engine_module._WINDOW + 4
     assert before == open_fds()
 
 
@@ -357,7 +358,7 @@ def test_a_directory_replaced_during_a_deep_walk_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When a directory reopened on the way back up is not the one left, the walk stops."""
-    monkeypatch.setattr(walk_module, "_WINDOW", 2)
+    monkeypatch.setattr(engine_module, "_WINDOW", 2)
     write_files(tmp_path, {"a/b/c/d/e/f": "f", "a/z": "z"})
     it = walk(tmp_path)
     assert "a/b/c/d/e/f" == next(it).path

@@ -13,7 +13,8 @@ from syncsafe._fs import Dir
 from syncsafe.errors import StaleEntryError, UnsafePathError
 from syncsafe.walk import WalkEntry, walk
 
-walk_module = importlib.import_module("syncsafe.walk")
+entry_module = importlib.import_module("syncsafe.walk._entry")
+engine_module = importlib.import_module("syncsafe.walk._engine")
 
 
 def _replace(path: Path, text: str) -> None:
@@ -119,7 +120,7 @@ def test_a_listing_without_inode_numbers_checks_the_name(
         inodes = node.inodes = dict.fromkeys((e.name for e in node.listing or ()), 0xFFFFFFFF)
         return inodes
 
-    monkeypatch.setattr(walk_module, "_inodes", unknown)
+    monkeypatch.setattr(entry_module, "_inodes", unknown)
     write_files(tmp_path, {"a": "a", "b": "b"})
     it = walk(tmp_path, exclude=["*.new"])
     first = next(it)
@@ -136,7 +137,8 @@ def test_a_device_other_than_the_directory_s_checks_the_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A file on another device than its directory (overlay, mount) opens if its name checks out."""
-    monkeypatch.setattr(walk_module, "identity", lambda fd: (os.fstat(fd).st_dev + 1, 0))
+    for module in (entry_module, engine_module):
+        monkeypatch.setattr(module, "identity", lambda fd: (os.fstat(fd).st_dev + 1, 0))
     write_files(tmp_path, {"d/a": "a", "d/b": "b"})
     it = walk(tmp_path, exclude=["*.new"])
     assert b"a" == _read_fd(next(it))[0]

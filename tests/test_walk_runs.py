@@ -13,7 +13,7 @@ from _files import open_fds, write_files
 from syncsafe.errors import StaleEntryError, SymlinkLoopError, UnsafePathError
 from syncsafe.walk import WalkEntry, scan, walk
 
-walk_module = importlib.import_module("syncsafe.walk")
+engine_module = importlib.import_module("syncsafe.walk._engine")
 
 
 def test_a_hand_made_entry_keeps_its_whole_path() -> None:
@@ -141,7 +141,7 @@ def test_a_link_to_an_ancestor_past_the_descriptor_window_is_a_loop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An ancestor whose descriptor was closed (window of 2) is still known by its identity."""
-    monkeypatch.setattr(walk_module, "_WINDOW", 2)
+    monkeypatch.setattr(engine_module, "_WINDOW", 2)
     write_files(tmp_path, {"a/b/c/d/e/f": "f"})
     (tmp_path / "a" / "b" / "c" / "d" / "e" / "up").symlink_to("../../../..")
     with pytest.raises(SymlinkLoopError, match="up"):

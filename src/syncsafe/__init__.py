@@ -20,7 +20,10 @@ TYPE_CHECKING = False
 
 __version__ = "0.1.0.dev0"
 
-# public name -> the module that defines it
+# public name -> the module that defines it: the one list of exports.
+# ``__all__`` and the ``TYPE_CHECKING`` imports below repeat it (ruff and type
+# checkers read those without running code); tests/test_exports.py checks all
+# three against each other and against each module's own ``__all__``.
 _EXPORTS: "Final[dict[str, str]]" = {
     # syncsafe.affected
     "AffectedOverlay": "syncsafe.affected",
@@ -399,17 +402,19 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 
 
-def __getattr__(name: str) -> object:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"syncsafe.{name}")
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        msg = f"module 'syncsafe' has no attribute {name!r}"
-        raise AttributeError(msg) from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+if not TYPE_CHECKING:  # type checkers see the imports above: to them an unknown name is an error
+
+    def __getattr__(name: str) -> object:
+        if name in _SUBMODULES:
+            return importlib.import_module(f"syncsafe.{name}")
+        try:
+            module = _EXPORTS[name]
+        except KeyError:
+            msg = f"module 'syncsafe' has no attribute {name!r}"
+            raise AttributeError(msg) from None
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
 
 
 def __dir__() -> list[str]:

@@ -8,16 +8,31 @@ clauses keep working. Every error survives pickling (it may cross a process
 boundary in a ``multiprocessing`` pool or a ``FileSyncGuard`` test) with its
 fields intact, and its message names the thing and the rule it broke.
 
-The pattern: the constructor takes the *fields*, ``__str__`` formats them, and
-``__reduce__`` rebuilds the error from the same fields, so that the message is
-never the only place the facts live.
+The pattern: an error declares its *fields* as annotations (in constructor
+order, with defaults where a field is optional) and its message as a
+``template`` over them; the constructor, ``__str__`` and ``__reduce__`` are
+derived from that declaration (``_DeclaredError``), so that the message is
+never the only place the facts live and pickling rebuilds the error from the
+same fields. An error whose message needs a computation (a joined list, an
+optional part) overrides ``__str__``; an error whose ``rule`` is computed from
+its other fields (the path errors) keeps a constructor and names its
+constructor's fields in ``fields``.
 """
 
 from __future__ import annotations
 
 import errno
-from collections.abc import Sequence
-from typing import Any, SupportsIndex
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:
+
+    def dataclass_transform(**_: object) -> Callable[[type], type]:
+        """Typing only: tells type checkers that subclasses get their constructor from fields."""
+        return lambda cls: cls
+
 
 __all__ = [
     "AbsoluteSymlinkError",
@@ -62,10 +77,99 @@ class SyncsafeError(Exception):
     """The root of every error syncsafe raises."""
 
 
+class _Fields:
+    """A ``str.format_map`` mapping that reads an error's attributes."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __getitem__(self, name: str) -> object:
+        return getattr(self.error, name)
+
+
+@dataclass_transform(eq_default=False)
+class _DeclaredError(SyncsafeError):
+    """
+    An error built from declared fields: its constructor, message and pickling derive from them.
+
+    A subclass annotates its fields in constructor order (a class value is the
+    field's default; ``ClassVar`` annotations are not fields) and sets
+    ``template``, a :meth:`str.format` string over its attributes. The derived
+    constructor stores each field as an attribute (a field declared
+    ``Sequence[...]`` as a tuple, so the error holds no caller's list) and
+    passes the fields on as ``args`` (an ``OSError`` gets only the first: more
+    would be read as ``(errno, strerror, filename)``). ``__reduce__`` rebuilds
+    the error from the same fields, with any other instance attribute (a path
+    error's referrer, a note) as state.
+    """
+
+    fields: ClassVar[tuple[str, ...]] = ()
+    template: ClassVar[str] = ""
+    _defaults: ClassVar[dict[str, object]] = {}
+    _sequences: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        declared: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            if issubclass(klass, _DeclaredError):
+                for name, annotation in vars(klass).get("__annotations__", {}).items():
+                    if not str(annotation).startswith("ClassVar"):
+                        declared[name] = str(annotation)
+        if "fields" not in vars(cls):
+            cls.fields = tuple(declared)
+        cls._defaults = {name: getattr(cls, name) for name in cls.fields if hasattr(cls, name)}
+        cls._sequences = frozenset(
+            name for name in cls.fields if declared.get(name, "").startswith("Sequence[")
+        )
+        if "__init__" not in vars(cls):
+            cls.__init__ = _derived_init(cls)  # type: ignore[method-assign]
+
+    def __str__(self) -> str:
+        return self.template.format_map(_Fields(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        values = tuple(getattr(self, name) for name in self.fields)
+        state = {name: value for name, value in vars(self).items() if name not in self.fields}
+        return (type(self), values, state) if state else (type(self), values)
+
+
+def _derived_init(cls: type[_DeclaredError]) -> Callable[..., None]:
+    """The constructor of *cls*: binds its fields (positionally or by name) to attributes."""
+    names, defaults, sequences = cls.fields, cls._defaults, cls._sequences
+    first_only = issubclass(cls, OSError)
+
+    def __init__(self: _DeclaredError, *args: object, **kwargs: object) -> None:  # noqa: N807
+        if len(args) > len(names):
+            message = f"{cls.__name__}() takes {len(names)} arguments, {len(args)} were given"
+            raise TypeError(message)
+        values = dict(zip(names, args, strict=False))
+        for name, value in kwargs.items():
+            if name not in names or name in values:
+                raise TypeError(f"{cls.__name__}() got an unexpected or repeated argument {name!r}")
+            values[name] = value
+        for name in names:
+            if name not in values:
+                if name not in defaults:
+                    raise TypeError(f"{cls.__name__}() missing argument {name!r}")
+                values[name] = defaults[name]
+            elif name in sequences:
+                values[name] = tuple(cast("Sequence[object]", values[name]))
+        ordered = tuple(values[name] for name in names)
+        BaseException.__init__(self, *(ordered[:1] if first_only else ordered))
+        for name, value in zip(names, ordered, strict=True):
+            setattr(self, name, value)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
+
+
 # ---------------------------------------------------------------- annotations
 
 
-class InvalidAnnotationKey(SyncsafeError, ValueError):
+class InvalidAnnotationKey(_DeclaredError, ValueError):
     """
     A string is not a valid Kubernetes annotation (or label) key.
 
@@ -73,34 +177,24 @@ class InvalidAnnotationKey(SyncsafeError, ValueError):
     validators report them; the message names the key and all of them.
     """
 
-    def __init__(self, key: str, problems: Sequence[str]) -> None:
-        super().__init__(key, tuple(problems))
-        self.key = key
-        self.problems: tuple[str, ...] = tuple(problems)
+    key: str
+    problems: Sequence[str]
 
     def __str__(self) -> str:
         return f"invalid key {self.key!r}: " + "; ".join(self.problems)
 
-    def __reduce__(self) -> tuple[type[InvalidAnnotationKey], tuple[str, tuple[str, ...]]]:
-        return type(self), (self.key, self.problems)
 
-
-class InvalidLabelValue(SyncsafeError, ValueError):
+class InvalidLabelValue(_DeclaredError, ValueError):
     """A string is not a valid Kubernetes label value; ``problems`` lists every rule broken."""
 
-    def __init__(self, value: str, problems: Sequence[str]) -> None:
-        super().__init__(value, tuple(problems))
-        self.value = value
-        self.problems: tuple[str, ...] = tuple(problems)
+    value: str
+    problems: Sequence[str]
 
     def __str__(self) -> str:
         return f"invalid label value {self.value!r}: " + "; ".join(self.problems)
 
-    def __reduce__(self) -> tuple[type[InvalidLabelValue], tuple[str, tuple[str, ...]]]:
-        return type(self), (self.value, self.problems)
 
-
-class AnnotationsTooLarge(SyncsafeError, ValueError):
+class AnnotationsTooLarge(_DeclaredError, ValueError):
     """
     An object's annotations exceed the API server's total size limit.
 
@@ -108,25 +202,15 @@ class AnnotationsTooLarge(SyncsafeError, ValueError):
     server rejects the whole object, not just the offending annotation.
     """
 
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(size, limit)
-        self.size = size
-        self.limit = limit
-
-    def __str__(self) -> str:
-        return (
-            f"annotations total {self.size} bytes (keys + values): "
-            f"must have at most {self.limit} bytes"
-        )
-
-    def __reduce__(self) -> tuple[type[AnnotationsTooLarge], tuple[int, int]]:
-        return type(self), (self.size, self.limit)
+    size: int
+    limit: int
+    template = "annotations total {size} bytes (keys + values): must have at most {limit} bytes"
 
 
 # ---------------------------------------------------------------------- paths
 
 
-class UnsafePathError(SyncsafeError, ValueError):
+class UnsafePathError(_DeclaredError, ValueError):
     """
     A path inside a root cannot be used safely; ``rule`` says why.
 
@@ -139,16 +223,19 @@ class UnsafePathError(SyncsafeError, ValueError):
     it — and leads the message.
     """
 
-    referrer: str | None = None
+    path: str
+    rule: str
+    template = "{path}: {rule}"
 
-    def __init__(self, path: str, rule: str) -> None:
-        super().__init__(path, rule)
-        self.path = path
-        self.rule = rule
+    @property
+    def referrer(self) -> str | None:
+        """What referred to the path (see :meth:`with_referrer`), or ``None``."""
+        referrer: str | None = vars(self).get("_referrer")
+        return referrer
 
     def with_referrer(self, referrer: str) -> UnsafePathError:
         """This error, its message led by *referrer* (what referred to the path)."""
-        self.referrer = referrer
+        self._referrer = referrer
         return self
 
     def __str__(self) -> str:
@@ -156,18 +243,7 @@ class UnsafePathError(SyncsafeError, ValueError):
         return message if self.referrer is None else f"{self.referrer}: {message}"
 
     def _message(self) -> str:
-        return f"{self.path}: {self.rule}"
-
-    def __reduce__(self) -> tuple[type[UnsafePathError], tuple[str | None, ...]]:
-        return type(self), (self.path, self.rule)
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
-        # each kind declares its fields in __reduce__; the referrer rides along as state
-        reduced = self.__reduce__()
-        assert isinstance(reduced, tuple)  # noqa: S101 - ours always are
-        if self.referrer is None:
-            return reduced
-        return (*reduced[:2], {"referrer": self.referrer})
+        return super().__str__()
 
 
 class PathEscapeError(UnsafePathError):
@@ -179,18 +255,16 @@ class PathEscapeError(UnsafePathError):
     climbs above the root with ``..``.
     """
 
+    fields = ("path", "target")
+    target: str | None
+    template = "{path} -> {target} {rule}"
+
     def __init__(self, path: str, target: str | None = None) -> None:
-        rule = "resolves outside the root"
-        super().__init__(path, rule)
+        super().__init__(path, "resolves outside the root")
         self.target = target
 
     def _message(self) -> str:
-        if self.target is None:
-            return f"{self.path} {self.rule}"
-        return f"{self.path} -> {self.target} {self.rule}"
-
-    def __reduce__(self) -> tuple[type[PathEscapeError], tuple[str, str | None]]:
-        return type(self), (self.path, self.target)
+        return f"{self.path} {self.rule}" if self.target is None else super()._message()
 
 
 class AbsoluteSymlinkError(UnsafePathError):
@@ -202,15 +276,13 @@ class AbsoluteSymlinkError(UnsafePathError):
     ``allow_absolute=True`` to accept targets below the root's real path).
     """
 
+    fields = ("path", "target")
+    target: str
+    template = "{path} -> {target}: {rule}"
+
     def __init__(self, path: str, target: str) -> None:
         super().__init__(path, "absolute symlink targets are rejected (allow_absolute=False)")
         self.target = target
-
-    def _message(self) -> str:
-        return f"{self.path} -> {self.target}: {self.rule}"
-
-    def __reduce__(self) -> tuple[type[AbsoluteSymlinkError], tuple[str, str]]:
-        return type(self), (self.path, self.target)
 
 
 class SymlinkLoopError(UnsafePathError):
@@ -223,6 +295,11 @@ class SymlinkLoopError(UnsafePathError):
     path relative to the root, ``"."`` for the root itself).
     """
 
+    fields = ("path", "target", "ancestor")
+    target: str
+    ancestor: str | None
+    template = "{path} -> {target}: {rule}"
+
     def __init__(self, path: str, target: str, ancestor: str | None = None) -> None:
         rule = (
             "more than 40 symbolic links followed: a loop"
@@ -233,12 +310,6 @@ class SymlinkLoopError(UnsafePathError):
         self.target = target
         self.ancestor = ancestor
 
-    def _message(self) -> str:
-        return f"{self.path} -> {self.target}: {self.rule}"
-
-    def __reduce__(self) -> tuple[type[SymlinkLoopError], tuple[str, str, str | None]]:
-        return type(self), (self.path, self.target, self.ancestor)
-
 
 class SpecialFileError(UnsafePathError):
     """
@@ -248,12 +319,12 @@ class SpecialFileError(UnsafePathError):
     and a device could be read without end.
     """
 
+    fields = ("path", "kind")
+    kind: str
+
     def __init__(self, path: str, kind: str) -> None:
         super().__init__(path, f"is a {kind}: special files are never opened")
         self.kind = kind
-
-    def __reduce__(self) -> tuple[type[SpecialFileError], tuple[str, str]]:
-        return type(self), (self.path, self.kind)
 
 
 class DanglingSymlinkError(UnsafePathError, FileNotFoundError):
@@ -263,21 +334,19 @@ class DanglingSymlinkError(UnsafePathError, FileNotFoundError):
     Also a :class:`FileNotFoundError`, which is what reading through it gives.
     """
 
+    fields = ("path", "target")
+    target: str
+    template = "{path} -> {target}: {rule}"
+
     def __init__(self, path: str, target: str) -> None:
-        UnsafePathError.__init__(self, path, "points to nothing (a dangling symlink)")
+        super().__init__(path, "points to nothing (a dangling symlink)")
         self.target = target
-        # OSError.__new__ read the constructor's arguments as (errno, strerror):
-        # set the fields an ``except FileNotFoundError`` handler looks at.
+        # An OSError's constructor got the path only: set the fields an
+        # ``except FileNotFoundError`` handler looks at.
         self.errno, self.strerror, self.filename = errno.ENOENT, self.rule, path
 
-    def _message(self) -> str:
-        return f"{self.path} -> {self.target}: {self.rule}"
 
-    def __reduce__(self) -> tuple[type[DanglingSymlinkError], tuple[str, str]]:
-        return type(self), (self.path, self.target)
-
-
-class StaleEntryError(SyncsafeError, RuntimeError):
+class StaleEntryError(_DeclaredError, RuntimeError):
     """
     A :class:`~syncsafe.walk.WalkEntry` was opened after the walk moved past it.
 
@@ -286,39 +355,27 @@ class StaleEntryError(SyncsafeError, RuntimeError):
     entry before asking the walk for the next one.
     """
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        self.path = path
-
-    def __str__(self) -> str:
-        return (
-            f"{self.path}: the walk has moved past this entry's directory; "
-            "open each entry before asking for the next"
-        )
-
-    def __reduce__(self) -> tuple[type[StaleEntryError], tuple[str]]:
-        return type(self), (self.path,)
+    path: str
+    template = (
+        "{path}: the walk has moved past this entry's directory; "
+        "open each entry before asking for the next"
+    )
 
 
 # ------------------------------------------------------------------- checksum
 
 
-class UnknownAlgorithm(SyncsafeError, ValueError):
+class UnknownAlgorithm(_DeclaredError, ValueError):
     """A checksum algorithm name is not one syncsafe implements; ``known`` lists those it does."""
 
-    def __init__(self, name: str, known: Sequence[str]) -> None:
-        super().__init__(name, tuple(known))
-        self.name = name
-        self.known: tuple[str, ...] = tuple(known)
+    name: str
+    known: Sequence[str]
 
     def __str__(self) -> str:
         return f"unknown checksum algorithm {self.name!r}: use one of {', '.join(self.known)}"
 
-    def __reduce__(self) -> tuple[type[UnknownAlgorithm], tuple[str, tuple[str, ...]]]:
-        return type(self), (self.name, self.known)
 
-
-class MalformedKustomization(SyncsafeError, ValueError):
+class MalformedKustomization(_DeclaredError, ValueError):
     """
     A kustomization file cannot be read the way ``kustomize build`` reads it.
 
@@ -328,14 +385,10 @@ class MalformedKustomization(SyncsafeError, ValueError):
     refers to, so the file is an error, never a warning.
     """
 
-    def __init__(
-        self, path: str, problem: str, line: int | None = None, column: int | None = None
-    ) -> None:
-        super().__init__(path, problem, line, column)
-        self.path = path
-        self.problem = problem
-        self.line = line
-        self.column = column
+    path: str
+    problem: str
+    line: int | None = None
+    column: int | None = None
 
     def __str__(self) -> str:
         where = self.path
@@ -345,13 +398,8 @@ class MalformedKustomization(SyncsafeError, ValueError):
                 where += f":{self.column}"
         return f"{where}: malformed kustomization: {self.problem}"
 
-    def __reduce__(
-        self,
-    ) -> tuple[type[MalformedKustomization], tuple[str, str, int | None, int | None]]:
-        return type(self), (self.path, self.problem, self.line, self.column)
 
-
-class RemoteReferenceRefused(SyncsafeError, ValueError):
+class RemoteReferenceRefused(_DeclaredError, ValueError):
     """
     A kustomization refers to something outside the checkout, and such references were refused.
 
@@ -362,11 +410,9 @@ class RemoteReferenceRefused(SyncsafeError, ValueError):
     a program. ``reason`` says which, in words (``None``: a remote reference).
     """
 
-    def __init__(self, path: str, reference: str, reason: str | None = None) -> None:
-        super().__init__(path, reference, reason)
-        self.path = path
-        self.reference = reference
-        self.reason = reason
+    path: str
+    reference: str
+    reason: str | None = None
 
     def __str__(self) -> str:
         reason = self.reason or "its content is not in the checkout and cannot be hashed"
@@ -374,28 +420,16 @@ class RemoteReferenceRefused(SyncsafeError, ValueError):
             f"{self.path}: remote reference {self.reference} refused: {reason} (allow_remote=False)"
         )
 
-    def __reduce__(
-        self,
-    ) -> tuple[type[RemoteReferenceRefused], tuple[str, str, str | None]]:
-        return type(self), (self.path, self.reference, self.reason)
 
-
-class CorruptManifest(SyncsafeError, ValueError):
+class CorruptManifest(_DeclaredError, ValueError):
     """A checksum manifest (``Checksum.to_json``) is not valid: ``problem`` says why."""
 
-    def __init__(self, source: str, problem: str) -> None:
-        super().__init__(source, problem)
-        self.source = source
-        self.problem = problem
-
-    def __str__(self) -> str:
-        return f"checksum manifest {self.source} is corrupt: {self.problem}"
-
-    def __reduce__(self) -> tuple[type[CorruptManifest], tuple[str, str]]:
-        return type(self), (self.source, self.problem)
+    source: str
+    problem: str
+    template = "checksum manifest {source} is corrupt: {problem}"
 
 
-class NonCanonicalPath(SyncsafeError, ValueError):
+class NonCanonicalPath(_DeclaredError, ValueError):
     r"""
     A manifest path is a ``str`` that is not how its bytes are written.
 
@@ -409,10 +443,8 @@ class NonCanonicalPath(SyncsafeError, ValueError):
     different bytes, and different paths.
     """
 
-    def __init__(self, path: str, canonical: str | None) -> None:
-        super().__init__(path, canonical)
-        self.path = path
-        self.canonical = canonical
+    path: str
+    canonical: str | None
 
     def __str__(self) -> str:
         rule = "a path's str is its bytes decoded as UTF-8 with surrogateescape"
@@ -420,11 +452,8 @@ class NonCanonicalPath(SyncsafeError, ValueError):
             return f"path {self.path!r} cannot be encoded to bytes ({rule})"
         return f"path {self.path!r} must be written {self.canonical!r}, the same bytes ({rule})"
 
-    def __reduce__(self) -> tuple[type[NonCanonicalPath], tuple[str, str | None]]:
-        return type(self), (self.path, self.canonical)
 
-
-class IncomparableChecksums(SyncsafeError, ValueError):
+class IncomparableChecksums(_DeclaredError, ValueError):
     """
     Two checksums of different algorithms, formats or modes were compared file by file.
 
@@ -432,22 +461,15 @@ class IncomparableChecksums(SyncsafeError, ValueError):
     file by its path through a symlink, an overlay by its physical path.
     """
 
-    def __init__(self, left: str, right: str) -> None:
-        super().__init__(left, right)
-        self.left = left
-        self.right = right
-
-    def __str__(self) -> str:
-        return (
-            f"cannot diff a {self.left} checksum against a {self.right} checksum: "
-            "per-file digests only compare within one algorithm, format and mode"
-        )
-
-    def __reduce__(self) -> tuple[type[IncomparableChecksums], tuple[str, str]]:
-        return type(self), (self.left, self.right)
+    left: str
+    right: str
+    template = (
+        "cannot diff a {left} checksum against a {right} checksum: "
+        "per-file digests only compare within one algorithm, format and mode"
+    )
 
 
-class FileChangedWhileHashing(SyncsafeError, OSError):
+class FileChangedWhileHashing(_DeclaredError, OSError):
     """
     A file's size changed between its ``stat`` and the end of reading it.
 
@@ -455,27 +477,18 @@ class FileChangedWhileHashing(SyncsafeError, OSError):
     none is returned: run the checksum again once the writer has finished.
     """
 
-    def __init__(self, path: str, expected: int, actual: int) -> None:
-        # One argument: three would be read by OSError as (errno, strerror, filename).
-        super().__init__(path)
-        self.path = path
-        self.expected = expected
-        self.actual = actual
-
-    def __str__(self) -> str:
-        return (
-            f"{self.path} changed while it was hashed: stat said {self.expected} bytes, "
-            f"reading gave {self.actual}"
-        )
-
-    def __reduce__(self) -> tuple[type[FileChangedWhileHashing], tuple[str, int, int]]:
-        return type(self), (self.path, self.expected, self.actual)
+    path: str
+    expected: int
+    actual: int
+    template = (
+        "{path} changed while it was hashed: stat said {expected} bytes, reading gave {actual}"
+    )
 
 
 # ---------------------------------------------------------------------- guard
 
 
-class SyncInProgress(SyncsafeError, RuntimeError):
+class SyncInProgress(_DeclaredError, RuntimeError):
     """
     A run for the key is in flight and the policy is ``"reject"``.
 
@@ -484,22 +497,14 @@ class SyncInProgress(SyncsafeError, RuntimeError):
     unless the caller retries. ``generation`` is the run in flight.
     """
 
-    def __init__(self, key: object, generation: int) -> None:
-        super().__init__(key, generation)
-        self.key = key
-        self.generation = generation
-
-    def __str__(self) -> str:
-        return (
-            f"sync of {self.key!r} rejected: run {self.generation} is in progress "
-            "and the policy is 'reject'"
-        )
-
-    def __reduce__(self) -> tuple[type[SyncInProgress], tuple[object, int]]:
-        return type(self), (self.key, self.generation)
+    key: object
+    generation: int
+    template = (
+        "sync of {key!r} rejected: run {generation} is in progress and the policy is 'reject'"
+    )
 
 
-class SyncFailed(SyncsafeError, RuntimeError):
+class SyncFailed(_DeclaredError, RuntimeError):
     """
     The run that served this caller raised; another caller executed it.
 
@@ -508,42 +513,27 @@ class SyncFailed(SyncsafeError, RuntimeError):
     exception (when it ran in this process) and whose ``error`` describes it.
     """
 
-    def __init__(self, key: object, generation: int, error: str) -> None:
-        super().__init__(key, generation, error)
-        self.key = key
-        self.generation = generation
-        self.error = error
-
-    def __str__(self) -> str:
-        return f"sync of {self.key!r} failed: run {self.generation} raised {self.error}"
-
-    def __reduce__(self) -> tuple[type[SyncFailed], tuple[object, int, str]]:
-        return type(self), (self.key, self.generation, self.error)
+    key: object
+    generation: int
+    error: str
+    template = "sync of {key!r} failed: run {generation} raised {error}"
 
 
-class SyncTimeout(SyncsafeError, TimeoutError):
+class SyncTimeout(_DeclaredError, TimeoutError):
     """
     A caller gave up waiting for a run after ``timeout`` seconds.
 
     The run it waited for is not cancelled: the other callers still get it.
     """
 
-    def __init__(self, key: object, timeout: float) -> None:
-        super().__init__(key, timeout)
-        self.key = key
-        self.timeout = timeout
-
-    def __str__(self) -> str:
-        return (
-            f"sync of {self.key!r}: no run served this call within {self.timeout:g} s "
-            "(the run in flight goes on)"
-        )
-
-    def __reduce__(self) -> tuple[type[SyncTimeout], tuple[object, float]]:
-        return type(self), (self.key, self.timeout)
+    key: object
+    timeout: float
+    template = (
+        "sync of {key!r}: no run served this call within {timeout:g} s (the run in flight goes on)"
+    )
 
 
-class ReentrantSync(SyncsafeError, RuntimeError):
+class ReentrantSync(_DeclaredError, RuntimeError):
     """
     A run called the guard for its own key.
 
@@ -551,20 +541,11 @@ class ReentrantSync(SyncsafeError, RuntimeError):
     The guard raises instead of deadlocking.
     """
 
-    def __init__(self, key: object) -> None:
-        super().__init__(key)
-        self.key = key
-
-    def __str__(self) -> str:
-        return (
-            f"sync of {self.key!r} called from inside its own run: a run must not wait for itself"
-        )
-
-    def __reduce__(self) -> tuple[type[ReentrantSync], tuple[object]]:
-        return type(self), (self.key,)
+    key: object
+    template = "sync of {key!r} called from inside its own run: a run must not wait for itself"
 
 
-class GuardStateCorrupt(SyncsafeError, ValueError):
+class GuardStateCorrupt(_DeclaredError, ValueError):
     """
     A ``FileSyncGuard`` state file cannot be read back.
 
@@ -574,19 +555,12 @@ class GuardStateCorrupt(SyncsafeError, ValueError):
     refuses to guess a generation, which could reuse a fencing token.
     """
 
-    def __init__(self, path: str, problem: str) -> None:
-        super().__init__(path, problem)
-        self.path = path
-        self.problem = problem
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.problem}; a guard state file must be the guard's own JSON"
-
-    def __reduce__(self) -> tuple[type[GuardStateCorrupt], tuple[str, str]]:
-        return type(self), (self.path, self.problem)
+    path: str
+    problem: str
+    template = "{path}: {problem}; a guard state file must be the guard's own JSON"
 
 
-class GuardUnavailable(SyncsafeError, ConnectionError):
+class GuardUnavailable(_DeclaredError, ConnectionError):
     """
     The guard's store (etcd) could not decide: no quorum, no leader, or no endpoint answered.
 
@@ -595,11 +569,9 @@ class GuardUnavailable(SyncsafeError, ConnectionError):
     of endpoints.
     """
 
-    def __init__(self, key: object, endpoints: Sequence[str], problem: str) -> None:
-        super().__init__(key, tuple(endpoints), problem)
-        self.key = key
-        self.endpoints = tuple(endpoints)
-        self.problem = problem
+    key: object
+    endpoints: Sequence[str]
+    problem: str
 
     def __str__(self) -> str:
         where = ", ".join(self.endpoints)
@@ -608,11 +580,8 @@ class GuardUnavailable(SyncsafeError, ConnectionError):
             "the run did not start (a guard never runs without the store's consent)"
         )
 
-    def __reduce__(self) -> tuple[type[GuardUnavailable], tuple[object, tuple[str, ...], str]]:
-        return type(self), (self.key, self.endpoints, self.problem)
 
-
-class LeaseLost(SyncsafeError, RuntimeError):
+class LeaseLost(_DeclaredError, RuntimeError):
     """
     A run can no longer prove that it holds its key: its etcd lease expired or is gone.
 
@@ -620,23 +589,16 @@ class LeaseLost(SyncsafeError, RuntimeError):
     from now on must be refused by a fence (``fenced_put`` does it).
     """
 
-    def __init__(self, key: object, generation: int, problem: str) -> None:
-        super().__init__(key, generation, problem)
-        self.key = key
-        self.generation = generation
-        self.problem = problem
-
-    def __str__(self) -> str:
-        return (
-            f"run {self.generation} of {self.key!r} lost its lease: {self.problem}; "
-            "a run may act only while its lease is provably alive"
-        )
-
-    def __reduce__(self) -> tuple[type[LeaseLost], tuple[object, int, str]]:
-        return type(self), (self.key, self.generation, self.problem)
+    key: object
+    generation: int
+    problem: str
+    template = (
+        "run {generation} of {key!r} lost its lease: {problem}; "
+        "a run may act only while its lease is provably alive"
+    )
 
 
-class FencedOut(SyncsafeError, PermissionError):
+class FencedOut(_DeclaredError, PermissionError):
     """
     A fenced write was refused: the run that made it no longer holds its key.
 
@@ -644,26 +606,19 @@ class FencedOut(SyncsafeError, PermissionError):
     or none does; either way a late write of an old run must not land.
     """
 
-    def __init__(self, key: object, generation: int, target: str) -> None:
-        super().__init__(key, generation, target)
-        self.key = key
-        self.generation = generation
-        self.target = target
-
-    def __str__(self) -> str:
-        return (
-            f"write of {self.target!r} by run {self.generation} of {self.key!r} refused: "
-            "the run no longer holds the key, and only the holder's writes are accepted"
-        )
-
-    def __reduce__(self) -> tuple[type[FencedOut], tuple[object, int, str]]:
-        return type(self), (self.key, self.generation, self.target)
+    key: object
+    generation: int
+    target: str
+    template = (
+        "write of {target!r} by run {generation} of {key!r} refused: "
+        "the run no longer holds the key, and only the holder's writes are accepted"
+    )
 
 
 # ---------------------------------------------------------------- storm/stale
 
 
-class InvalidDuration(SyncsafeError, ValueError):
+class InvalidDuration(_DeclaredError, ValueError):
     """
     A string is not a Go ``time.ParseDuration`` duration.
 
@@ -671,19 +626,12 @@ class InvalidDuration(SyncsafeError, ValueError):
     (``missing unit``, ``unknown unit "d"``, ``overflows int64 nanoseconds``).
     """
 
-    def __init__(self, text: str, problem: str) -> None:
-        super().__init__(text, problem)
-        self.text = text
-        self.problem = problem
-
-    def __str__(self) -> str:
-        return f"invalid duration {self.text!r}: {self.problem}"
-
-    def __reduce__(self) -> tuple[type[InvalidDuration], tuple[str, str]]:
-        return type(self), (self.text, self.problem)
+    text: str
+    problem: str
+    template = "invalid duration {text!r}: {problem}"
 
 
-class NaiveTimestamp(SyncsafeError, ValueError):
+class NaiveTimestamp(_DeclaredError, ValueError):
     """
     A datetime without a time zone was given where an instant is needed.
 
@@ -693,22 +641,14 @@ class NaiveTimestamp(SyncsafeError, ValueError):
     ``now``).
     """
 
-    def __init__(self, what: str, value: str) -> None:
-        super().__init__(what, value)
-        self.what = what
-        self.value = value
-
-    def __str__(self) -> str:
-        return (
-            f"{self.what} {self.value} has no time zone: "
-            "must be timezone-aware (e.g. datetime.now(timezone.utc))"
-        )
-
-    def __reduce__(self) -> tuple[type[NaiveTimestamp], tuple[str, str]]:
-        return type(self), (self.what, self.value)
+    what: str
+    value: str
+    template = (
+        "{what} {value} has no time zone: must be timezone-aware (e.g. datetime.now(timezone.utc))"
+    )
 
 
-class WindowMovedPast(SyncsafeError, ValueError):
+class WindowMovedPast(_DeclaredError, ValueError):
     """
     A storm detector was asked about a time its window has moved past.
 
@@ -719,38 +659,24 @@ class WindowMovedPast(SyncsafeError, ValueError):
     answered exactly.
     """
 
-    def __init__(self, now: str, earliest: str) -> None:
-        super().__init__(now, earliest)
-        self.now = now
-        self.earliest = earliest
-
-    def __str__(self) -> str:
-        return (
-            f"the window ending at {self.now} has moved past: events before it are "
-            f"forgotten, so only times from {self.earliest} on are answered "
-            "(a larger lateness keeps more)"
-        )
-
-    def __reduce__(self) -> tuple[type[WindowMovedPast], tuple[str, str]]:
-        return type(self), (self.now, self.earliest)
+    now: str
+    earliest: str
+    template = (
+        "the window ending at {now} has moved past: events before it are "
+        "forgotten, so only times from {earliest} on are answered "
+        "(a larger lateness keeps more)"
+    )
 
 
-class InvalidRevision(SyncsafeError, ValueError):
+class InvalidRevision(_DeclaredError, ValueError):
     """A string is not a Flux or Argo CD source revision; ``problem`` says why."""
 
-    def __init__(self, text: str, problem: str) -> None:
-        super().__init__(text, problem)
-        self.text = text
-        self.problem = problem
-
-    def __str__(self) -> str:
-        return f"invalid revision {self.text!r}: {self.problem}"
-
-    def __reduce__(self) -> tuple[type[InvalidRevision], tuple[str, str]]:
-        return type(self), (self.text, self.problem)
+    text: str
+    problem: str
+    template = "invalid revision {text!r}: {problem}"
 
 
-class UnknownCommit(SyncsafeError, LookupError):
+class UnknownCommit(_DeclaredError, LookupError):
     """
     A repository does not contain the commit a revision names.
 
@@ -758,21 +684,16 @@ class UnknownCommit(SyncsafeError, LookupError):
     repository is not the one the controller applied from, or not fetched.
     """
 
-    def __init__(self, digest: str, repo: str, detail: str = "") -> None:
-        super().__init__(digest, repo, detail)
-        self.digest = digest
-        self.repo = repo
-        self.detail = detail
+    digest: str
+    repo: str
+    detail: str = ""
 
     def __str__(self) -> str:
         tail = f" ({self.detail})" if self.detail else ""
         return f"commit {self.digest} is not in the repository at {self.repo}{tail}"
 
-    def __reduce__(self) -> tuple[type[UnknownCommit], tuple[str, str, str]]:
-        return type(self), (self.digest, self.repo, self.detail)
 
-
-class CommitTimeOutOfRange(SyncsafeError, ValueError):
+class CommitTimeOutOfRange(_DeclaredError, ValueError):
     """
     A commit's time is outside what a ``datetime`` holds (the years 1 to 9999).
 
@@ -780,41 +701,27 @@ class CommitTimeOutOfRange(SyncsafeError, ValueError):
     a time anything can be measured against, so it is refused, not clamped.
     """
 
-    def __init__(self, digest: str, repo: str, seconds: int) -> None:
-        super().__init__(digest, repo, seconds)
-        self.digest = digest
-        self.repo = repo
-        self.seconds = seconds
-
-    def __str__(self) -> str:
-        return (
-            f"commit {self.digest} in the repository at {self.repo} is dated {self.seconds} "
-            "seconds after 1970, outside the years 1 to 9999"
-        )
-
-    def __reduce__(self) -> tuple[type[CommitTimeOutOfRange], tuple[str, str, int]]:
-        return type(self), (self.digest, self.repo, self.seconds)
+    digest: str
+    repo: str
+    seconds: int
+    template = (
+        "commit {digest} in the repository at {repo} is dated {seconds} "
+        "seconds after 1970, outside the years 1 to 9999"
+    )
 
 
-class InvalidMetric(SyncsafeError, ValueError):
+class InvalidMetric(_DeclaredError, ValueError):
     """A Prometheus metric or label name, or a sample, breaks the exposition format's rules."""
 
-    def __init__(self, name: str, problem: str) -> None:
-        super().__init__(name, problem)
-        self.name = name
-        self.problem = problem
-
-    def __str__(self) -> str:
-        return f"invalid metric {self.name!r}: {self.problem}"
-
-    def __reduce__(self) -> tuple[type[InvalidMetric], tuple[str, str]]:
-        return type(self), (self.name, self.problem)
+    name: str
+    problem: str
+    template = "invalid metric {name!r}: {problem}"
 
 
 # ---------------------------------------------------------- a real kustomize
 
 
-class KustomizeUnavailable(SyncsafeError, OSError):
+class KustomizeUnavailable(_DeclaredError, OSError):
     """
     No real kustomize could be loaded: ``library`` names what was looked for.
 
@@ -823,33 +730,18 @@ class KustomizeUnavailable(SyncsafeError, OSError):
     fails with this error instead of skipping.
     """
 
-    def __init__(self, library: str, problem: str) -> None:
-        # One argument: two would be read by OSError as (errno, strerror).
-        super().__init__(library)
-        self.library = library
-        self.problem = problem
-
-    def __str__(self) -> str:
-        return (
-            f"no real kustomize: {self.library}: {self.problem} "
-            "('make kustomize' installs kustomize's library from the pykustomize wheel, "
-            "for Linux x86-64)"
-        )
-
-    def __reduce__(self) -> tuple[type[KustomizeUnavailable], tuple[str, str]]:
-        return type(self), (self.library, self.problem)
+    library: str
+    problem: str
+    template = (
+        "no real kustomize: {library}: {problem} "
+        "('make kustomize' installs kustomize's library from the pykustomize wheel, "
+        "for Linux x86-64)"
+    )
 
 
-class KustomizeBuildFailed(SyncsafeError, RuntimeError):
+class KustomizeBuildFailed(_DeclaredError, RuntimeError):
     """``kustomize build`` of ``path`` failed; ``message`` is kustomize's own."""
 
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(path, message)
-        self.path = path
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"kustomize build {self.path} failed: {self.message}"
-
-    def __reduce__(self) -> tuple[type[KustomizeBuildFailed], tuple[str, str]]:
-        return type(self), (self.path, self.message)
+    path: str
+    message: str
+    template = "kustomize build {path} failed: {message}"
