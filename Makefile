@@ -86,8 +86,9 @@ bench: $(VENV)/.stamp-test  ## every benchmark suite against its peer; JSON in .
 bench-quick: $(VENV)/.stamp-test  ## run every benchmark once, untimed, so none can rot
 	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-disable -q
 
-docs: $(VENV)/.stamp-docs  ## build the docs site strictly into site/
+docs: $(VENV)/.stamp-docs  ## build the docs site strictly into site/; fail on unrendered markup
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	$(PY) tools/check_site.py site
 
 clean:  ## remove the virtualenv and build products
 	rm -rf $(VENV) site .coverage .coverage.* .pytest_cache .mypy_cache .ruff_cache .benchmarks
