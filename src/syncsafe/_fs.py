@@ -10,7 +10,7 @@ own rules to its target. ``..`` is never handed to the kernel either: it pops
 our own record of where we are, so a directory moved away under us cannot
 take us above the root.
 
-A :class:`_Dir` is one physical directory below the root, linked to its
+A :class:`Dir` is one physical directory below the root, linked to its
 parent. Its descriptor may be closed (``fd == -1``) and reopened later from
 the nearest open ancestor by name, each step again with ``O_NOFOLLOW``, and
 checked against the identity recorded when it was first opened. That is what
