@@ -171,11 +171,11 @@ def parse_duration_ns(text: str) -> int:
 
 def timedelta_from_ns(ns: int) -> timedelta:
     """
-    *ns* nanoseconds as a :class:`~datetime.timedelta`, truncated toward zero.
+    *ns* nanoseconds as a `timedelta`, truncated toward zero.
 
     ``timedelta`` resolves microseconds: ``1999ns`` becomes one microsecond and
     ``-1999ns`` minus one microsecond (toward zero, never rounded away from it).
-    Use :func:`parse_duration_ns` where the nanoseconds matter.
+    Use [`parse_duration_ns`][syncsafe.stale.parse_duration_ns] where the nanoseconds matter.
     """
     micros = abs(ns) // MICROSECOND
     return timedelta(microseconds=-micros if ns < 0 else micros)
@@ -185,9 +185,9 @@ def parse_duration(text: str) -> timedelta:
     """
     Parse *text* as Go's ``time.ParseDuration``; return a ``timedelta``.
 
-    The same grammar, limits and errors as :func:`parse_duration_ns`; any
-    sub-microsecond remainder is truncated toward zero (see
-    :func:`timedelta_from_ns`): ``parse_duration("1500ns")`` is one
+    The same grammar, limits and errors as [`parse_duration_ns`][syncsafe.stale.parse_duration_ns];
+    any sub-microsecond remainder is truncated toward zero (see
+    [`timedelta_from_ns`][syncsafe.stale.timedelta_from_ns]): ``parse_duration("1500ns")`` is one
     microsecond, ``parse_duration("-1500ns")`` minus one.
 
     :raises InvalidDuration: naming *text* and the rule it broke.
@@ -232,7 +232,7 @@ def format_duration(duration: int | timedelta) -> str:
 
 def format_long_duration(duration: timedelta) -> str:
     """
-    *duration* as :func:`format_duration` writes it, with no int64 limit: ``70080000h0m0s``.
+    *duration* as [`format_duration`][] writes it, with no int64 limit: ``70080000h0m0s``.
 
     For ages, where a ``timedelta`` can span thousands of years (a commit
     dated in the year 9999, a ``--now`` in the year 1); Go cannot parse the

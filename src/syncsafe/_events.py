@@ -1,13 +1,13 @@
 """
 Sync events: what one is, and how they are read from the Kubernetes objects that record them.
 
-:class:`SyncEvent` is one sync at an instant and :class:`SyncSeries` many
-syncs that one record folds into a count (its cost does not grow with the
-count). :func:`events_from` turns the objects that ``kubectl get -o json``
-prints into them, with *stable* ids, so that reading the same object at every
-poll never counts its syncs again; every ``status.history`` list is read by
+[`SyncEvent`][syncsafe.storm.SyncEvent] is one sync at an instant and
+[`SyncSeries`][syncsafe.storm.SyncSeries] many syncs that one record folds into a count (its cost
+does not grow with the count). [`events_from`][syncsafe.storm.events_from] turns the objects that
+``kubectl get -o json`` prints into them, with *stable* ids, so that reading the same object at
+every poll never counts its syncs again; every ``status.history`` list is read by
 one loop (``_Reader.history``), and *since* is applied in one place
-(``_Reader.add``). The detector that counts them is :mod:`syncsafe.storm`,
+(``_Reader.add``). The detector that counts them is [`syncsafe.storm`][syncsafe.storm],
 which re-exports everything public here.
 """
 
@@ -48,7 +48,7 @@ def micros(when: datetime) -> int:
 
 
 def instant(us: int) -> datetime:
-    """The UTC instant *us* microseconds after the epoch (the inverse of :func:`micros`)."""
+    """The UTC instant *us* microseconds after the epoch (the inverse of `micros`)."""
     return EPOCH + timedelta(microseconds=us)
 
 
@@ -61,9 +61,9 @@ class SyncEvent:
     Two events are the same sync when their ``id`` is equal (when it is given)
     or, without an id, when tool, namespace, app and the instant are equal (the
     same instant written in two time zones is one). A naive ``timestamp`` is
-    refused with :class:`~syncsafe.NaiveTimestamp`.
+    refused with [`NaiveTimestamp`][syncsafe.errors.NaiveTimestamp].
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     tool: str
@@ -123,14 +123,14 @@ class SyncSeries:
     (total - 1)``, floored to the microsecond (at *last* when *total* is 1),
     which is the mean rate. A series holds syncs *start* to *end* of them
     (inclusive; all by default). Sync *k*'s id is ``f"{id}#{k}"``: a
-    :class:`StormDetector` that has seen syncs 1 to 3 of a record takes only
-    4 and 5 from a later read of it with a total of 5.
+    [`StormDetector`][syncsafe.storm.StormDetector] that has seen syncs 1 to 3 of a record takes
+    only 4 and 5 from a later read of it with a total of 5.
 
     One value whatever its total: a detector counts it in constant time per
-    question, without an object per sync (:meth:`events` makes them, at the
-    cost of one per sync).
+    question, without an object per sync ([`events`][syncsafe.storm.SyncSeries.events] makes them,
+    at the cost of one per sync).
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     tool: str
@@ -174,7 +174,7 @@ class SyncSeries:
         return self.first + timedelta(microseconds=time_of(0, self._span, self.total, k))
 
     def events(self) -> Iterator[SyncEvent]:
-        """Each sync as a :class:`SyncEvent` with id ``f"{id}#{k}"``, oldest first."""
+        """Each sync as a [`SyncEvent`][] with id ``f"{id}#{k}"``, oldest first."""
         for k in range(self.start, self.end + 1):
             yield SyncEvent(
                 self.tool, self.app, self.namespace, self.timestamp(k), f"{self.id}#{k}"
@@ -185,13 +185,13 @@ class SyncSeries:
 @attrs.frozen
 class EventBatch:
     """
-    What :func:`events_from` found: the events, and what it could not read.
+    What [`events_from`][syncsafe.storm.events_from] found: the events, and what it could not read.
 
     ``skipped`` has one reason per malformed entry (``Application prod/pay:
     status.history[2]: ...``); ``ignored`` counts objects that are not syncs
     (other kinds, Events with other reasons).
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     events: tuple[SyncEvent | SyncSeries, ...]
@@ -205,10 +205,11 @@ class EventBatch:
 
     def occurrences(self) -> Iterator[SyncEvent]:
         """
-        Every sync as its own :class:`SyncEvent`, a series' as ids ``…#k``, in order found.
+        Every sync as its own [`SyncEvent`][], a series' as ids ``…#k``, in order found.
 
         Costs one object per sync: a series of a hundred thousand makes a
-        hundred thousand. A :class:`StormDetector` takes the series as they are.
+        hundred thousand. A [`StormDetector`][syncsafe.storm.StormDetector] takes the series as they
+        are.
         """
         for e in self.events:
             if type(e) is SyncEvent:
@@ -314,7 +315,7 @@ class _Reader:
         """
         Syncs 1..n of a folded record (an Event's count, a Flux history entry's total).
 
-        Only the first and the last time are known: one :class:`SyncSeries`
+        Only the first and the last time are known: one [`SyncSeries`][syncsafe.storm.SyncSeries]
         holds them all, whatever *n* is (work and memory do not grow with it).
         """
         if last < first:
@@ -491,9 +492,9 @@ def events_from(
     --output-watch-events``).
 
     A folded record of *n* syncs (an Event's count, a Flux entry's total) is
-    one :class:`SyncSeries` of syncs ``…#1`` to ``…#n``: read it again with a
+    one [`SyncSeries`][syncsafe.storm.SyncSeries] of syncs ``…#1`` to ``…#n``: read it again with a
     count of 5 where it was 3, and only ``#4`` and ``#5`` are new to a
-    :class:`StormDetector`. Their times are spread evenly between the first
+    [`StormDetector`][syncsafe.storm.StormDetector]. Their times are spread evenly between the first
     and last time (the record keeps no others). With *since*, nothing at or
     before it is returned, so a long history costs nothing.
 

@@ -61,7 +61,7 @@ class MetricFamily:
     Rendered as one block: ``# HELP`` and ``# TYPE`` once, then every sample.
     Names and label names are checked when the family is built.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     name: str

@@ -10,7 +10,7 @@ own rules to its target. ``..`` is never handed to the kernel either: it pops
 our own record of where we are, so a directory moved away under us cannot
 take us above the root.
 
-A :class:`Dir` is one physical directory below the root, linked to its
+A `Dir` is one physical directory below the root, linked to its
 parent. Its descriptor may be closed (``fd == -1``) and reopened later from
 the nearest open ancestor by name, each step again with ``O_NOFOLLOW``, and
 checked against the identity recorded when it was first opened. That is what
@@ -192,7 +192,7 @@ def ensure_fd(node: Dir, opened: list[Dir]) -> int:
 
 @final
 class Root:
-    """The root: ``realpath`` once, opened once, the top of every :class:`Dir` chain."""
+    """The root: ``realpath`` once, opened once, the top of every `Dir` chain."""
 
     __slots__ = ("abs_parts", "node", "parts", "real")
 
@@ -323,12 +323,12 @@ def resolve_from(  # noqa: C901, PLR0912, PLR0915 - one loop, one case per kind 
 
     The kernel's rules, with ours on top: a symlink's target is resolved
     relative to the link's directory before any later ``..`` applies; a ``..``
-    above the root is a :class:`PathEscapeError` at once, even if a later
-    component would come back in; an absolute target is an
-    :class:`AbsoluteSymlinkError` unless *allow_absolute* (then it must name a
-    place below the root's real path); more than 40 links is a
-    :class:`SymlinkLoopError`. A missing component raises
-    :class:`FileNotFoundError` when *strict*; otherwise the rest is applied
+    above the root is a [`PathEscapeError`][syncsafe.errors.PathEscapeError] at once, even if a
+    later component would come back in; an absolute target is an
+    [`AbsoluteSymlinkError`][syncsafe.errors.AbsoluteSymlinkError] unless *allow_absolute* (then it
+    must name a place below the root's real path); more than 40 links is a
+    [`SymlinkLoopError`][syncsafe.errors.SymlinkLoopError]. A missing component raises
+    `FileNotFoundError` when *strict*; otherwise the rest is applied
     lexically, still confined to the root. *label* names *path* in errors;
     *link* says that *path* is the target of that symlink (one hop already).
     """
@@ -454,9 +454,9 @@ def open_resolved(res: Resolved, label: str) -> int:
     The name is opened with ``O_NOFOLLOW | O_NONBLOCK`` in the directory
     descriptor the resolution holds, and ``fstat`` must say it is a regular
     file: nothing is looked up again by a path string. Raises
-    :class:`IsADirectoryError` for a directory and
-    :class:`~syncsafe.errors.SpecialFileError` for a FIFO, socket or device
-    (never opened); :class:`~syncsafe.errors.UnsafePathError` when the name
+    `IsADirectoryError` for a directory and
+    [`SpecialFileError`][syncsafe.errors.SpecialFileError] for a FIFO, socket or device
+    (never opened); [`UnsafePathError`][syncsafe.errors.UnsafePathError] when the name
     became a symlink since it was resolved. The caller closes the descriptor.
     """
     if res.kind == "dir":

@@ -19,7 +19,7 @@ _RFC3339: Final = re.compile(
 
 
 def require_aware(what: str, value: datetime) -> datetime:
-    """*value* if it carries a time zone; otherwise raise :class:`NaiveTimestamp` naming *what*."""
+    """*value* if it carries a time zone; otherwise raise [`NaiveTimestamp`][] naming *what*."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveTimestamp(what, value.isoformat())
     return value

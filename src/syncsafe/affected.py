@@ -2,20 +2,21 @@
 Which kustomizations does a change affect? The overlays whose closure holds a changed file.
 
 A monorepo's CI wants to build and test only the overlays a change touches.
-:func:`affected_overlays` answers it from the same closure that
-:func:`syncsafe.overlay_checksum` hashes: every kustomization directory in
-the repository is affected when the files a ``kustomize build`` of it reads
+[`affected_overlays`][syncsafe.affected.affected_overlays] answers it from the same closure that
+[`syncsafe.overlay_checksum`][syncsafe.checksum.overlay_checksum] hashes: every kustomization
+directory in the repository is affected when the files a ``kustomize build`` of it reads
 hold a changed path — in the work tree (the change applied) *or* in the base
 revision's tree, so that an overlay that stopped reading a deleted or
 renamed file is not missed.
 
-- :func:`changed_paths`: what git reports between a base revision and
+- [`changed_paths`][syncsafe.affected.changed_paths]: what git reports between a base revision and
   ``HEAD``, plus the work tree and untracked files; a rename is both its old
   and its new path;
-- :func:`revision_tree`: a revision's tree, materialised in a temporary
+- [`revision_tree`][syncsafe.affected.revision_tree]: a revision's tree, materialised in a temporary
   directory (``git archive``) without touching the work tree;
-- :func:`affected_overlays`: the affected kustomization directories, each
-  with the changed files it reads (:class:`AffectedOverlay`).
+- [`affected_overlays`][syncsafe.affected.affected_overlays]: the affected kustomization
+  directories, each with the changed files it reads
+  ([`AffectedOverlay`][syncsafe.affected.AffectedOverlay]).
 
 Closures are computed with load restrictor ``none``: every file any
 deploying tool could read, whether Argo CD's default would refuse it or not.
@@ -25,7 +26,7 @@ cannot be computed (a reference to a missing file, a link out of the
 repository) is reported as affected with the error, never left out: an
 answer that cannot be proven is not taken for "unaffected".
 
-.. versionadded:: 0.1.0
+!!! note "Added in version 0.1.0"
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class AffectedReason:
     ``changed`` is the changed path; ``reads`` equals it, or is a file read
     through ``changed`` when that is a symlink (or a directory given as a path).
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     changed: str
@@ -94,7 +95,7 @@ class AffectedOverlay:
     (``"head: ..."``, ``"base: ..."``), which make it affected on their own.
     ``exists`` is false for a kustomization the change deleted.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     path: str
@@ -113,7 +114,7 @@ class AffectedOverlay:
 
 
 def _git(repo: StrPath, rev: str, *args: str, git: str) -> bytes:
-    """``git -C repo ARGS``'s output; a failure is an :class:`UnknownCommit` naming *rev*."""
+    """``git -C repo ARGS``'s output; a failure is an [`UnknownCommit`][] naming *rev*."""
     result = subprocess.run(  # noqa: S603 - a fixed argv, no shell
         [git, "-C", os.fspath(repo), *args], capture_output=True, check=False
     )
@@ -245,11 +246,11 @@ def affected_overlays(
 
     *changed* are paths relative to *root* (POSIX; a directory stands for
     everything under it). Each kustomization directory found in *root* or in
-    *base_tree* (the base revision's tree, e.g. from :func:`revision_tree`)
-    has its closure computed, as :func:`syncsafe.overlay_checksum` does, in
-    each tree where it exists; it is affected when either closure reads a
-    changed path, or a file through a changed symlink, or when a closure
-    cannot be computed. Sorted by path.
+    *base_tree* (the base revision's tree, e.g. from
+    [`revision_tree`][syncsafe.affected.revision_tree]) has its closure computed, as
+    [`syncsafe.overlay_checksum`][syncsafe.checksum.overlay_checksum] does, in each tree where it
+    exists; it is affected when either closure reads a changed path, or a file through a changed
+    symlink, or when a closure cannot be computed. Sorted by path.
     """
     wanted = frozenset(posixpath.normpath(p).removeprefix("./") for p in changed)
     trees: dict[Tree, str] = {"head": os.fspath(root)}

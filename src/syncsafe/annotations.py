@@ -13,7 +13,7 @@ ASCII only. The API server lowercases annotation keys with Go's Unicode-aware
 whose lowercase form is ASCII (the Kelvin sign ``K`` becomes ``k``) pass
 there and fail here.
 
-.. versionadded:: 0.1.0
+!!! note "Added in version 0.1.0"
 """
 
 from __future__ import annotations
@@ -114,13 +114,13 @@ class AnnotationKey:
     """
     A valid Kubernetes annotation (or label) key: ``[prefix/]name``.
 
-    Build one with :meth:`parse`; constructing it directly validates too.
-    ``str(key)`` gives the key back exactly as it was written: syncsafe never
+    Build one with [`parse`][syncsafe.annotations.AnnotationKey.parse]; constructing it directly
+    validates too. ``str(key)`` gives the key back exactly as it was written: syncsafe never
     normalises a key, because annotation and label maps are case-sensitive
     (``Example.com/abc`` and ``example.com/abc`` are two different keys).
 
     Unlike ``text.split(".")``, which is what the incident's lookup did, the
-    only separator is the single ``/``::
+    only separator is the single ``/``:
 
         >>> key = AnnotationKey.parse("fluxcd.io/checksum")
         >>> key.prefix, key.name
@@ -148,7 +148,7 @@ class AnnotationKey:
         API server does for annotations, so ``Example.com/abc`` is valid;
         ``"label"`` checks it as written, as the API server does for labels.
 
-        Raises :class:`~syncsafe.InvalidAnnotationKey` listing every rule the
+        Raises [`InvalidAnnotationKey`][syncsafe.errors.InvalidAnnotationKey] listing every rule the
         key breaks. Matching is on the whole string: ``"a\n"`` is invalid.
         """
         given: object = text  # the annotation is a promise; check it for callers without mypy
@@ -232,7 +232,7 @@ def check_annotations_size(
     """
     Return the annotations' total size, or raise if it is over *limit*.
 
-    Raises :class:`~syncsafe.AnnotationsTooLarge` when the keys and values
+    Raises [`AnnotationsTooLarge`][syncsafe.errors.AnnotationsTooLarge] when the keys and values
     together take more than *limit* bytes (the API server's 256 KiB by
     default): a checksum manifest stored in an annotation must fit.
     """
@@ -248,7 +248,7 @@ def validate_label_value(value: str) -> str:
 
     A label value is empty, or at most 63 characters of alphanumerics, ``-``,
     ``_`` and ``.`` that start and end alphanumeric. Raises
-    :class:`~syncsafe.InvalidLabelValue` listing every rule broken.
+    [`InvalidLabelValue`][syncsafe.errors.InvalidLabelValue] listing every rule broken.
     """
     problems = []
     if len(value) > _LABEL_VALUE_MAX:

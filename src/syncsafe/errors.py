@@ -1,8 +1,8 @@
 """
 The errors syncsafe raises.
 
-Every error is a :class:`SyncsafeError`, so ``except SyncsafeError`` catches
-them all, and each one also subclasses the closest builtin (``ValueError``,
+Every error is a [`SyncsafeError`][syncsafe.errors.SyncsafeError], so ``except SyncsafeError``
+catches them all, and each one also subclasses the closest builtin (``ValueError``,
 ``OSError``, ``TimeoutError``, ...) so that a caller's existing ``except``
 clauses keep working. Every error survives pickling (it may cross a process
 boundary in a ``multiprocessing`` pool or a ``FileSyncGuard`` test) with its
@@ -96,7 +96,7 @@ class _DeclaredError(SyncsafeError):
 
     A subclass annotates its fields in constructor order (a class value is the
     field's default; ``ClassVar`` annotations are not fields) and sets
-    ``template``, a :meth:`str.format` string over its attributes. The derived
+    ``template``, a `str.format` string over its attributes. The derived
     constructor stores each field as an attribute (a field declared
     ``Sequence[...]`` as a tuple, so the error holds no caller's list) and
     passes the fields on as ``args`` (an ``OSError`` gets only the first: more
@@ -229,7 +229,7 @@ class UnsafePathError(_DeclaredError, ValueError):
 
     @property
     def referrer(self) -> str | None:
-        """What referred to the path (see :meth:`with_referrer`), or ``None``."""
+        """What referred to the path (see [`with_referrer`][]), or ``None``."""
         referrer: str | None = vars(self).get("_referrer")
         return referrer
 
@@ -331,7 +331,7 @@ class DanglingSymlinkError(UnsafePathError, FileNotFoundError):
     """
     A symlink inside the root whose target (inside the root) does not exist.
 
-    Also a :class:`FileNotFoundError`, which is what reading through it gives.
+    Also a `FileNotFoundError`, which is what reading through it gives.
     """
 
     fields = ("path", "target")
@@ -348,7 +348,7 @@ class DanglingSymlinkError(UnsafePathError, FileNotFoundError):
 
 class StaleEntryError(_DeclaredError, RuntimeError):
     """
-    A :class:`~syncsafe.walk.WalkEntry` was opened after the walk moved past it.
+    A [`WalkEntry`][syncsafe.walk.WalkEntry] was opened after the walk moved past it.
 
     An entry opens its file relative to the walker's open directory descriptor;
     once the walk has left that directory the descriptor is closed. Read each
@@ -434,7 +434,7 @@ class NonCanonicalPath(_DeclaredError, ValueError):
     A manifest path is a ``str`` that is not how its bytes are written.
 
     A path's one ``str`` is its bytes decoded as UTF-8 with
-    ``surrogateescape`` (what :func:`os.fsdecode` gives). ``"\udcc3\udca9"``
+    ``surrogateescape`` (what `os.fsdecode` gives). ``"\udcc3\udca9"``
     encodes to the bytes of ``"é"``, so accepting both would let two
     manifests share a digest and one path appear twice; ``canonical`` is the
     ``str`` that must be used instead, or ``None`` when *path* holds a
@@ -725,8 +725,8 @@ class KustomizeUnavailable(_DeclaredError, OSError):
     """
     No real kustomize could be loaded: ``library`` names what was looked for.
 
-    Raised by :class:`syncsafe.testing.Kustomize`; ``make kustomize`` installs
-    the library that ``make test`` uses. A test that needs a real kustomize
+    Raised by [`syncsafe.testing.Kustomize`][syncsafe.testing._build.Kustomize]; ``make kustomize``
+    installs the library that ``make test`` uses. A test that needs a real kustomize
     fails with this error instead of skipping.
     """
 

@@ -9,19 +9,19 @@ is resolved where the link lives, before a later ``..`` applies, as the
 kernel does — and opening happens relative to directory descriptors with
 ``O_NOFOLLOW`` per component, so what was checked is what is read.
 
-The rules, in one place (:mod:`syncsafe.walk` uses the same code):
+The rules, in one place ([`syncsafe.walk`][syncsafe.walk] uses the same code):
 
 - ``..`` that stays inside the root is fine; one above the root is a
-  :class:`~syncsafe.errors.PathEscapeError` at once, even if a later
+  [`PathEscapeError`][syncsafe.errors.PathEscapeError] at once, even if a later
   component would come back in (``../repo/x`` only works at one location).
 - A relative symlink is resolved from its own directory, by the same rules.
-- An absolute symlink target is an :class:`~syncsafe.errors.AbsoluteSymlinkError`
+- An absolute symlink target is an [`AbsoluteSymlinkError`][syncsafe.errors.AbsoluteSymlinkError]
   unless ``allow_absolute=True``; then it must lie below the root's real path
   (or the root as given), compared component by component.
 - At most 40 links per resolution, as Linux; more is a
-  :class:`~syncsafe.errors.SymlinkLoopError`.
+  [`SymlinkLoopError`][syncsafe.errors.SymlinkLoopError].
 
-.. versionadded:: 0.1.0
+!!! note "Added in version 0.1.0"
 """
 
 from __future__ import annotations
@@ -46,21 +46,21 @@ def resolve(
     """
     The absolute, physically resolved location of *path* inside *root*.
 
-    *root* is resolved once with :func:`os.path.realpath` (a checkout directory
+    *root* is resolved once with `os.path.realpath` (a checkout directory
     may itself be a symlink); the result is that real root or a path below
     it. *path* is relative to *root*; an absolute *path* is accepted only with
     *allow_absolute*, and only below the root.
 
-    Raises :class:`~syncsafe.errors.PathEscapeError`,
-    :class:`~syncsafe.errors.AbsoluteSymlinkError` or
-    :class:`~syncsafe.errors.SymlinkLoopError` (all
-    :class:`~syncsafe.errors.UnsafePathError`) as the module describes;
-    :class:`FileNotFoundError` when a component does not exist, or with
+    Raises [`PathEscapeError`][syncsafe.errors.PathEscapeError],
+    [`AbsoluteSymlinkError`][syncsafe.errors.AbsoluteSymlinkError] or
+    [`SymlinkLoopError`][syncsafe.errors.SymlinkLoopError] (all
+    [`UnsafePathError`][syncsafe.errors.UnsafePathError]) as the module describes;
+    `FileNotFoundError` when a component does not exist, or with
     ``strict=False`` resolves the rest of the path lexically, still confined to
-    the root; :class:`NotADirectoryError` when a file is used as a directory.
+    the root; `NotADirectoryError` when a file is used as a directory.
 
     It does **not** promise that the path still resolves there a moment later:
-    to read, use :func:`open_inside`, which has no such gap.
+    to read, use [`open_inside`][syncsafe.paths.open_inside], which has no such gap.
     """
     with Root(root) as r:
         rel = _relative(r, path, allow_absolute=allow_absolute)
@@ -80,7 +80,7 @@ def open_inside(root: StrPath, path: StrPath, *, allow_absolute: bool = False) -
 
     Every directory on the way is opened relative to its parent's descriptor
     with ``O_NOFOLLOW``; a component that is a symlink is read and its target
-    resolved by :func:`resolve`'s rules; the file itself is opened with
+    resolved by [`resolve`][syncsafe.paths.resolve]'s rules; the file itself is opened with
     ``O_NOFOLLOW | O_NONBLOCK`` and ``fstat`` must say it is a regular file. A
     directory swapped for a symlink to outside between any two of these
     steps makes the open fail; it never reads outside content.
@@ -90,9 +90,9 @@ def open_inside(root: StrPath, path: StrPath, *, allow_absolute: bool = False) -
     atomically; anything it refuses is retried on the portable path, which
     gives the precise error.
 
-    Raises what :func:`resolve` raises, plus
-    :class:`~syncsafe.errors.SpecialFileError` for a FIFO, socket or device
-    (never opened for reading) and :class:`IsADirectoryError` for a directory.
+    Raises what [`resolve`][syncsafe.paths.resolve] raises, plus
+    [`SpecialFileError`][syncsafe.errors.SpecialFileError] for a FIFO, socket or device
+    (never opened for reading) and `IsADirectoryError` for a directory.
     The caller closes the file (use ``with``).
     """
     with Root(root) as r:

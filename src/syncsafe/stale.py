@@ -1,16 +1,19 @@
 """
 How old is what the cluster runs? Durations, revisions, staleness, metrics.
 
-- :func:`parse_duration` reads ``24h``, ``90m``, ``1h30m`` exactly as Go's
-  ``time.ParseDuration`` does (what Flux and Argo CD accept in their specs), and
-  :func:`format_duration` writes them back as Go's ``Duration.String``.
-- :func:`parse_revision` reads Flux's ``main@sha1:<hex>`` and ``sha1:<hex>``,
-  the legacy ``main/<hex>``, and Argo CD's bare hex, into a :class:`Revision`.
-- :func:`staleness` reports how old the commit of an object's applied revision
-  is, asking a :class:`CommitTimeLookup` (by default ``git show`` in a
-  repository, :func:`git_commit_time`), and whether it is older than a maximum.
-- :func:`staleness_metrics`, :func:`render_exposition` and
-  :func:`write_textfile` publish the reports to node_exporter's textfile
+- [`parse_duration`][syncsafe.stale.parse_duration] reads ``24h``, ``90m``, ``1h30m`` exactly as
+  Go's ``time.ParseDuration`` does (what Flux and Argo CD accept in their specs), and
+  [`format_duration`][syncsafe.stale.format_duration] writes them back as Go's ``Duration.String``.
+- [`parse_revision`][syncsafe.stale.parse_revision] reads Flux's ``main@sha1:<hex>`` and
+  ``sha1:<hex>``, the legacy ``main/<hex>``, and Argo CD's bare hex, into a
+  [`Revision`][syncsafe.stale.Revision].
+- [`staleness`][syncsafe.stale.staleness] reports how old the commit of an object's applied revision
+  is, asking a [`CommitTimeLookup`][syncsafe.stale.CommitTimeLookup] (by default ``git show`` in a
+  repository, [`git_commit_time`][syncsafe.stale.git_commit_time]), and whether it is older than a
+  maximum.
+- [`staleness_metrics`][syncsafe.stale.staleness_metrics],
+  [`render_exposition`][syncsafe.stale.render_exposition] and
+  [`write_textfile`][syncsafe.stale.write_textfile] publish the reports to node_exporter's textfile
   collector: the file is replaced atomically, never appended to.
 
 The commit time is the age measure: a condition's ``lastTransitionTime`` is
@@ -75,7 +78,7 @@ class Revision:
     ``str()`` gives Flux's form, ``ref@algorithm:digest`` (or ``algorithm:digest``
     without a ref).
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     ref: str | None
@@ -146,7 +149,7 @@ def parse_revision(text: str) -> Revision:
 
 def git_commit_time(repo: str | Path, *, git: str = "git") -> CommitTimeLookup:
     """
-    A :class:`CommitTimeLookup` that asks ``git show -s --format=%ct`` in *repo*.
+    A [`CommitTimeLookup`][] that asks ``git show -s --format=%ct`` in *repo*.
 
     The digest is passed as ``<digest>^{commit}``, so a tree or blob hash is not
     taken for a commit, and after ``--end-of-options``, so it is never read as
@@ -199,7 +202,7 @@ class Staleness:
     ``status.history[0].lastReconciled``, Argo CD ``operationState.finishedAt``),
     or ``None``: never a condition's ``lastTransitionTime``.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     kind: str
@@ -287,13 +290,13 @@ def staleness(
     now: datetime | None = None,
 ) -> list[Staleness]:
     """
-    Report how old each object's applied revision is: one :class:`Staleness` per object.
+    Report how old each object's applied revision is: one [`Staleness`][] per object.
 
     *obj* is a Flux ``Kustomization`` (``status.lastAppliedRevision``), an
     Argo CD ``Application`` (``status.sync.revision``), or a ``List`` of them
     (``kubectl get -o json``). *commit_time* finds a commit's time, e.g.
-    :func:`git_commit_time`; *now* defaults to the current time and must be
-    timezone-aware.
+    [`git_commit_time`][syncsafe.stale.git_commit_time]; *now* defaults to the current time and must
+    be timezone-aware.
 
     :raises InvalidRevision: when an object has no revision or an unreadable one.
     :raises UnknownCommit: when *commit_time* does not know the commit.

@@ -1,22 +1,22 @@
 """
 Deployment storms: an exact sliding-window sync rate across Argo CD and Flux, with alerting.
 
-:class:`StormDetector` keeps a log of the distinct sync events of the last
+[`StormDetector`][syncsafe.storm.StormDetector] keeps a log of the distinct sync events of the last
 window, sorted by time, and answers "how many syncs per minute right now" by
 counting them, exactly: an event read twice counts once, an event that
 arrives out of order counts if it is inside the window, an event older than
 the window is dropped, and so is its de-duplication entry, so memory is
 bounded by the window. The caller's clock moves the window, not the input: a
 sync dated far ahead is counted apart, and a question about a time the
-window has moved past is refused (:class:`~syncsafe.WindowMovedPast`), never
-answered from a log that has lost events. :meth:`StormDetector.check` turns the rate into an
-alert with the semantics of a Prometheus alerting rule (``for``,
-``keep_firing_for``) plus hysteresis.
+window has moved past is refused ([`WindowMovedPast`][syncsafe.errors.WindowMovedPast]), never
+answered from a log that has lost events.
+[`StormDetector.check`][syncsafe.storm.StormDetector.check] turns the rate into an alert with the
+semantics of a Prometheus alerting rule (``for``, ``keep_firing_for``) plus hysteresis.
 
-:func:`events_from` turns the objects that ``kubectl get -o json`` prints into
-:class:`SyncEvent` values with *stable* ids, so that reading the same object
-at every poll never counts its syncs again, and a record that folds many
-syncs into a count into one :class:`SyncSeries`, whose cost does not grow
+[`events_from`][syncsafe.storm.events_from] turns the objects that ``kubectl get -o json`` prints
+into [`SyncEvent`][syncsafe.storm.SyncEvent] values with *stable* ids, so that reading the same
+object at every poll never counts its syncs again, and a record that folds many
+syncs into a count into one [`SyncSeries`][syncsafe.storm.SyncSeries], whose cost does not grow
 with the count it claims. Those values and their readers live in
 ``syncsafe._events``; this module is the detector, and re-exports them.
 
@@ -123,12 +123,12 @@ class _Piece:
 @attrs.frozen
 class StormAlert:
     """
-    What :meth:`StormDetector.check` reports: the window's rate and its breakdown.
+    What [`StormDetector.check`][] reports: the window's rate and its breakdown.
 
     ``by_tool`` and ``by_namespace`` count the window's distinct syncs;
     ``production_share`` is the fraction in production namespaces.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     state: AlertState
@@ -168,7 +168,7 @@ class StormAlert:
 @final
 @attrs.frozen
 class StormStatistics:
-    """A snapshot of a detector's counters (see :meth:`StormDetector.statistics`)."""
+    """A snapshot of a detector's counters (see [`StormDetector.statistics`][])."""
 
     accepted: int
     """Distinct syncs taken into the log (a series counts each of its syncs)."""
@@ -185,7 +185,7 @@ class StormStatistics:
     time asked about (or, before any question, after the newest sync): counted
     here, never used to move the window.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
 
@@ -196,49 +196,51 @@ class StormDetector:
 
     ``rate(now)`` is the number of distinct syncs with
     ``now - window < timestamp <= now``, divided by the window in minutes;
-    :meth:`check` fires when it is at or above *threshold*, once that has
-    held for *for_duration* (Prometheus' ``for``), and resolves when it falls
+    [`check`][syncsafe.storm.StormDetector.check] fires when it is at or above *threshold*, once
+    that has held for *for_duration* (Prometheus' ``for``), and resolves when it falls
     below *clear_threshold* (hysteresis; default *threshold*) and has stayed
     there for *keep_firing_for*.
 
     The window moves with the caller's clock. The newest time is the newest
-    ``now`` the detector has been asked about (:meth:`count`, :meth:`rate`,
-    :meth:`events`, :meth:`check`, :meth:`evaluate`, :meth:`advance`); before
-    the first question, it is the newest sync's timestamp. Syncs are kept
-    until they are older than the window (plus *lateness*) at that newest
-    time; then they and their de-duplication entries are dropped, and a sync
-    arriving that late is refused (counted as ``late``). So a question about
-    ``now`` is answered exactly for every ``now`` no earlier than the newest
-    time minus *lateness*, and an earlier one raises
-    :class:`~syncsafe.WindowMovedPast` rather than answer from a log that has
-    forgotten events; set *lateness* to how far back the caller asks again
-    (or to the clock skew between the sources, when nothing is asked).
+    ``now`` the detector has been asked about ([`count`][syncsafe.storm.StormDetector.count],
+    [`rate`][syncsafe.storm.StormDetector.rate], [`events`][syncsafe.storm.StormDetector.events],
+    [`check`][syncsafe.storm.StormDetector.check],
+    [`evaluate`][syncsafe.storm.StormDetector.evaluate],
+    [`advance`][syncsafe.storm.StormDetector.advance]); before the first question, it is the newest
+    sync's timestamp. Syncs are kept until they are older than the window (plus *lateness*) at that
+    newest time; then they and their de-duplication entries are dropped, and a sync arriving that
+    late is refused (counted as ``late``). So a question about ``now`` is answered exactly for every
+    ``now`` no earlier than the newest time minus *lateness*, and an earlier one raises
+    [`WindowMovedPast`][syncsafe.errors.WindowMovedPast] rather than answer from a log that has
+    forgotten events; set *lateness* to how far back the caller asks again (or to the clock skew
+    between the sources, when nothing is asked).
 
     Input is not trusted to drive the clock: a sync dated more than
     *max_skew* after the newest time asked about (before any question: after
     the newest sync) is refused and counted as ``ahead`` in
-    :meth:`statistics`, so one event dated a month ahead cannot push every
-    real sync out of the window. ``None`` takes every sync, however far
+    [`statistics`][syncsafe.storm.StormDetector.statistics], so one event dated a month ahead cannot
+    push every real sync out of the window. ``None`` takes every sync, however far
     ahead. Before the first question a quiet gap longer than *max_skew*
-    looks like a clock running ahead: call :meth:`advance` with the replay's
-    time first, or widen *max_skew*.
+    looks like a clock running ahead: call [`advance`][syncsafe.storm.StormDetector.advance] with
+    the replay's time first, or widen *max_skew*.
 
-    :meth:`observe` takes a :class:`SyncEvent` or a :class:`SyncSeries`.
-    Work: an event costs ``O(log n)`` comparisons plus, when it arrives out
-    of order, a move of the later part of the log (one ``memmove``), *n*
-    being the events in the log; a series costs ``O(s log s)``, *s* being
-    the pieces of its own record in the log; a question costs ``O(log n +
-    p)``, *p* being the series pieces in the log (:meth:`evaluate` and
-    :meth:`events` also walk the window's events). Memory is one entry per
-    event and one per series piece, never one per sync of a series: a
-    record claiming a hundred thousand syncs costs what one does.
+    [`observe`][syncsafe.storm.StormDetector.observe] takes a
+    [`SyncEvent`][syncsafe.storm.SyncEvent] or a [`SyncSeries`][syncsafe.storm.SyncSeries]. Work: an
+    event costs ``O(log n)`` comparisons plus, when it arrives out of order, a move of the later
+    part of the log (one ``memmove``), *n* being the events in the log; a series costs ``O(s log
+    s)``, *s* being the pieces of its own record in the log; a question costs ``O(log n +
+    p)``, *p* being the series pieces in the log
+    ([`evaluate`][syncsafe.storm.StormDetector.evaluate] and
+    [`events`][syncsafe.storm.StormDetector.events] also walk the window's events). Memory is one
+    entry per event and one per series piece, never one per sync of a series: a record claiming a
+    hundred thousand syncs costs what one does.
 
     Compared with ``collections.deque(maxlen=...)``: the window is a span of
     time, not a number of events, and duplicates and disorder are handled.
 
     Not thread-safe: feed it from one thread (or guard it with a lock).
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     def __init__(
@@ -320,8 +322,8 @@ class StormDetector:
         """
         Take *event* (or the syncs of a series) into the window; return whether any was new.
 
-        A duplicate (same :attr:`SyncEvent.identity` as an event in the log,
-        or a series' sync number already in the log for its record), a sync
+        A duplicate (same [`SyncEvent.identity`][syncsafe.storm.SyncEvent.identity] as an event in
+        the log, or a series' sync number already in the log for its record), a sync
         older than the window and one too far ahead (see *max_skew*) are not
         counted.
         """
@@ -470,7 +472,7 @@ class StormDetector:
         reference for *max_skew*, and syncs are judged against the caller's
         clock from the first. A *now* behind the newest time changes nothing.
 
-        .. versionadded:: 0.1.0
+        !!! note "Added in version 0.1.0"
         """
         require_aware("now", now)
         n = micros(now)
@@ -504,9 +506,9 @@ class StormDetector:
 
     def rate(self, now: datetime) -> float:
         """
-        :meth:`count` per minute of window: the sync rate at *now*, exactly.
+        [`count`][] per minute of window: the sync rate at *now*, exactly.
 
-        :raises WindowMovedPast: as :meth:`count`.
+        :raises WindowMovedPast: as [`count`][syncsafe.storm.StormDetector.count].
         """
         return self.count(now) * self._per_minute
 
@@ -514,10 +516,10 @@ class StormDetector:
         """
         The distinct syncs in the window ending at *now*, oldest first.
 
-        A series in the log comes back as a :class:`SyncSeries` holding the
+        A series in the log comes back as a [`SyncSeries`][syncsafe.storm.SyncSeries] holding the
         syncs of it that are in the window, placed by its first.
 
-        :raises WindowMovedPast: as :meth:`count`.
+        :raises WindowMovedPast: as [`count`][syncsafe.storm.StormDetector.count].
         """
         low, high, lo, hi = self._window(now)
         found: list[SyncEvent | SyncSeries] = list(self._ev[lo:hi])
@@ -539,7 +541,7 @@ class StormDetector:
 
     @property
     def state(self) -> AlertState:
-        """The alert's state after the last :meth:`check`."""
+        """The alert's state after the last [`check`][syncsafe.storm.StormDetector.check]."""
         return self._state
 
     def check(self, now: datetime) -> StormAlert | None:
@@ -553,13 +555,13 @@ class StormDetector:
         for ``keep_firing_for`` after the first evaluation that finds it below. Call it at regular
         intervals, as Prometheus evaluates rules.
 
-        :raises WindowMovedPast: as :meth:`count`.
+        :raises WindowMovedPast: as [`count`][syncsafe.storm.StormDetector.count].
         """
         alert = self.evaluate(now)
         return alert if alert.state == "firing" else None
 
     def evaluate(self, now: datetime) -> StormAlert:
-        """Like :meth:`check`, but return the report in every state."""
+        """Like [`check`][], but return the report in every state."""
         low, high, lo, hi = self._window(now)
         window = self._ev[lo:hi]
         by_tool = Counter(e.tool for e in window)
@@ -631,7 +633,7 @@ def _iso(micros: int) -> str:
 
 
 def storm_metrics(alert: StormAlert) -> list[MetricFamily]:
-    """An alert report (from :meth:`StormDetector.evaluate`) as Prometheus gauges."""
+    """An alert report (from [`StormDetector.evaluate`][]) as Prometheus gauges."""
     return [
         MetricFamily(
             "syncsafe_storm_sync_rate_per_minute",

@@ -5,7 +5,7 @@ syncsafe's own property tests draw from these, so a strategy here is the one
 source of truth for what "a valid annotation key" means in a test. Importing
 this module needs Hypothesis (``pip install syncsafe[test]``).
 
-.. versionadded:: 0.1.0
+!!! note "Added in version 0.1.0"
 """
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ def sync_events(
     with_ids: bool | None = None,
 ) -> st.SearchStrategy[SyncEvent]:
     """
-    :class:`syncsafe.SyncEvent` values with timezone-aware timestamps in ``[start, start + span]``.
+    [`syncsafe.SyncEvent`][] values with timezone-aware timestamps in ``[start, start + span]``.
 
     Timestamps are whole milliseconds in assorted UTC offsets (the same instant
     written in two zones is one timestamp). Tools, apps and namespaces come from
@@ -346,7 +346,7 @@ def file_trees() -> st.SearchStrategy[TreeSpec]:
 
     Names include a dot-file, a non-ASCII name, a name with an undecodable
     byte (``\\udcff``, surrogateescape), a leading dash and a space. Build one
-    with :func:`syncsafe.testing.build_tree`.
+    with [`syncsafe.testing.build_tree`][syncsafe.testing._trees.build_tree].
     """
     return _tree(links=False, escaping=None)
 
@@ -357,7 +357,7 @@ def symlink_trees(*, escaping: bool | None = None) -> st.SearchStrategy[TreeSpec
 
     Targets mix names, ``.``, ``..`` and empty components, so they may stay
     inside, escape, loop or dangle; with ``escaping=None`` some are absolute
-    (``{root}/a``, filled in by :func:`~syncsafe.testing.build_tree`).
+    (``{root}/a``, filled in by [`build_tree`][syncsafe.testing._trees.build_tree]).
     ``escaping=True`` adds one link that leaves the root; ``escaping=False``
     keeps only trees in which no link does (it may still loop or dangle).
     """
@@ -374,8 +374,8 @@ class FileTree:
     A file tree to write into a directory: regular files and relative symlinks.
 
     Symlinks point at regular files or at directories that hold only regular
-    files, so a tree never has a loop, and :meth:`reached` can say which
-    paths a walk reaches each file by.
+    files, so a tree never has a loop, and [`reached`][syncsafe.strategies.FileTree.reached] can say
+    which paths a walk reaches each file by.
     """
 
     files: Mapping[str, bytes]
@@ -441,7 +441,8 @@ def overlay_trees(
     and in base directories ``<bases>/<x>``; the overlay holds relative
     symlinks to whole base directories and to single base files, the shape
     of a nested overlay with a symlinked base. Check ``<overlay>`` with
-    root = the tree's top: :meth:`FileTree.reached` says what a walk sees.
+    root = the tree's top: [`FileTree.reached`][syncsafe.strategies.FileTree.reached] says what a
+    walk sees.
     """
     content = st.binary(max_size=24)
     dirs = st.lists(st.sampled_from(_OVERLAY_DIR_NAMES), max_size=2)

@@ -1,4 +1,4 @@
-"""The subcommands of ``syncsafe``, one module each (see :mod:`syncsafe.cli`)."""
+"""The subcommands of ``syncsafe``, one module each (see `syncsafe.cli`)."""
 
 from __future__ import annotations
 

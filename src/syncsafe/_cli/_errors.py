@@ -3,11 +3,11 @@ What the command line says when a command fails: in its users' words, as text or
 
 The library's exceptions name their Python parameters (``allow_remote=False``)
 and Python's ``OSError`` prints ``[Errno 2] No such file or directory: '...'``.
-:func:`describe` turns each into a :class:`Problem` from the exception's
+`describe` turns each into a `Problem` from the exception's
 fields: a message that speaks of flags and files (and says which argument a
 file was given as), the error's type, and the fields it names (``path``,
 ``key``, ``file``, ``line``, ...), with every path quoted by
-:func:`~syncsafe._cli._quote.quote`. ``main`` prints it as one line on
+`quote`. ``main`` prints it as one line on
 stderr and, with ``--json``, as ``{"error": {...}}`` on stdout too.
 """
 
@@ -30,7 +30,7 @@ class CommandError(Exception):
     """
     A failure a command reports itself, already in the command line's words.
 
-    Never leaves ``main``: it becomes status 2 and a :class:`Problem`.
+    Never leaves ``main``: it becomes status 2 and a `Problem`.
     ``fields`` are what the message names, for ``--json``.
     """
 

@@ -1,7 +1,7 @@
 """
 Reading JSON input as ``kubectl`` prints it: one document, JSON lines, or a watch stream.
 
-The argument types the commands share live in :mod:`syncsafe._cli._args`
+The argument types the commands share live in `syncsafe._cli._args`
 (imported here too, for the commands that take both).
 """
 
@@ -58,7 +58,7 @@ def _ends_document(line: str) -> bool:
 
 def documents(lines: Iterable[str]) -> Iterator[object]:
     """
-    Every JSON document in *lines*, and a :class:`Malformed` for each line that is not one.
+    Every JSON document in *lines*, and a `Malformed` for each line that is not one.
 
     Handles a single document, JSON lines, and concatenated pretty-printed
     documents as ``kubectl get -w -o json`` prints them. Decoding is tried

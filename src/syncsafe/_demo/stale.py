@@ -1,5 +1,5 @@
 """
-The staleness check: the incident's bash script against :mod:`syncsafe.stale`.
+The staleness check: the incident's bash script against [`syncsafe.stale`][syncsafe.stale].
 
 A temporary git repository gets two commits, six weeks and two hours old;
 the embedded Kustomization applied the newer one (``main@sha1:<hex>``), and

@@ -1,5 +1,5 @@
 """
-The deployment storm, replayed: the incident's poller against :class:`syncsafe.StormDetector`.
+The deployment storm, replayed: the incident's poller against [`syncsafe.StormDetector`][].
 
 The event stream follows the write-up's figures: a normal load of 11 syncs a
 minute (its "Hybrid, normal load" row), the storm from 09:17 (2,100 syncs

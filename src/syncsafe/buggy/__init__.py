@@ -7,16 +7,17 @@ primitive that replaces it. Each submodule names the incident code it
 reproduces and keeps its logic, bugs included, line for line where the
 original is given; only the language changed.
 
-- :mod:`syncsafe.buggy.annotations`: the lookup that split ``fluxcd.io/checksum`` on dots.
-- :mod:`syncsafe.buggy.storm`: the storm detector that re-counted every poll, and the
-  staleness script whose ``case`` never matched and whose ``git log`` always failed.
-- :mod:`syncsafe.buggy.checksum`: the overlay checksum that hashed absolute path + content,
-  ``.yaml`` only, hidden files dropped, symlinked bases never followed.
-- :mod:`syncsafe.buggy.paths`: the kustomize build's symlink checks, ``Build()`` and
-  ``FixedBuild()``.
-- :mod:`syncsafe.buggy.sync`: the app controller's ``Sync()``, which let 47
+- [`syncsafe.buggy.annotations`][syncsafe.buggy.annotations]: the lookup that split
+  ``fluxcd.io/checksum`` on dots.
+- [`syncsafe.buggy.storm`][syncsafe.buggy.storm]: the storm detector that re-counted every poll, and
+  the staleness script whose ``case`` never matched and whose ``git log`` always failed.
+- [`syncsafe.buggy.checksum`][syncsafe.buggy.checksum]: the overlay checksum that hashed absolute
+  path + content, ``.yaml`` only, hidden files dropped, symlinked bases never followed.
+- [`syncsafe.buggy.paths`][syncsafe.buggy.paths]: the kustomize build's symlink checks, ``Build()``
+  and ``FixedBuild()``.
+- [`syncsafe.buggy.sync`][syncsafe.buggy.sync]: the app controller's ``Sync()``, which let 47
   syncs of one app run at once, and its ``FixedSync()``, which drops requests.
-- :mod:`syncsafe.buggy.election`: leader election on an etcd lease without
+- `syncsafe.buggy.election`: leader election on an etcd lease without
   fencing, as client-go's: a leader paused past its lease writes over the
   new leader's write when it wakes.
 """

@@ -8,7 +8,7 @@ fluxcd instead of the full key". The annotation was never found, the
 calculator fell back to the last recorded checksum, and every sync was
 reported as unchanged.
 
-Replaced by :func:`syncsafe.get_annotation`.
+Replaced by [`syncsafe.get_annotation`][syncsafe.annotations.get_annotation].
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """
 The incident's ``calculateChecksum``, reproduced line for line.
 
-From the stale-overlay write-up (the "patched" Go function it printed)::
+From the stale-overlay write-up (the "patched" Go function it printed):
 
     err := filepath.WalkDir(overlayPath, func(path string, d fs.DirEntry, err error) error {
         if strings.HasPrefix(d.Name(), ".") {          // hidden: skipped, dirs pruned
@@ -33,7 +33,8 @@ Its bugs, all kept here:
 - path and content are concatenated without lengths, so different trees
   can give the same bytes (``a.yaml``=``bc`` vs ``a.yamlb``=``c`` style).
 
-Replaced by :func:`syncsafe.checksum` and :func:`syncsafe.overlay_checksum`.
+Replaced by [`syncsafe.checksum`][syncsafe.checksum.checksum] and
+[`syncsafe.overlay_checksum`][syncsafe.checksum.overlay_checksum].
 """
 
 # The reproduction mirrors Go's os and path/filepath calls one for one.

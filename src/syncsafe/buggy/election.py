@@ -10,14 +10,14 @@ replica; when it wakes, it still believes it leads until its next renewal,
 and its writes land over the new leader's, because nothing on the write path
 checks who leads.
 
-- :meth:`UnfencedElector.campaign`: take the leader key on a lease, if free.
-- :meth:`UnfencedElector.renew`: one keepalive; the only place a leader
+- `UnfencedElector.campaign`: take the leader key on a lease, if free.
+- `UnfencedElector.renew`: one keepalive; the only place a leader
   learns that it lost.
-- :meth:`UnfencedElector.write`: a plain put, guarded by the local belief only.
+- `UnfencedElector.write`: a plain put, guarded by the local belief only.
 
-Replaced by :class:`syncsafe.EtcdSyncGuard`, whose ``current_run().fenced_put``
-writes in one transaction that commits only while the run holds the key.
-Needs the ``etcd`` extra.
+Replaced by [`syncsafe.EtcdSyncGuard`][syncsafe.guard.EtcdSyncGuard], whose
+``current_run().fenced_put`` writes in one transaction that commits only while the run holds the
+key. Needs the ``etcd`` extra.
 """
 
 from __future__ import annotations

@@ -6,11 +6,11 @@ Reproduction"). Both walk the work directory with Go's
 ``filepath.WalkDir`` — which never follows a symlink, so nothing behind a
 symlinked directory is ever looked at — and inspect each symlink they meet:
 
-- :func:`build` (``runKustomize``) rejects a link only when its text contains
-  ``".."``. An absolute link (even ``filepath.Join(workDir, "..", "..",
+- [`build`][syncsafe.buggy.paths.build] (``runKustomize``) rejects a link only when its text
+  contains ``".."``. An absolute link (even ``filepath.Join(workDir, "..", "..",
   "etc", "secret")``, which ``Join`` has already cleaned to ``/etc/secret``)
   passes; a harmless ``a..b.yaml`` does not.
-- :func:`fixed_build` (``runFixedKustomize``) computes
+- [`fixed_build`][syncsafe.buggy.paths.fixed_build] (``runFixedKustomize``) computes
   ``filepath.Abs(filepath.Join(filepath.Dir(path), target))`` and checks
   ``strings.HasPrefix(absTarget, absWorkDir)``: a string prefix
   (``/repo-evil`` is "inside" ``/repo``), one hop only (a link whose target
@@ -20,8 +20,9 @@ symlinked directory is ever looked at — and inspect each symlink they meet:
   kustomize reads anything: check, then use.
 
 Both return the manifest the build "generated" when they accept the tree and
-raise :class:`BuildFailed` when they reject it. Replaced by
-:func:`syncsafe.walk.walk` and :func:`syncsafe.paths.open_inside`.
+raise [`BuildFailed`][syncsafe.buggy.paths.BuildFailed] when they reject it. Replaced by
+[`syncsafe.walk.walk`][syncsafe.walk.walk] and
+[`syncsafe.paths.open_inside`][syncsafe.paths.open_inside].
 """
 
 from __future__ import annotations

@@ -8,21 +8,25 @@ counted once per poll that still returned it, up to six times in a 60-second
 window; it took ``datetime.now()``, a naive local time, as "now", and a
 timestamp without an offset became a naive local time too; it classified
 namespaces by substring (``delivery`` contains ``live``). Only the HTTP
-calls and the ``sleep`` are left out: :meth:`DeploymentStormDetector.poll`
-takes the two responses' ``items`` and runs one iteration of the loop.
+calls and the ``sleep`` are left out:
+[`DeploymentStormDetector.poll`][syncsafe.buggy.storm.DeploymentStormDetector.poll] takes the two
+responses' ``items`` and runs one iteration of the loop.
 
 From the stale-overlay write-up, the bash ``flux-stale-sync-detector.sh``:
 its ``case`` patterns (``* h)``) contain a space, so no pattern matches ``24h``
 and the script exits on the "Invalid age format" branch
-(:func:`convert_age_to_secs`); had it gone on, ``git log`` on Flux's
-``main@sha1:<hex>`` revision fails, ``|| echo 0`` makes the commit time 0, and
-every revision is about 56 years old (:func:`commit_time`,
-:func:`check_cluster_stale_sync`), each alert appended to the metrics file
-again on every run.
+([`convert_age_to_secs`][syncsafe.buggy.storm.convert_age_to_secs]); had it gone on, ``git log`` on
+Flux's ``main@sha1:<hex>`` revision fails, ``|| echo 0`` makes the commit time 0, and
+every revision is about 56 years old ([`commit_time`][syncsafe.buggy.storm.commit_time],
+[`check_cluster_stale_sync`][syncsafe.buggy.storm.check_cluster_stale_sync]), each alert appended to
+the metrics file again on every run.
 
-Replaced by :class:`syncsafe.StormDetector`, :func:`syncsafe.events_from`,
-:func:`syncsafe.parse_duration`, :func:`syncsafe.parse_revision`,
-:func:`syncsafe.git_commit_time` and :func:`syncsafe.write_textfile`.
+Replaced by [`syncsafe.StormDetector`][syncsafe.storm.StormDetector],
+[`syncsafe.events_from`][syncsafe.storm.events_from],
+[`syncsafe.parse_duration`][syncsafe.stale.parse_duration],
+[`syncsafe.parse_revision`][syncsafe.stale.parse_revision],
+[`syncsafe.git_commit_time`][syncsafe.stale.git_commit_time] and
+[`syncsafe.write_textfile`][syncsafe.stale.write_textfile].
 """
 
 from __future__ import annotations
@@ -183,8 +187,8 @@ def convert_age_to_secs(age: str) -> int | None:
 
     The patterns ``* h``, ``* m``, ``* s`` contain a space: ``24h``, ``30m`` and
     ``10s`` match none of them and fall through to ``*)``, which prints
-    :data:`INVALID_AGE_MESSAGE` and exits 1. Only ``24 h`` (with the space)
-    would be converted; `` h`` or ``08 h`` fail the arithmetic and leave the
+    [`INVALID_AGE_MESSAGE`][syncsafe.buggy.storm.INVALID_AGE_MESSAGE] and exits 1. Only ``24 h``
+    (with the space) would be converted; `` h`` or ``08 h`` fail the arithmetic and leave the
     threshold at 0, so every revision would be stale. (Bash itself reads the
     unquoted space as the end of the pattern and rejects the function with a
     syntax error: either way, no ``--max-age`` is ever accepted.)

@@ -2,22 +2,22 @@
 The deployment-storm incident's app controller sync: ``Sync()`` and ``FixedSync()``.
 
 From the write-up's Go reproduction, line for line, but that Go's
-``sync.RWMutex`` is :class:`RWMutex` here, the two ``time.Sleep`` calls are
+``sync.RWMutex`` is [`RWMutex`][syncsafe.buggy.sync.RWMutex] here, the two ``time.Sleep`` calls are
 *hook* and *work* (so that tests schedule the interleaving instead of
-sleeping), ``fmt.Printf`` appends to :attr:`App.log`, and a returned Go error
+sleeping), ``fmt.Printf`` appends to `App.log`, and a returned Go error
 is a raised ``RuntimeError``.
 
-- :meth:`App.sync` (Go ``Sync``): reads ``SyncCount`` under a read lock,
+- [`App.sync`][syncsafe.buggy.sync.App.sync] (Go ``Sync``): reads ``SyncCount`` under a read lock,
   checks it, and only then increments it — under a *read* lock, which other
   readers share. Every request that reads 0 before the first increment
   passes the check: in the incident, 47 syncs of one app ran at once.
-- :meth:`App.fixed_sync` (Go ``FixedSync``, "the patched version"): check
-  and increment under the write lock, and reject when busy. No two syncs
+- [`App.fixed_sync`][syncsafe.buggy.sync.App.fixed_sync] (Go ``FixedSync``, "the patched version"):
+  check and increment under the write lock, and reject when busy. No two syncs
   run at once, but a request that arrives while a sync runs is dropped
   with "sync already in progress", so an update pushed after the running
   sync read the repository is never deployed.
 
-Replaced by :class:`syncsafe.SyncGuard` (and its asyncio and cross-process
+Replaced by [`syncsafe.SyncGuard`][syncsafe.guard.SyncGuard] (and its asyncio and cross-process
 siblings), whose default policy neither runs twice nor drops the request.
 """
 
@@ -75,7 +75,7 @@ class App:
     """
     BUGGY: the incident's simplified ArgoCD Application and its two sync methods.
 
-    :param hook: called as ``hook("checked")`` in :meth:`sync` between the
+    :param hook: called as ``hook("checked")`` in [`sync`][syncsafe.buggy.sync.App.sync] between the
         check and the increment, where the Go code sleeps 10 ms ("sync
         preparation"): the window of the race.
     :param work: the sync itself, where the Go code sleeps 100 ms.

@@ -1,26 +1,26 @@
 """
 Tree checksums that cannot miss a change: canonical, location-independent, complete.
 
-- :func:`checksum`: every file under a path, read through
-  :func:`syncsafe.walk.walk` (symlinks followed while they stay inside the
+- [`checksum`][syncsafe.checksum.checksum]: every file under a path, read through
+  [`syncsafe.walk.walk`][syncsafe.walk.walk] (symlinks followed while they stay inside the
   root), hidden files included, ``.git`` and ``.sourceignore`` patterns
   excluded;
-- :func:`overlay_checksum`: exactly the files ``kustomize build`` reads for an
-  overlay, remote bases listed, under kustomize's load restrictor
-  (:data:`LOAD_RESTRICTORS`), or as Flux builds a directory without a
-  kustomization file (:data:`GENERATE_MODES`);
-- :class:`Checksum`: the digest (``"xxh3-128:<hex>"``, the algorithm named
-  in it), the manifest of per-file digests, :meth:`~Checksum.diff`, a JSON
+- [`overlay_checksum`][syncsafe.checksum.overlay_checksum]: exactly the files ``kustomize build``
+  reads for an overlay, remote bases listed, under kustomize's load restrictor
+  ([`LOAD_RESTRICTORS`][syncsafe.checksum.LOAD_RESTRICTORS]), or as Flux builds a directory without
+  a kustomization file ([`GENERATE_MODES`][syncsafe.checksum.GENERATE_MODES]);
+- [`Checksum`][syncsafe.checksum.Checksum]: the digest (``"xxh3-128:<hex>"``, the algorithm named
+  in it), the manifest of per-file digests, [`diff`][syncsafe.checksum.Checksum.diff], a JSON
   round trip and the comparison with an annotation's value;
-- :class:`ChecksumCache`: per-file digests reused across runs by ``stat``,
-  with git's racy-clean rule.
+- [`ChecksumCache`][syncsafe.checksum.ChecksumCache]: per-file digests reused across runs by
+  ``stat``, with git's racy-clean rule.
 
 The digest is the hash of one canonical, versioned encoding (header, then
 length-prefixed entries sorted by path bytes), specified in
 ``docs/reference/checksum-format.md``. It replaces the incident's
-``calculateChecksum`` (:mod:`syncsafe.buggy.checksum`).
+``calculateChecksum`` ([`syncsafe.buggy.checksum`][syncsafe.buggy.checksum]).
 
-.. versionadded:: 0.1.0
+!!! note "Added in version 0.1.0"
 """
 
 from __future__ import annotations

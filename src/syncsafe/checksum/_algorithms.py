@@ -67,7 +67,7 @@ CHECKSUM_ALGORITHMS: Final = tuple(BY_NAME)
 
 
 def get_algorithm(name: str) -> Algorithm:
-    """The algorithm called *name*, or :class:`~syncsafe.UnknownAlgorithm`."""
+    """The algorithm called *name*, or [`UnknownAlgorithm`][syncsafe.errors.UnknownAlgorithm]."""
     try:
         return BY_NAME[name]
     except (KeyError, TypeError):

@@ -1,5 +1,5 @@
 """
-:class:`ChecksumCache`: per-file digests kept across runs, keyed on ``stat``.
+[`ChecksumCache`][syncsafe.ChecksumCache]: per-file digests kept across runs, keyed on ``stat``.
 
 The key is ``(device, inode, size, mtime_ns, ctime_ns, mode)``. Editing a
 file changes its ctime (which no program can set back), so an edit changes
@@ -13,8 +13,9 @@ One edit moves no timestamp at all, and no cache keyed on ``stat`` (git's
 included) can see it: a write through a shared memory mapping (``mmap``
 with ``MAP_SHARED``) to a page that is already dirty. The kernel updates
 mtime and ctime when a clean page is first written through the mapping, not
-on later writes to it, nor on ``msync``. :meth:`ChecksumCache.verify` reads
-every file and reports the entries such an edit made wrong.
+on later writes to it, nor on ``msync``.
+[`ChecksumCache.verify`][syncsafe.checksum.ChecksumCache.verify] reads every file and reports the
+entries such an edit made wrong.
 """
 
 from __future__ import annotations
@@ -107,10 +108,10 @@ class ChecksumCache:
     """
     Per-file digests remembered in *file*, so that unchanged files are not read again.
 
-    Pass it to :func:`~syncsafe.checksum` (``cache=ChecksumCache(".syncsafe-cache")``);
-    the checksum loads it on first use and saves it when the run added entries.
-    A digest is reused only for a file whose ``stat`` key is unchanged and
-    whose mtime and ctime were at least :data:`RACY_MARGIN_NS` older than
+    Pass it to [`checksum`][syncsafe.checksum.checksum]
+    (``cache=ChecksumCache(".syncsafe-cache")``); the checksum loads it on first use and saves it
+    when the run added entries. A digest is reused only for a file whose ``stat`` key is unchanged
+    and whose mtime and ctime were at least `RACY_MARGIN_NS` older than
     the start of the run that hashed it (the racy-git rule); younger files are
     hashed every time until they age.
 
@@ -120,19 +121,19 @@ class ChecksumCache:
     moves neither mtime nor ctime (Linux sets them when a clean page is
     first written through the mapping; ``msync`` sets nothing), so the old
     digest is served until the file is written some other way. No cache
-    keyed on ``stat`` can see that edit. :meth:`verify` reads every file
-    and names those whose cached digest is wrong (and drops the entries):
+    keyed on ``stat`` can see that edit. [`verify`][syncsafe.checksum.ChecksumCache.verify] reads
+    every file and names those whose cached digest is wrong (and drops the entries):
     run it where that matters, or run without a cache.
 
     Saving is atomic (temporary file, ``fsync``, ``rename``, then ``fsync`` of
     the directory) and happens under a lock file (``<file>.lock``), so
     concurrent processes never leave a torn cache: the last one to save wins.
     A cache file that is corrupt, truncated or not a syncsafe cache is
-    ignored with a :class:`ChecksumCacheWarning` and rewritten on save;
-    nothing from it is trusted. So is a path that holds no regular file
+    ignored with a [`ChecksumCacheWarning`][syncsafe.checksum.ChecksumCacheWarning] and rewritten on
+    save; nothing from it is trusted. So is a path that holds no regular file
     (a directory, a FIFO: opened without blocking and checked before
     anything is read) or cannot be read; a save that
-    :func:`~syncsafe.checksum` cannot make is a warning too, never an
+    [`checksum`][syncsafe.checksum.checksum] cannot make is a warning too, never an
     exception, and the run's result stands. A saved cache holds the entries this object
     used or added, so that it does not grow without bound: use one cache
     file per tree.
@@ -193,7 +194,7 @@ class ChecksumCache:
 
         *started_ns* is the wall-clock time at which the run began, before
         the file was stat-ed. A file modified less than
-        :data:`RACY_MARGIN_NS` before it is not cached.
+        `RACY_MARGIN_NS` before it is not cached.
         """
         if max(key[3], key[4]) + RACY_MARGIN_NS > started_ns:
             return
@@ -223,7 +224,7 @@ class ChecksumCache:
         """
         The files under *path* whose cached digest is not their content, now; their entries dropped.
 
-        Every file is read, as :func:`~syncsafe.checksum` without a cache
+        Every file is read, as [`checksum`][syncsafe.checksum.checksum] without a cache
         reads it (*path*, *root*, *algorithm* and *exclude* mean what they
         mean there), and its digest compared with the one this cache holds
         for its current stat key. A file whose key is not cached is not a
@@ -243,7 +244,7 @@ class ChecksumCache:
 
     @staticmethod
     def start() -> int:
-        """The wall-clock time a run starts at: pass it to :meth:`record`."""
+        """The wall-clock time a run starts at: pass it to [`record`][]."""
         return _now_ns()
 
     # ---------------------------------------------------------- persistence
@@ -270,14 +271,14 @@ class ChecksumCache:
 
     def save_if_changed(self) -> None:
         """
-        :meth:`save` when entries were added since the last save; never raises :class:`OSError`.
+        [`save`][] when entries were added since the last save; never raises `OSError`.
 
-        This is the save :func:`~syncsafe.checksum` makes. A cache that
+        This is the save [`checksum`][syncsafe.checksum.checksum] makes. A cache that
         cannot be written (its path is a directory, its directory is not
         writable, the disk is full) must not fail a checksum whose result is
-        already known: the failure is a :class:`ChecksumCacheWarning`, the
-        file is left as it was, and the entries stay in memory, to be saved
-        by a later run.
+        already known: the failure is a
+        [`ChecksumCacheWarning`][syncsafe.checksum.ChecksumCacheWarning], the file is left as it
+        was, and the entries stay in memory, to be saved by a later run.
         """
         if not self._dirty:
             return
@@ -379,7 +380,7 @@ class ChecksumCache:
 
 def _read_regular(path: Path) -> bytes:
     """
-    The bytes of the regular file at *path*; :class:`OSError` if it is anything else.
+    The bytes of the regular file at *path*; `OSError` if it is anything else.
 
     Opened with ``O_NONBLOCK``, so that a FIFO in its place cannot hang the
     open (a plain ``open`` for reading waits for a writer), and checked with

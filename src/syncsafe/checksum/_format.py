@@ -1,7 +1,7 @@
 """
 The canonical encoding that a tree digest is the hash of (format version 1).
 
-The whole specification is ``docs/reference/checksum-format.md``; in short::
+The whole specification is ``docs/reference/checksum-format.md``; in short:
 
     field(x)  = len(x) as 8 bytes, big-endian || x
     header    = field("syncsafe-checksum") || field("1") || field(algorithm)
@@ -73,13 +73,13 @@ def path_bytes(path: str) -> bytes:
 
 def canonical_path_bytes(path: str) -> bytes:
     r"""
-    :func:`path_bytes` of *path*, which must be the one ``str`` of those bytes.
+    `path_bytes` of *path*, which must be the one ``str`` of those bytes.
 
     Surrogateescape makes the encoding many-to-one: ``"é"`` and
     ``"\udcc3\udca9"`` are both the bytes ``c3 a9``. A path read from the
     file system is always the decoding of its bytes; a path from anywhere
     else (a manifest, a caller's mapping) is refused with
-    :class:`~syncsafe.NonCanonicalPath` unless it is that decoding, so that one
+    [`NonCanonicalPath`][syncsafe.errors.NonCanonicalPath] unless it is that decoding, so that one
     sequence of bytes is one path, and one manifest one digest.
     """
     try:
@@ -94,7 +94,7 @@ def canonical_path_bytes(path: str) -> bytes:
 
 
 def paths_bytes(paths: list[str]) -> list[bytes]:
-    """:func:`path_bytes` of each of *paths*, in one C loop."""
+    """`path_bytes` of each of *paths*, in one C loop."""
     return list(map(str.encode, paths, repeat(_FS_ENCODING), repeat(_FS_ERRORS)))
 
 
@@ -132,7 +132,7 @@ def encode_sorted(
     mode: str | None = None,
 ) -> bytes:
     """
-    :func:`encode` for *paths* already sorted (and unique), with their *digests*.
+    `encode` for *paths* already sorted (and unique), with their *digests*.
 
     *mode* names a way of reading other than the default (an overlay built
     with ``load-restrictor=none``); it is a header entry tagged ``m``, absent
@@ -169,6 +169,6 @@ def tree_digest(
     remote: Iterable[str] = (),
     mode: str | None = None,
 ) -> str:
-    """``"<algorithm>:<hex>"``: the hash of :func:`encode` with *algorithm* itself."""
+    """``"<algorithm>:<hex>"``: the hash of `encode` with *algorithm* itself."""
     encoded = encode(algorithm.name, annotation_key, files, remote, mode)
     return f"{algorithm.name}:{algorithm.oneshot(encoded).hex()}"

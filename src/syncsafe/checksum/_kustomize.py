@@ -1,15 +1,15 @@
 """
 Read a kustomization file into the list of everything a build of it reads.
 
-This module only parses: it turns the YAML into :class:`Reference` values,
+This module only parses: it turns the YAML into `Reference` values,
 each with the field and the line it came from. Following them (opening
 files, recursing into bases, confining every path to the root) is
 ``_overlay``'s job.
 
 The fields, as ``kustomize build`` reads them, and the builtin plugins'
 file fields, are tabled in ``docs/reference/checksum.md`` ("What the overlay
-checksum reads"); :func:`parse_kustomization` reads a kustomization,
-:func:`parse_plugin_configs` a file (or an inline string) of plugin configs,
+checksum reads"); `parse_kustomization` reads a kustomization,
+`parse_plugin_configs` a file (or an inline string) of plugin configs,
 whose paths are relative to the kustomization that lists them.
 """
 
@@ -429,8 +429,8 @@ def parse_plugin_configs(data: bytes, display: str) -> PluginConfigs:
     *data* holds one or more YAML documents, each a plugin config (``apiVersion``
     and ``kind``); its paths are relative to the kustomization that lists the
     configs, not to the file they are in (as kustomize reads them). Raises
-    :class:`~syncsafe.MalformedKustomization` naming *display* for invalid YAML,
-    a config of the wrong shape, or an unknown builtin.
+    [`MalformedKustomization`][syncsafe.errors.MalformedKustomization] naming *display* for invalid
+    YAML, a config of the wrong shape, or an unknown builtin.
     """
     text = _decode(data, display)
     loader = _Loader(text)
@@ -463,7 +463,7 @@ def _decode(data: bytes, display: str) -> str:
 
 
 def _yaml_error(exc: yaml.YAMLError, display: str) -> MalformedKustomization:
-    """A YAML error as a located :class:`~syncsafe.MalformedKustomization`."""
+    """A YAML error as a located [`MalformedKustomization`][syncsafe.MalformedKustomization]."""
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
@@ -493,8 +493,8 @@ def parse_kustomization(data: bytes, display: str) -> Kustomization:
     """
     Every file reference in the kustomization *data*; *display* names it in errors.
 
-    Raises :class:`~syncsafe.MalformedKustomization` with the line and column
-    for invalid YAML, several documents, a field of the wrong shape, a
+    Raises [`MalformedKustomization`][syncsafe.errors.MalformedKustomization] with the line and
+    column for invalid YAML, several documents, a field of the wrong shape, a
     duplicated key, or a reference that is not a non-empty string.
     """
     text = _decode(data, display)

@@ -1,5 +1,5 @@
 """
-:func:`overlay_checksum`: the digest of exactly the files ``kustomize build`` reads.
+[`overlay_checksum`][]: the digest of exactly the files ``kustomize build`` reads.
 
 Starting from the overlay's kustomization file, every reference is followed
 the way kustomize follows it: a reference is relative to the *physical*
@@ -8,7 +8,7 @@ on directories, then joins and cleans the path), a directory reference is
 another kustomization, and a reference that does not exist locally but looks
 like a URL or a git reference is remote. The root is opened once; every
 reference is resolved from the descriptor of the directory that makes it, by
-the rules of :mod:`syncsafe.paths`, every file is opened relative to the
+the rules of [`syncsafe.paths`][syncsafe.paths], every file is opened relative to the
 directory descriptor its resolution ended in, and a local chart is walked
 from the descriptor of its directory: no path is looked up twice, so
 nothing outside the root is ever read, even while directories are swapped
@@ -66,7 +66,8 @@ The values of ``overlay_checksum(generate=...)`` other than ``None``.
 
 ``flux`` is Flux's kustomize-controller: an overlay directory with no
 kustomization file is built from a kustomization generated from the
-``.yaml`` and ``.yml`` files under it (see :func:`overlay_checksum`).
+``.yaml`` and ``.yml`` files under it (see
+[`overlay_checksum`][syncsafe.checksum.overlay_checksum]).
 """
 
 LoadRestrictor = Literal["root-only", "none"]
@@ -103,7 +104,7 @@ class _Closure:
     The files and remotes reachable from one overlay, gathered once each.
 
     The root is opened once; every kustomization directory is kept as a
-    :class:`~syncsafe._fs.Dir` (its identity recorded, its descriptor closed
+    `Dir` (its identity recorded, its descriptor closed
     between uses and reopened by ``O_NOFOLLOW`` steps from its parent, checked
     to be the same directory); every reference is resolved from that node
     and every file opened relative to the directory descriptor the
@@ -625,10 +626,10 @@ def overlay_checksum(
     resolved against the current directory.
 
     *load_restrictor* is kustomize's: ``"root-only"`` (kustomize's default,
-    and Argo CD's) refuses, with a :class:`~syncsafe.MalformedKustomization`
-    naming the file and the kustomization directory, a file that resolves
-    outside the directory of the kustomization that names it; ``"none"``
-    (what Flux builds with) reads it. A checksum made with ``"none"`` names
+    and Argo CD's) refuses, with a
+    [`MalformedKustomization`][syncsafe.errors.MalformedKustomization] naming the file and the
+    kustomization directory, a file that resolves outside the directory of the kustomization that
+    names it; ``"none"`` (what Flux builds with) reads it. A checksum made with ``"none"`` names
     that mode in its header (``mode="load-restrictor=none"``), so it never
     compares equal to one of the default mode; the default's digest is the
     one it always had. ``None`` (the default) is ``"root-only"``, or
@@ -645,7 +646,7 @@ def overlay_checksum(
     ``load_restrictor="none"`` unless one is given. The header names the
     mode (``mode="generate=flux,load-restrictor=none"``). Without it, an
     overlay directory with no kustomization file is a
-    :class:`~syncsafe.MalformedKustomization` that says to pass
+    [`MalformedKustomization`][syncsafe.errors.MalformedKustomization] that says to pass
     ``generate="flux"``. Only the overlay itself is generated: a base
     without a kustomization file is an error in both modes, as it is for
     Flux.
@@ -662,7 +663,7 @@ def overlay_checksum(
     overlay, is not in the result: editing it cannot change what is built.
 
     Every path is resolved inside *root* (symlinks followed while they stay
-    inside, :class:`~syncsafe.PathEscapeError` otherwise) and named by its
+    inside, [`PathEscapeError`][syncsafe.errors.PathEscapeError] otherwise) and named by its
     physical location relative to *root*, so two overlays that share a base
     name its files the same way.
 
@@ -670,17 +671,17 @@ def overlay_checksum(
     charts pulled from a repository) cannot be hashed, nor can exec and
     container (KRM function) plugins: they are listed in ``.remote`` and
     enter the digest by name, or, with ``allow_remote=False``, raise
-    :class:`~syncsafe.RemoteReferenceRefused` (with the reason).
-    A malformed kustomization raises :class:`~syncsafe.MalformedKustomization`
-    naming the file and line; so does a reference to a file that does not
-    exist or cannot be read as kustomize would (a file used as a directory,
-    a NUL byte), a directory named like a kustomization file, and a cycle: a
+    [`RemoteReferenceRefused`][syncsafe.errors.RemoteReferenceRefused] (with the reason).
+    A malformed kustomization raises
+    [`MalformedKustomization`][syncsafe.errors.MalformedKustomization] naming the file and line; so
+    does a reference to a file that does not exist or cannot be read as kustomize would (a file used
+    as a directory, a NUL byte), a directory named like a kustomization file, and a cycle: a
     base that is, or contains, a kustomization being built, as kustomize
-    reports it. A path-safety error (:class:`~syncsafe.UnsafePathError` and
+    reports it. A path-safety error ([`UnsafePathError`][syncsafe.errors.UnsafePathError] and
     its kinds) names, in its ``referrer``, the kustomization file, line and
     field that led to the path. Those are the only errors it raises for what
     the repository holds; a missing *overlay* or *root*, or a file the
-    process may not read, is the :class:`OSError` it is. Bases are followed
+    process may not read, is the `OSError` it is. Bases are followed
     with an explicit stack, so a chain of any length is.
     """
     algo = get_algorithm(algorithm)

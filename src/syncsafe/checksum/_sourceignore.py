@@ -93,7 +93,7 @@ def read_patterns(data: bytes, domain: tuple[bytes, ...] = ()) -> list[IgnorePat
 
 def decide(patterns: Sequence[IgnorePattern], path: Sequence[bytes], *, is_dir: bool) -> int:
     """
-    :data:`EXCLUDE`, :data:`INCLUDE` or :data:`NO_MATCH`: the last matching pattern's answer.
+    `EXCLUDE`, `INCLUDE` or `NO_MATCH`: the last matching pattern's answer.
 
     *patterns* in increasing priority (file by file, shallower first, each
     in its order), as Flux's matcher takes them; *path* as components

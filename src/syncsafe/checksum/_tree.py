@@ -1,14 +1,14 @@
 """
-:func:`checksum`: the digest of every file in a tree, read through the walker.
+[`checksum`][]: the digest of every file in a tree, read through the walker.
 
-The walk (:func:`syncsafe.walk.walk`) decides what is reachable and safe:
+The walk ([`syncsafe.walk.walk`][syncsafe.walk.walk]) decides what is reachable and safe:
 symlinks are followed while they stay inside the root, ``.git`` is pruned,
 special files are skipped. Each file is then read through
-:meth:`~syncsafe.walk.WalkEntry.open_fd`, relative to the walker's open
+[`open_fd`][syncsafe.walk.WalkEntry.open_fd], relative to the walker's open
 descriptor of its directory, never by resolving its path again from the
 root; that is both the safe way (no check-then-use gap) and the fast one.
 A small file costs four system calls: open, fstat, one read, close; with
-a :class:`ChecksumCache` holding it, one: its stat.
+a [`ChecksumCache`][syncsafe.checksum.ChecksumCache] holding it, one: its stat.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def hash_stream(
     The digest of *file*'s *size* bytes, read in chunks of ``len(buffer)``.
 
     Memory stays constant: the file is fed to the hash chunk by chunk, to
-    its end. Raises :class:`~syncsafe.FileChangedWhileHashing` when that end
-    is not at *size* bytes: the file changed since its size was taken.
+    its end. Raises [`FileChangedWhileHashing`][syncsafe.errors.FileChangedWhileHashing] when that
+    end is not at *size* bytes: the file changed since its size was taken.
     """
     readinto = cast("io.BufferedIOBase", file).readinto
     hasher = algorithm.new()
@@ -80,7 +80,7 @@ def _components(path: str) -> tuple[bytes, ...]:
 @final
 class _GitOnlySpec(GitIgnoreSpec):
     """
-    ``GitIgnoreSpec.from_lines([".git"])`` with a :meth:`match_file` that needs no regex.
+    ``GitIgnoreSpec.from_lines([".git"])`` with a `match_file` that needs no regex.
 
     The walker asks the exclusion spec about every file; when ``.git`` is the
     only pattern (no ``.sourceignore``, no ``exclude``, the whole root), a
@@ -109,7 +109,7 @@ class _Exclusion(PathSpec[Any]):
     them (``*``, a trailing space or tab) as syntax. *given* (the caller's
     ``exclude``, gitignore syntax by ``pathspec``) decides first when one of
     its patterns matches; otherwise the ``.sourceignore`` files do, by
-    Flux's rules (:mod:`._sourceignore`): those at the root and above the
+    Flux's rules (`_sourceignore`): those at the root and above the
     subtree, read before the walk, and the one in each directory the walk
     enters, read when it is asked about that directory, so before any file
     below it. A directory they exclude is entered all the same while any of
@@ -225,7 +225,7 @@ def checksum(
 
     *root* (default: *path* itself) is the boundary: symlinks are followed
     while they resolve inside it, and one that leaves it, loops or dangles is
-    an error (:class:`~syncsafe.PathEscapeError` and its kin), never silently
+    an error ([`PathEscapeError`][syncsafe.errors.PathEscapeError] and its kin), never silently
     dropped: a file the checksum cannot see is a change it cannot see.
     Paths in the result are relative to *root*, POSIX, as reached (a file
     under a symlinked directory appears under the link's name).
@@ -243,8 +243,8 @@ def checksum(
     so the same tree checked for another annotation has another digest.
     *algorithm* is ``"xxh3-128"`` (default), ``"xxh3-64"`` or ``"sha256"``.
     *cache* reuses digests of files whose ``stat`` has not changed (see
-    :class:`ChecksumCache`); it is saved at the end when entries were added.
-    *progress*, if given, is called with each file's path and size after it
+    [`ChecksumCache`][syncsafe.checksum.ChecksumCache]); it is saved at the end when entries were
+    added. *progress*, if given, is called with each file's path and size after it
     is hashed.
 
     Unlike ``dirhash`` or a loop over ``os.walk``, it never follows a link
@@ -281,7 +281,7 @@ def verify_cache(
     algorithm: str = DEFAULT_ALGORITHM,
     exclude: Iterable[str] | PathSpec[Any] = (),
 ) -> tuple[str, ...]:
-    """:meth:`ChecksumCache.verify`: every file read, compared with its cached digest."""
+    """[`ChecksumCache.verify`][]: every file read, compared with its cached digest."""
     algo = get_algorithm(algorithm)
     base = os.fspath(path if root is None else root)
     sub = "" if root is None else relative_inside(root, path)
@@ -341,8 +341,8 @@ def _hash_all(
     The paths and content digests of *entries*, every file read.
 
     This is the loop that runs once per file, so it does the least: one
-    open (:meth:`~syncsafe.walk.WalkEntry.open_fd`, whose ``fstat`` gives
-    the size), and for a small file one :func:`os.read` of size + 1 bytes:
+    open ([`open_fd`][syncsafe.walk.WalkEntry.open_fd], whose ``fstat`` gives
+    the size), and for a small file one `os.read` of size + 1 bytes:
     it returns exactly size bytes only if the file still ends where its
     ``fstat`` said, so growth is seen without another system call.
     """
@@ -390,24 +390,24 @@ def _hash_cached(  # noqa: C901, PLR0912, PLR0915 - one loop, inlined on purpose
     memo: TreeMemo | None,
 ) -> tuple[list[str], list[bytes], list[StatKey], bool]:
     """
-    :func:`_hash_all` with *cache*: a file whose stat key is cached is not even opened.
+    `_hash_all` with *cache*: a file whose stat key is cached is not even opened.
 
     A hit costs one ``fstatat`` relative to the walker's directory
     descriptor, made here rather than through
-    :attr:`~syncsafe.walk.WalkEntry.stat`, whose checks against the listing
+    [`stat`][syncsafe.walk.WalkEntry.stat], whose checks against the listing
     (a regular file, the inode listed) cost half as much again as the call
     itself and are not needed for a lookup: a key is only ever recorded
     from the ``fstat`` of an opened regular file, so a name that became a
     link, a FIFO or a directory has a key that misses, and a miss is opened
-    and checked as :func:`_hash_all` does. A file renamed or linked over a
+    and checked as `_hash_all` does. A file renamed or linked over a
     listed name misses too, on Linux, where that moves its ctime; where it
     does not, it is a hit with that file's digest: what the name now holds.
     A miss is read as
-    :func:`_hash_all` reads it, and its digest recorded under the key of
+    `_hash_all` reads it, and its digest recorded under the key of
     the ``fstat`` taken after the open, before the read: an edit after that
     moves the file's ctime, so the key never names other content (within
-    one clock tick, the racy-git rule in :meth:`ChecksumCache.record` keeps
-    it out).
+    one clock tick, the racy-git rule in
+    [`ChecksumCache.record`][syncsafe.checksum.ChecksumCache.record] keeps it out).
 
     With the *memo* of the cache's last run on this tree (same root,
     algorithm, key and exclusions), each file is first compared with the
@@ -546,11 +546,11 @@ def _stat_key(st: os.stat_result) -> StatKey:
 
 def _hash_fd(fd: int, size: int, rel: str, algo: Algorithm, buffer: memoryview) -> bytes:
     """
-    The digest of the *size* bytes of the file open at *fd* (at offset 0), as :func:`_hash_all`.
+    The digest of the *size* bytes of the file open at *fd* (at offset 0), as `_hash_all`.
 
     A small file in one read of size + 1 bytes; a large one, or one whose
     read did not end at *size*, streamed from its start in chunks of
-    ``len(buffer)`` (:func:`hash_stream` raises if it changed).
+    ``len(buffer)`` (`hash_stream` raises if it changed).
     """
     if size < len(buffer):
         data = os.read(fd, size + 1)

@@ -1,4 +1,4 @@
-"""The result of a checksum: :class:`Checksum` (digest and manifest) and :class:`Changes`."""
+"""The result of a checksum: [`Checksum`][] (digest and manifest) and [`Changes`][]."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ __all__ = ["Changes", "Checksum"]
 
 
 ChecksumKind = Literal["tree", "overlay"]
-"""What made a checksum: :func:`~syncsafe.checksum` or :func:`~syncsafe.overlay_checksum`."""
+"""What made a checksum: `checksum` or `overlay_checksum`."""
 _KINDS: Final = ("tree", "overlay")
 
 
@@ -99,12 +99,12 @@ class Checksum:
     different algorithms or format versions never compare equal as strings.
     ``files`` maps every hashed path (relative to the root, POSIX) to the
     hex digest of its content; ``remote`` lists references that could not be
-    hashed (only :func:`~syncsafe.overlay_checksum` finds any).
+    hashed (only [`overlay_checksum`][syncsafe.checksum.overlay_checksum] finds any).
 
     The digest is a function of the other fields alone (see
     ``docs/reference/checksum-format.md``), so a manifest stored as JSON can
-    be checked and compared later: :meth:`to_json`, :meth:`from_json`,
-    :meth:`diff`.
+    be checked and compared later: [`to_json`][syncsafe.checksum.Checksum.to_json],
+    [`from_json`][syncsafe.checksum.Checksum.from_json], [`diff`][syncsafe.checksum.Checksum.diff].
     """
 
     digest: str
@@ -119,18 +119,18 @@ class Checksum:
     How the files were read, when not the default: ``"load-restrictor=none"``
     for an overlay built without kustomize's load restriction. It is part of
     the header, so checksums of two modes never compare equal, and
-    :meth:`diff` refuses to compare them.
+    [`diff`][syncsafe.checksum.Checksum.diff] refuses to compare them.
     """
     kind: ChecksumKind | None = attrs.field(default=None, eq=False)
     """
-    Which function made it: ``"tree"`` (:func:`~syncsafe.checksum`) or
-    ``"overlay"`` (:func:`~syncsafe.overlay_checksum`); ``None`` for a
-    manifest written before it was recorded, or one built by :meth:`build`
-    without it. The two name a file differently (a tree by its path through
-    a symlink, an overlay by its physical path), so :meth:`diff` refuses to
-    compare a tree with an overlay. It is not in the digest (a tree and an
-    overlay that hash the same files under the same names have one digest,
-    as they always had) and not compared by ``==``, which compares what the
+    Which function made it: ``"tree"`` ([`checksum`][syncsafe.checksum.checksum]) or
+    ``"overlay"`` ([`overlay_checksum`][syncsafe.checksum.overlay_checksum]); ``None`` for a
+    manifest written before it was recorded, or one built by
+    [`build`][syncsafe.checksum.Checksum.build] without it. The two name a file differently (a tree
+    by its path through a symlink, an overlay by its physical path), so
+    [`diff`][syncsafe.checksum.Checksum.diff] refuses to compare a tree with an overlay. It is not
+    in the digest (a tree and an overlay that hash the same files under the same names have one
+    digest, as they always had) and not compared by ``==``, which compares what the
     digest covers.
     """
 
@@ -155,8 +155,8 @@ class Checksum:
         the whole of the tree digest's definition in code.
 
         Each path must be the one ``str`` of its bytes (decoded as UTF-8 with
-        ``surrogateescape``, as :func:`os.fsdecode` gives it): another
-        spelling of the same bytes raises :class:`~syncsafe.NonCanonicalPath`,
+        ``surrogateescape``, as `os.fsdecode` gives it): another
+        spelling of the same bytes raises [`NonCanonicalPath`][syncsafe.errors.NonCanonicalPath],
         so that two different manifests never share a digest.
         """
         algo = get_algorithm(algorithm)
@@ -193,7 +193,7 @@ class Checksum:
         """
         What changed from *self* (old) to *other* (new): added, removed, modified paths.
 
-        Raises :class:`~syncsafe.IncomparableChecksums` when the two use
+        Raises [`IncomparableChecksums`][syncsafe.errors.IncomparableChecksums] when the two use
         different algorithms, format versions or modes (load restrictor,
         generator), or one is a tree and the other an overlay: their
         per-file digests, or their paths, cannot be compared. A checksum
@@ -240,7 +240,7 @@ class Checksum:
         Whether the Kubernetes object *obj* carries this digest in annotation *key*.
 
         *key* defaults to the checksum's own ``annotation_key``. The key is
-        looked up whole with :func:`~syncsafe.get_annotation`, never split on
+        looked up whole with [`get_annotation`][syncsafe.annotations.get_annotation], never split on
         dots; a missing annotation does not match.
         """
         chosen = key if key is not None else self.annotation_key
@@ -250,7 +250,7 @@ class Checksum:
         return self.matches(get_annotation(obj, chosen))
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """The manifest as JSON text, which :meth:`from_json` reads back (and verifies)."""
+        """The manifest as JSON text, which [`from_json`][] reads back (and verifies)."""
         document = {
             "format": FORMAT_NAME,
             "version": self.format_version,
@@ -269,11 +269,11 @@ class Checksum:
     @classmethod
     def from_json(cls, text: str | bytes, *, source: str = "<json>") -> Checksum:
         """
-        Read a manifest written by :meth:`to_json` and verify it.
+        Read a manifest written by [`to_json`][syncsafe.checksum.Checksum.to_json] and verify it.
 
         The digest is recomputed from the files and compared with the stored
         one, so a hand-edited or truncated manifest is an error, never a
-        silently different checksum. Raises :class:`~syncsafe.CorruptManifest`
+        silently different checksum. Raises [`CorruptManifest`][syncsafe.errors.CorruptManifest]
         naming *source* and what is wrong.
         """
         try:

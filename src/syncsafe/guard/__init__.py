@@ -6,23 +6,24 @@ incremented the count under a read lock, so 47 syncs of one app ran at once;
 the documented fix rejected a second request, losing any update that landed
 after the running sync had read the repository. The guards here do neither.
 
-- :class:`SyncGuard` for threads, :class:`AsyncSyncGuard` for asyncio tasks,
-  :class:`FileSyncGuard` for the processes of one host,
-  :class:`EtcdSyncGuard` for every process on every host that shares an
-  etcd cluster: one policy, written once as pure functions, with front ends
-  that only add storage and waiting.
-- :func:`current_run`: inside an etcd run, its :class:`EtcdRun` (its
-  generation, ``check()`` of its lease, fenced writes).
-- :class:`Outcome`: what a call got, with the run's generation, a fencing
-  token; :class:`Fence` checks it on the writer's side.
-- :class:`GuardStatistics`: a frozen snapshot from ``statistics()``.
+- [`SyncGuard`][syncsafe.guard.SyncGuard] for threads,
+  [`AsyncSyncGuard`][syncsafe.guard.AsyncSyncGuard] for asyncio tasks,
+  [`FileSyncGuard`][syncsafe.guard.FileSyncGuard] for the processes of one host,
+  [`EtcdSyncGuard`][syncsafe.guard.EtcdSyncGuard] for every process on every host that shares an
+  etcd cluster: one policy, written once as pure functions, with front ends that only add storage
+  and waiting.
+- [`current_run`][syncsafe.guard.current_run]: inside an etcd run, its
+  [`EtcdRun`][syncsafe.guard.EtcdRun] (its generation, ``check()`` of its lease, fenced writes).
+- [`Outcome`][syncsafe.guard.Outcome]: what a call got, with the run's generation, a fencing
+  token; [`Fence`][syncsafe.guard.Fence] checks it on the writer's side.
+- [`GuardStatistics`][syncsafe.guard.GuardStatistics]: a frozen snapshot from ``statistics()``.
 
 Policies (``policy=``): ``"coalesce"`` (the default: a caller that arrives
 during a run is served by the next run, shared by everyone who arrived
 during the same run), ``"share"`` (join the run in flight, as Go's
-``singleflight`` does) and ``"reject"`` (raise :class:`~syncsafe.SyncInProgress`).
+``singleflight`` does) and ``"reject"`` (raise [`SyncInProgress`][syncsafe.errors.SyncInProgress]).
 
-.. versionadded:: 0.1.0
+!!! note "Added in version 0.1.0"
 """
 
 from __future__ import annotations

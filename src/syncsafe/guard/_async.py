@@ -30,7 +30,7 @@ T = TypeVar("T")
 @attrs.define(eq=False)
 class AsyncSyncGuard:
     """
-    :class:`~syncsafe.SyncGuard`'s semantics for asyncio tasks.
+    [`SyncGuard`][syncsafe.guard.SyncGuard]'s semantics for asyncio tasks.
 
     Unlike an ``asyncio.Lock`` per key, callers share runs; unlike awaiting a
     shared task directly, cancelling one caller never cancels the run the
@@ -41,9 +41,9 @@ class AsyncSyncGuard:
     start a run for the same key.
 
     Use it from one event loop; it is not thread-safe (use
-    :class:`~syncsafe.SyncGuard` across threads).
+    [`SyncGuard`][syncsafe.guard.SyncGuard] across threads).
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     policy: Policy = attrs.field(
@@ -75,10 +75,10 @@ class AsyncSyncGuard:
         """
         Run ``await fn()`` for *key*, or share a run of it, by the guard's policy.
 
-        The same contract as :meth:`syncsafe.SyncGuard.run`. A caller that is
-        cancelled, or whose *timeout* expires, stops waiting; the run goes on
+        The same contract as [`syncsafe.SyncGuard.run`][syncsafe.guard.SyncGuard.run]. A caller that
+        is cancelled, or whose *timeout* expires, stops waiting; the run goes on
         for the others. A run that awaits ``run`` for its own key raises
-        :class:`~syncsafe.ReentrantSync` (the check follows the run's task).
+        [`ReentrantSync`][syncsafe.errors.ReentrantSync] (the check follows the run's task).
         """
         policy_ = self.policy if policy is None else _checked(policy)
         machine = self._machine
@@ -131,7 +131,7 @@ class AsyncSyncGuard:
         The run's task is done: settle its flight if the task never did.
 
         A task cancelled before its first step (shutdown code that cancels
-        every other task) never enters :meth:`_execute`: without this, its
+        every other task) never enters `_execute`: without this, its
         key would stay in flight for good.
         """
         self._tasks.discard(task)

@@ -1,9 +1,9 @@
 """
 The cross-host front end: single flight per key on a real etcd, with fencing.
 
-One more backend of the pure policy (:mod:`syncsafe.guard._policy`). In one
+One more backend of the pure policy (`syncsafe.guard._policy`). In one
 process, callers meet in the in-memory machine first
-(:mod:`syncsafe.guard._machine`), so N threads asking at once make one
+(`syncsafe.guard._machine`), so N threads asking at once make one
 flight; only a flight's leader goes to etcd. There, per key ``K`` under the
 guard's prefix ``P``:
 
@@ -27,9 +27,9 @@ reused, also after every holder crashed (only restoring an old snapshot
 without ``--bump-revision`` could take them back). A caller that found the
 key held has a ticket: the record at that revision; it waits (a bounded
 watch of ``holder``, which only shortens the wait) and tries again, and
-:func:`~syncsafe.guard._policy.decide` says whether a finished run serves
+`decide` says whether a finished run serves
 it. A run ends with one transaction that, only if ``holder`` is still the
-run's, deletes it and stores :func:`~syncsafe.guard._policy.end`'s record.
+run's, deletes it and stores `end`'s record.
 A fenced write is one transaction that writes only if ``holder`` still has
 the run's ``create_revision``.
 """
@@ -76,9 +76,9 @@ _get_ident = threading.get_ident
 @attrs.frozen
 class EtcdTLS:
     """
-    TLS for :class:`EtcdSyncGuard`: a CA bundle, and a client certificate and key if etcd asks.
+    TLS for [`EtcdSyncGuard`][]: a CA bundle, and a client certificate and key if etcd asks.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     ca_file: str
@@ -95,7 +95,7 @@ class EtcdAuth:
     """
     An etcd user and password: exchanged for a token, renewed when it expires.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     user: str
@@ -109,9 +109,9 @@ class EtcdAuth:
 @attrs.frozen
 class EtcdGuardState:
     """
-    One key's record in etcd, as :meth:`EtcdSyncGuard.state` reads it (linearizably).
+    One key's record in etcd, as [`EtcdSyncGuard.state`][] reads it (linearizably).
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     key: str
@@ -150,9 +150,9 @@ class _Lease:
 @final
 class EtcdRun:
     """
-    The run executing now under an :class:`EtcdSyncGuard`: ``syncsafe.current_run()`` in it.
+    The run executing now under an [`EtcdSyncGuard`][]: ``syncsafe.current_run()`` in it.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     __slots__ = ("_guard", "_holder", "_lease", "_lost", "generation", "key")
@@ -189,7 +189,7 @@ class EtcdRun:
         self._fenced(name, {"requestPut": {"key": _b64(name), "value": _b64(value)}})
 
     def fenced_delete(self, name: str | bytes) -> None:
-        """Delete the etcd key *name* only while this run holds its key (see :meth:`fenced_put`)."""
+        """Delete the etcd key *name* only while this run holds its key (see [`fenced_put`][])."""
         self._fenced(name, {"requestDeleteRange": {"key": _b64(name)}})
 
     def _fenced(self, name: str | bytes, operation: dict[str, Any]) -> None:
@@ -242,26 +242,27 @@ class EtcdSyncGuard:
     """
     Single flight per key across every process on every host that shares one etcd cluster.
 
-    :class:`~syncsafe.SyncGuard`'s semantics (policies, re-entry refused,
+    [`SyncGuard`][syncsafe.guard.SyncGuard]'s semantics (policies, re-entry refused,
     timeouts that do not cancel the run), decided in etcd's linearizable
     history: at most one run of a key at a time in the whole cluster, and
     under ``"coalesce"`` a caller is served only by a run that started (an
     etcd revision) after it asked (the revision it read). A run's generation
     is the etcd revision at which it took the key: strictly increasing per
-    key, never reused. Inside the function, :func:`syncsafe.current_run`
-    gives the :class:`EtcdRun`, whose ``fenced_put`` and ``fenced_delete``
+    key, never reused. Inside the function, [`syncsafe.current_run`][syncsafe.guard.current_run]
+    gives the [`EtcdRun`][syncsafe.guard.EtcdRun], whose ``fenced_put`` and ``fenced_delete``
     write only while the run still holds the key.
 
     ``EtcdSyncGuard(endpoints, *, prefix="/syncsafe/", ttl=10.0,
     policy="coalesce", request_timeout=5.0, tls=None, auth=None)``:
     *endpoints* are ``http://`` or ``https://`` client URLs of one cluster;
     *ttl* the lease in seconds, rounded up to whole seconds (etcd may raise it
-    to its minimum); *tls* an :class:`EtcdTLS`, *auth* an :class:`EtcdAuth`.
-    Needs the ``etcd`` extra (``pip install 'syncsafe[etcd]'``).
+    to its minimum); *tls* an [`EtcdTLS`][syncsafe.guard.EtcdTLS], *auth* an
+    [`EtcdAuth`][syncsafe.guard.EtcdAuth]. Needs the ``etcd`` extra (``pip install
+    'syncsafe[etcd]'``).
 
     Fails closed: the function runs only after the transaction that takes
     the key committed. When etcd cannot decide (no quorum, no leader, no
-    endpoint answers), :class:`~syncsafe.GuardUnavailable` is raised by the
+    endpoint answers), [`GuardUnavailable`][syncsafe.errors.GuardUnavailable] is raised by the
     first request that gives up: within ``request_timeout`` times the number
     of endpoints. A holder killed without a goodbye leaves the key to the
     next caller when its lease expires: within *ttl* plus about a second
@@ -269,9 +270,9 @@ class EtcdSyncGuard:
 
     ``Outcome.remote`` is true (and ``value`` ``None``) for a caller served
     by a run in another process; a failed remote run is
-    :class:`~syncsafe.SyncFailed` with its error as text.
+    [`SyncFailed`][syncsafe.errors.SyncFailed] with its error as text.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     endpoints: tuple[str, ...] = attrs.field(converter=_endpoints, on_setattr=attrs.setters.frozen)
@@ -350,7 +351,7 @@ class EtcdSyncGuard:
         """
         Run *fn* for *key*, or be served by a run in this or any other process of the cluster.
 
-        The contract of :meth:`syncsafe.SyncGuard.run`, across hosts.
+        The contract of [`syncsafe.SyncGuard.run`][syncsafe.guard.SyncGuard.run], across hosts.
 
         :raises GuardUnavailable: etcd could not decide; *fn* has not run.
         :raises LeaseLost: *fn* returned, but the run had lost the key by then
@@ -736,7 +737,7 @@ class EtcdSyncGuard:
 
     def _call(self, key: str, request: Callable[[EtcdClient], T]) -> T:
         """
-        One request; etcd's refusals as :class:`~syncsafe.GuardUnavailable`, but "not found".
+        One request; etcd's refusals as `GuardUnavailable`, but "not found".
 
         A lease etcd does not know stays an ``EtcdError`` for the caller to
         handle; any other refusal (no permission, a bad request) means the

@@ -1,14 +1,14 @@
 """
 A small client of etcd's v3 API over its official gRPC-JSON gateway, on urllib3.
 
-Only what :class:`~syncsafe.EtcdSyncGuard` needs: ``range``, ``txn``, leases
+Only what [`EtcdSyncGuard`][syncsafe.guard.EtcdSyncGuard] needs: ``range``, ``txn``, leases
 (grant, one keepalive, revoke), authentication and a bounded watch. Every
 rule below is a pitfall of general-purpose clients that the guard cannot
 afford:
 
 - every request has a timeout (connect and read), and a call as a whole
   gives up after ``request_timeout`` times the number of endpoints: then
-  :class:`Unavailable` is raised, never a hang;
+  `Unavailable` is raised, never a hang;
 - every request carries etcd's ``hasleader`` requirement (the gateway passes
   the ``Grpc-Metadata-Hasleader`` header on as the gRPC metadata
   ``hasleader=true``, which etcd's interceptors check), so that a member cut
@@ -216,7 +216,7 @@ class EtcdClient:
         POST *body* to *path*, rotating endpoints until one answers, within the call's bound.
 
         A request that may have reached etcd is sent again only if
-        *repeatable*; otherwise its failure is :class:`Unavailable` with
+        *repeatable*; otherwise its failure is `Unavailable` with
         ``sent=True`` (its effect unknown).
 
         :raises Unavailable: no endpoint answered within ``request_timeout``

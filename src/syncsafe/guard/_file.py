@@ -3,11 +3,11 @@ The cross-process front end: a file lock and a small state file per key.
 
 How it decides, for one key, with ``L`` its lock file and ``S`` its state
 file, whose newest record is ``{"started": g, "finished": f, "error": ...}``
-(the record of :mod:`syncsafe.guard._policy`, which makes every decision
+(the record of `syncsafe.guard._policy`, which makes every decision
 below; nothing of the policy is written here):
 
 1. The callers of this guard meet in memory first, in the machine
-   (:mod:`syncsafe.guard._machine`), as ``SyncGuard``'s do; only the leader
+   (`syncsafe.guard._machine`), as ``SyncGuard``'s do; only the leader
    of each flight goes on, to ``L``, through the key's pooled
    ``filelock.FileLock``. If ``L`` is taken, the leader first reads ``S``
    without it: ``seen.started`` is the newest run that had started when it
@@ -26,7 +26,7 @@ which the run in flight holds. The generation that had started when the
 caller asked is its ticket; comparing it with the newest finished run under
 ``L`` gives the same answer a counter would.
 
-How ``S`` is written (the format: :mod:`syncsafe.guard._record`): in place,
+How ``S`` is written (the format: `syncsafe.guard._record`): in place,
 not replaced by rename. ``S`` has two fixed-size slots, each blank or one
 JSON record followed by its CRC-32 (written in JSON whitespace). A write puts
 the new record into the slot that does not hold the newest one, which stays
@@ -34,8 +34,8 @@ whole beside it; the newest record whose CRC matches is the state. Why every
 reader sees one whole version, as a rename would give:
 
 - each in-place write holds an exclusive ``flock`` of ``S``, and a reader
-  without ``L`` (step 1, and :meth:`FileSyncGuard.state`) reads under a
-  shared one. Without it, a read that copies slot 0 and then slot 1 while
+  without ``L`` (step 1, and [`FileSyncGuard.state`][syncsafe.guard.FileSyncGuard.state]) reads
+  under a shared one. Without it, a read that copies slot 0 and then slot 1 while
   the second of two writes tears it finds only the record *before* the
   newest whole: older than the state the caller asked in, which could let a
   run that started before it asked serve it;
@@ -48,7 +48,7 @@ version, take it away, or leave it empty, zeroed or torn in both slots. With
 ``durable``, generations survive that anyway, the way database sequences do:
 a run hands out a generation only below a ceiling that is on disk, in ``C``
 (``<stem>.ceiling``, replaced whole by an fsynced rename), reserved a block
-of :data:`RESERVE` at a time, so one run in :data:`RESERVE` pays for an
+of `RESERVE` at a time, so one run in `RESERVE` pays for an
 fsync. Each record says in which boot of the machine (Linux's ``boot_id``)
 its generation was handed out. A power loss is a reboot, so a record of this
 boot is taken as the truth, and a record of another boot (or of no known
@@ -65,7 +65,7 @@ dropped and the disk's older block read again) and on a volume detached
 while the machine runs; neither is detected.
 
 A value cannot cross processes: a caller served by a run in another process
-gets ``Outcome(value=None, remote=True)``, or :class:`~syncsafe.SyncFailed`
+gets ``Outcome(value=None, remote=True)``, or [`SyncFailed`][syncsafe.errors.SyncFailed]
 with the other process's error as text.
 """
 
@@ -129,7 +129,7 @@ T = TypeVar("T")
 
 _READ_SIZE: Final = 1 << 16
 RESERVE: Final = 1024
-"""How many generations a durable :class:`FileSyncGuard` reserves on disk at a time."""
+"""How many generations a durable [`FileSyncGuard`][] reserves on disk at a time."""
 _LOCKS_MAX: Final = 256  # pooled FileLock instances, one per key recently run
 _KNOWN_MAX: Final = 64  # state files whose content this guard last wrote, kept parsed
 _STEM_MAX: Final = 48
@@ -169,9 +169,9 @@ def _boot_id() -> str:
 @attrs.frozen
 class FileGuardState:
     """
-    One key's ``FileSyncGuard`` state file, as :meth:`FileSyncGuard.state` reads it.
+    One key's ``FileSyncGuard`` state file, as [`FileSyncGuard.state`][] reads it.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     key: str
@@ -213,11 +213,11 @@ class _Withdraw(Exception):
 @attrs.define(eq=False)
 class FileSyncGuard:
     """
-    :class:`~syncsafe.SyncGuard`'s semantics across the processes of one host.
+    [`SyncGuard`][syncsafe.guard.SyncGuard]'s semantics across the processes of one host.
 
     Each key has a lock file and a state file in *directory* (see
-    :meth:`files`), whose names are safe for any key: a readable part and a
-    hash of the exact key. The lock is a ``filelock.FileLock`` (an OS lock:
+    [`files`][syncsafe.guard.FileSyncGuard.files]), whose names are safe for any key: a readable
+    part and a hash of the exact key. The lock is a ``filelock.FileLock`` (an OS lock:
     released by the OS when its process dies, so a process killed mid-run
     never leaves the key stuck). The state file holds two checksummed JSON
     records, of which a write replaces the older in place (the format is
@@ -236,9 +236,9 @@ class FileSyncGuard:
 
     ``FileSyncGuard(directory, policy="coalesce", *, durable=True)``: the
     *directory* is created if missing; *policy* is as for
-    :class:`~syncsafe.SyncGuard`; *durable* keeps a generation from being
+    [`SyncGuard`][syncsafe.guard.SyncGuard]; *durable* keeps a generation from being
     handed out twice even across a power loss, by reserving generations on
-    disk (fsynced) in blocks of :data:`RESERVE`; after a reboot they resume
+    disk (fsynced) in blocks of `RESERVE`; after a reboot they resume
     above the last block, so they skip numbers but never repeat. Without it
     a killed process still never corrupts the state, but a power loss can
     bring back an earlier generation.
@@ -248,7 +248,7 @@ class FileSyncGuard:
     callers of this guard that got the same run, not those of other
     processes. ``max_concurrent`` has no cross-process equivalent here.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     directory: Path = attrs.field(converter=Path, on_setattr=attrs.setters.frozen)
@@ -300,8 +300,8 @@ class FileSyncGuard:
         """
         Run *fn* for *key*, or be served by a run in this or another process.
 
-        The contract of :meth:`syncsafe.SyncGuard.run`, across processes. The
-        callers of this guard meet in memory first, as in ``SyncGuard``; only
+        The contract of [`syncsafe.SyncGuard.run`][syncsafe.guard.SyncGuard.run], across processes.
+        The callers of this guard meet in memory first, as in ``SyncGuard``; only
         the leader of each run goes to the key's file lock. The re-entry
         check (a run calling ``run`` for its own key) covers this process;
         *timeout* covers the wait in memory and for the file lock together.
@@ -340,7 +340,7 @@ class FileSyncGuard:
         """
         Whatever stopped this call, leave nothing of it in the machine, and lose no wake-up.
 
-        As :class:`~syncsafe.SyncGuard`'s: a run still recorded as this call's
+        As [`SyncGuard`][syncsafe.guard.SyncGuard]'s: a run still recorded as this call's
         ends with *error*, a caller still waiting leaves; and a file lock
         still held by the key's pooled ``FileLock`` with no run of the key
         left in this guard is released. Idempotent.
@@ -641,7 +641,7 @@ class FileSyncGuard:
         base: str,
         ran: list[int],
     ) -> Serve | tuple[T, int]:
-        """Holding the key's file lock: what :mod:`~syncsafe.guard._policy` decides, done."""
+        """Holding the key's file lock: what `_policy` decides, done."""
         path = base + ".state"
         fd = _open_state(path)
         try:
@@ -770,7 +770,8 @@ class FileSyncGuard:
         empty, zeroed or torn in both slots, and a durable guard's ceiling is
         above every generation it handed out (none was, without one), so it
         can go on from there. A whole record that is wrong (another key's),
-        and any damage without ``durable``, is :class:`~syncsafe.GuardStateCorrupt`.
+        and any damage without ``durable``, is
+        [`GuardStateCorrupt`][syncsafe.errors.GuardStateCorrupt].
         """
         known = self._known.get(path)
         if known is not None and known[0] == raw:

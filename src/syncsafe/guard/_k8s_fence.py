@@ -10,7 +10,7 @@ from syncsafe.errors import FencedOut
 __all__ = ["GENERATION_ANNOTATION", "fenced_patch"]
 
 GENERATION_ANNOTATION: Final = "syncsafe.io/generation"
-"""The annotation :func:`fenced_patch` keeps the newest accepted generation in."""
+"""The annotation [`fenced_patch`][] keeps the newest accepted generation in."""
 
 
 def fenced_patch(

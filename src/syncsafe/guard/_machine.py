@@ -3,10 +3,10 @@ The single-flight policy as a pure state machine: no locks, no I/O, no clock.
 
 Written once, in the sans-I/O style of protocol libraries such as h11, and
 driven by three front ends that only add waiting: threads
-(:class:`~syncsafe.guard.SyncGuard`), asyncio tasks
-(:class:`~syncsafe.guard.AsyncSyncGuard`) and, in each process,
-:class:`~syncsafe.guard.FileSyncGuard` (whose flights' leaders then go to
-the cross-process policy, :mod:`syncsafe.guard._policy`). A front end calls the methods here
+([`SyncGuard`][syncsafe.guard.SyncGuard]), asyncio tasks
+([`AsyncSyncGuard`][syncsafe.guard.AsyncSyncGuard]) and, in each process,
+[`FileSyncGuard`][syncsafe.guard.FileSyncGuard] (whose flights' leaders then go to
+the cross-process policy, `syncsafe.guard._policy`). A front end calls the methods here
 while it excludes every other caller of the same machine (a mutex, or the
 event loop's single thread), and does what the return values say: run the
 function, wake a caller, wait.
@@ -129,8 +129,8 @@ class Machine:
     """
     The state of every key of one guard, and the transitions between states.
 
-    Every method is O(1) but :meth:`leave`, which is O(callers of one flight),
-    and :meth:`statistics`, which is O(keys).
+    Every method is O(1) but `leave`, which is O(callers of one flight),
+    and `statistics`, which is O(keys).
     """
 
     __slots__ = (
@@ -183,8 +183,8 @@ class Machine:
         A caller arrives for *key*; return it, attached to the flight that will serve it.
 
         If no run is in flight and a slot is free, the caller starts a *solo*
-        run and gets a :data:`Solo` tuple instead: it must execute the
-        function now, then call :meth:`finish_solo`. If ``caller.flight.leader
+        run and gets a `Solo` tuple instead: it must execute the
+        function now, then call `finish_solo`. If ``caller.flight.leader
         is caller``, the caller's flight has started and the caller must execute
         the function now (*owner* is recorded as its runner). Otherwise the
         caller waits until its flight is done, or until it is made the leader
@@ -269,7 +269,7 @@ class Machine:
         self, key: Hashable, solo: Solo, value: object = None, error: BaseException | None = None
     ) -> tuple[Flight | None, Sequence[Flight]]:
         """
-        The solo run *solo* of *key* ended: :meth:`finish` for a run given as a tuple.
+        The solo run *solo* of *key* ended: `finish` for a run given as a tuple.
 
         Return its flight, if other callers joined it and made it one, and the
         flights that started because it ended.
@@ -346,7 +346,7 @@ class Machine:
 
     def withdraw(self, caller: Caller, *, timed_out: bool = True) -> list[Flight]:
         """
-        The leader *caller* stops before its function began: :meth:`leave`, for a leader.
+        The leader *caller* stops before its function began: `leave`, for a leader.
 
         For a front end whose leader has more to wait for once its flight
         started (a file lock held by another process): on a timeout, or a

@@ -1,11 +1,11 @@
 """
 The single-flight policy of an out-of-process backend, as pure functions.
 
-:mod:`syncsafe.guard._machine` decides for the callers of one process, who
+`syncsafe.guard._machine` decides for the callers of one process, who
 meet in memory. This module decides for the runs of one key across
 processes (or hosts), who meet only in a stored **record**. It has no I/O, no
 locks and no clock: a backend loads and stores the record and waits; every
-rule of the policy is here. :class:`~syncsafe.FileSyncGuard` is one such
+rule of the policy is here. [`FileSyncGuard`][syncsafe.guard.FileSyncGuard] is one such
 backend (a lock file and a state file per key); a store with a
 compare-and-swap on a revision (an etcd transaction) is another.
 
@@ -26,7 +26,7 @@ A backend stores, per key, one record with (at least) these fields:
 
 Anything else a backend keeps beside them (a pid, a boot, a ceiling, a
 lease) is its own and is not read here. A record is any object with those
-three attributes (:class:`Held`); :data:`EMPTY` is the record of a key no run
+three attributes (`Held`); `EMPTY` is the record of a key no run
 ever started.
 
 The calls, in order
@@ -38,24 +38,24 @@ A caller of ``run(key, fn, policy)``:
    record itself: see below). If it is free, the caller holds it and has no
    ticket (``seen = None``); go to 3.
 2. Otherwise it loads the record as it is now, without holding the key: that
-   is its **ticket**, ``seen`` (:data:`UNKNOWN` if no whole record could be
-   read: then no finished run can serve it). :func:`contended` says whether
-   it may wait (``"reject"`` raises :class:`~syncsafe.SyncInProgress`). It
+   is its **ticket**, ``seen`` (`UNKNOWN` if no whole record could be
+   read: then no finished run can serve it). `contended` says whether
+   it may wait (``"reject"`` raises [`SyncInProgress`][syncsafe.errors.SyncInProgress]). It
    waits until it can take the key (or its timeout expires: it then simply
    leaves; nothing was stored for it).
 3. Holding the key, it loads the record again (``current``) and asks
-   :func:`decide`: either a finished run serves it (a :class:`Serve`: its
+   `decide`: either a finished run serves it (a `Serve`: its
    generation, whether it started after the caller asked, its error), and
    the caller releases the key and returns; or the caller runs.
 4. To run, it allocates a generation ``g`` (the backend's: see below), stores
-   :func:`start` ``(current, g)`` and only then calls the function.
-5. When the function returns or raises, it stores :func:`end`
-   ``(current, g, error)`` and releases the key. :func:`end` refuses (returns
+   `start` ``(current, g)`` and only then calls the function.
+5. When the function returns or raises, it stores `end`
+   ``(current, g, error)`` and releases the key. `end` refuses (returns
    ``None``) if the record no longer says that ``g`` holds the key: a run
    whose hold was lost (a lease that expired) never overwrites a newer run.
 
 A run that dies between 4 and 5 leaves ``started > finished``; the next
-holder's :func:`decide` finds no newer finished run for the callers that
+holder's `decide` finds no newer finished run for the callers that
 waited on it, so one of them runs again.
 
 What a backend must provide
@@ -67,12 +67,12 @@ What a backend must provide
   whole record, seen by every later load, and never half written. With a
   lock, the holder's stores are exclusive by the lock and a load reads a
   whole record (two checksummed slots); in a compare-and-swap store, take
-  the key by storing :func:`start` if the record's revision is still the
-  one :func:`decide` was asked about, and decide again on a conflict.
+  the key by storing `start` if the record's revision is still the
+  one `decide` was asked about, and decide again on a conflict.
 - **A way to wait for a change**: a blocking lock, or a watch of the record
   from the revision of the ticket (waiting for ``finished`` to move and no
   live holder).
-- **Generations that never repeat** for a key: :func:`next_generation` is
+- **Generations that never repeat** for a key: `next_generation` is
   the least a run may take; a backend whose record can be lost or rolled
   back (a power loss, a restored snapshot) must take it from something that
   survives that (a ceiling reserved on disk; the store's own revision).
@@ -118,7 +118,7 @@ class Held(Protocol):
 
 
 class State(NamedTuple):
-    """The policy's fields of a record: what :func:`start` and :func:`end` make."""
+    """The policy's fields of a record: what `start` and `end` make."""
 
     started: int
     finished: int

@@ -3,7 +3,7 @@ The bytes of a ``FileSyncGuard`` state file: two checksummed JSON slots.
 
 A state file is ``2 * size`` bytes: slot 0 at offset 0, slot 1 at offset
 ``size`` (``size`` a power of two, at least 256). A slot is either blank
-(``size - 1`` spaces and a newline) or one record::
+(``size - 1`` spaces and a newline) or one record:
 
     {"format": 2, "key": ..., "started": g, "finished": f, "error": ..., "pid": p,
      "boot": ..., "reserved": r}
@@ -150,7 +150,7 @@ def parse(raw: bytes, key: str, path: str) -> Record:
     """
     The newest valid record in *raw*, the bytes of *key*'s state file at *path*.
 
-    Raises :class:`~syncsafe.GuardStateCorrupt` if no slot holds a valid
+    Raises [`GuardStateCorrupt`][syncsafe.errors.GuardStateCorrupt] if no slot holds a valid
     record, if the file is not in the slotted format and not one JSON
     record, or if a valid record is not *key*'s.
     """

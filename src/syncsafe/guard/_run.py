@@ -21,14 +21,14 @@ def current_run() -> EtcdRun | None:
     """
     The run whose function is executing in this context, or ``None`` outside any.
 
-    Set by :class:`~syncsafe.EtcdSyncGuard` for the function it runs: an
-    :class:`~syncsafe.EtcdRun` (its key, its generation, ``check()`` of its
-    lease, fenced writes). :class:`~syncsafe.SyncGuard`,
-    :class:`~syncsafe.AsyncSyncGuard` and :class:`~syncsafe.FileSyncGuard`
-    do not set one, so that their hot path pays nothing for it: their
-    fencing token is ``Outcome.generation``, checked by a
-    :class:`~syncsafe.Fence`.
+    Set by [`EtcdSyncGuard`][syncsafe.guard.EtcdSyncGuard] for the function it runs: an
+    [`EtcdRun`][syncsafe.guard.EtcdRun] (its key, its generation, ``check()`` of its
+    lease, fenced writes). [`SyncGuard`][syncsafe.guard.SyncGuard],
+    [`AsyncSyncGuard`][syncsafe.guard.AsyncSyncGuard] and
+    [`FileSyncGuard`][syncsafe.guard.FileSyncGuard] do not set one, so that their hot path pays
+    nothing for it: their fencing token is ``Outcome.generation``, checked by a
+    [`Fence`][syncsafe.guard.Fence].
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
     return _CURRENT.get()

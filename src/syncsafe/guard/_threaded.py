@@ -50,16 +50,16 @@ class SyncGuard:
     ``SyncGuard(policy="coalesce", max_concurrent=None)``: *policy* is what
     a caller does when a run for its key is in flight: ``"coalesce"`` (wait
     for, and share, the next run), ``"share"`` (join the run in flight) or
-    ``"reject"`` (raise :class:`~syncsafe.SyncInProgress`). *max_concurrent*
+    ``"reject"`` (raise [`SyncInProgress`][syncsafe.errors.SyncInProgress]). *max_concurrent*
     caps the runs in flight across all keys (the controller's
     max-concurrent-syncs); runs waiting for a slot start first come, first
     served.
 
-    A run that calls :meth:`run` for another key while every slot is taken
+    A run that calls [`run`][syncsafe.guard.SyncGuard.run] for another key while every slot is taken
     waits for a slot like any caller; with ``max_concurrent=1`` that never
     comes, so do not nest runs under a cap.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     policy: Policy = attrs.field(
@@ -72,7 +72,9 @@ class SyncGuard:
     """
     Called with the key, in the caller's thread and outside the guard's
     lock, each time a caller is about to block. For tests that order callers
-    without sleeping (:func:`syncsafe.testing.check_single_flight` waits on it).
+    without sleeping
+    ([`syncsafe.testing.check_single_flight`][syncsafe.testing._checks.check_single_flight] waits on
+    it).
     """
     _machine: Machine = attrs.field(init=False, repr=False)
     _mutex: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
@@ -92,7 +94,7 @@ class SyncGuard:
         Run *fn* for *key*, or share a run of it, by the guard's policy.
 
         :param timeout: the longest this caller waits for a run, in seconds;
-            on expiry :class:`~syncsafe.SyncTimeout` is raised and the run goes
+            on expiry [`SyncTimeout`][syncsafe.errors.SyncTimeout] is raised and the run goes
             on for its other callers. It does not bound a run this caller
             executes.
         :param policy: this call's policy, instead of the guard's.

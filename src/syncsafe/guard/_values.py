@@ -28,7 +28,7 @@ class Outcome(tuple[T_co, int, bool, bool, int, bool]):
     every call of ``run`` makes one and a tuple is built in a fraction of the
     time; it compares equal only to another ``Outcome``.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     __slots__ = ()
@@ -109,7 +109,7 @@ class GuardStatistics:
     Like the statistics of trio's primitives, it is a frozen value: it does
     not change as the guard goes on.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     runs: int
@@ -156,7 +156,7 @@ class Fence:
     refused. Unlike a plain ``max()`` kept by each writer, the check and the
     update are one atomic step, safe across threads.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     __slots__ = ("_last", "_lock")

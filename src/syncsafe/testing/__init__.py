@@ -1,17 +1,18 @@
 """
 Test helpers for code that uses syncsafe, and the pytest plugin.
 
-The plugin (:mod:`syncsafe.testing.plugin`) is registered through a
+The plugin ([`syncsafe.testing.plugin`][syncsafe.testing.plugin]) is registered through a
 ``pytest11`` entry point, so installing syncsafe makes its options and
 fixtures available in any pytest run.
 
-The tree corpora (:func:`attack_corpus`, :func:`benign_corpus`) describe
-malicious and benign file trees declaratively (:class:`TreeSpec`);
-:func:`build_tree` creates one on disk, for testing any code that reads a
-checkout. :class:`Kustomize` is a real ``kustomize build``, in-process, for
-checking what a build of a generated repository reads.
+The tree corpora ([`attack_corpus`][syncsafe.testing._trees.attack_corpus],
+[`benign_corpus`][syncsafe.testing._trees.benign_corpus]) describe malicious and benign file trees
+declaratively ([`TreeSpec`][syncsafe.testing._trees.TreeSpec]);
+[`build_tree`][syncsafe.testing._trees.build_tree] creates one on disk, for testing any code that
+reads a checkout. [`Kustomize`][syncsafe.testing._build.Kustomize] is a real ``kustomize build``,
+in-process, for checking what a build of a generated repository reads.
 
-.. versionadded:: 0.1.0
+!!! note "Added in version 0.1.0"
 """
 
 from __future__ import annotations

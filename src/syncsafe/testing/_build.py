@@ -1,5 +1,5 @@
 """
-A real ``kustomize build`` in-process: kustomize's Go library, loaded with :mod:`ctypes`.
+A real ``kustomize build`` in-process: kustomize's Go library, loaded with `ctypes`.
 
 PyPI's ``pykustomize`` 0.1.4 wheel carries kustomize's Go library
 (``sigs.k8s.io/kustomize/api`` v0.21.3) built as a Linux x86-64 shared
@@ -8,7 +8,7 @@ wrapper needs Python 3.14 and cffi; the shared object needs neither, so this
 module loads it directly. ``make kustomize`` fetches the wheel (pinned by its
 hash) and unpacks the shared object into ``.venv/kustomize/``.
 
-The C functions, as the wheel's wrapper (``pykustomize/_ffi.py``) declares them::
+The C functions, as the wheel's wrapper (``pykustomize/_ffi.py``) declares them:
 
     int   pykustomize_build(const char *path, const char *options_json, char **result);
     char *pykustomize_last_error(void);   /* owned by the library: not freed */
@@ -50,17 +50,17 @@ class Kustomize:
     """
     kustomize's Go library loaded from *library* (``libpykustomize.so``).
 
-    :meth:`build` is ``kustomize build DIR`` with plugins off, the output in
-    kustomize's own order, the load restrictor given, and helm on when a
+    [`build`][syncsafe.testing._build.Kustomize.build] is ``kustomize build DIR`` with plugins off,
+    the output in kustomize's own order, the load restrictor given, and helm on when a
     helm command is given. Unlike
     ``subprocess.run(["kubectl", "kustomize", ...])`` it needs no binary on
     ``PATH`` and costs no process per build; unlike pykustomize's own wrapper
     it runs on any Python syncsafe runs on.
 
-    Raises :class:`~syncsafe.KustomizeUnavailable` when *library* cannot be
+    Raises [`KustomizeUnavailable`][syncsafe.errors.KustomizeUnavailable] when *library* cannot be
     loaded (missing, or not a Linux x86-64 shared object).
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     _lock: ClassVar = threading.Lock()
@@ -93,7 +93,7 @@ class Kustomize:
         """
         The library named by ``$SYNCSAFE_KUSTOMIZE_LIBRARY``, else *default*.
 
-        Raises :class:`~syncsafe.KustomizeUnavailable` saying what is missing
+        Raises [`KustomizeUnavailable`][syncsafe.errors.KustomizeUnavailable] saying what is missing
         and how to install it, never returns ``None``: a test that needs a
         real kustomize fails instead of skipping.
         """
@@ -125,7 +125,7 @@ class Kustomize:
         ``"root-only"``, or ``"none"`` as Flux builds. With *helm_command*,
         helm charts are inflated with that program (``--enable-helm
         --helm-command``); without, a chart is an error, as in kustomize.
-        Raises :class:`~syncsafe.KustomizeBuildFailed` with kustomize's own
+        Raises [`KustomizeBuildFailed`][syncsafe.errors.KustomizeBuildFailed] with kustomize's own
         message when the build fails.
         """
         directory = os.fspath(path)

@@ -3,8 +3,8 @@ Conformance checks: run syncsafe's own properties against *your* implementation.
 
 Each check drives the properties that syncsafe's test suite proves of its own
 primitive — over the same corpora and the same Hypothesis strategies — and
-fails with a :class:`ConformanceError` (an ``AssertionError``, so pytest
-reports it as a test failure) that names the counterexample. syncsafe's own
+fails with a [`ConformanceError`][syncsafe.testing._checks.ConformanceError] (an ``AssertionError``,
+so pytest reports it as a test failure) that names the counterexample. syncsafe's own
 tests run every check against the matching ``syncsafe.buggy`` variant, which
 fails it, and against syncsafe's primitive, which passes.
 
@@ -124,20 +124,21 @@ def check_path_confinement(
     refuse a tree it raises any exception. The check:
 
     1. builds every malicious tree of the attack corpus
-       (:func:`~syncsafe.testing.attack_corpus`, or *corpus*) — escapes
+       ([`attack_corpus`][syncsafe.testing._trees.attack_corpus], or *corpus*) — escapes
        through relative and absolute links, chains of links that each look
        inbound, links through symlinked directories, sibling directories that
        share the root's name as a prefix, loops — and fails if *read_tree*
        returns the content of the file planted outside the root;
-    2. builds every benign tree (:func:`~syncsafe.testing.benign_corpus`, or
+    2. builds every benign tree ([`benign_corpus`][syncsafe.testing._trees.benign_corpus], or
        *benign*) and fails if *read_tree* refuses it or misses a file in it;
     3. draws random trees with an escaping link
-       (:func:`syncsafe.strategies.symlink_trees` with ``escaping=True``) and
-       fails if any outside content is read (Hypothesis, *settings*).
+       ([`syncsafe.strategies.symlink_trees`][syncsafe.strategies.symlink_trees] with
+       ``escaping=True``) and fails if any outside content is read (Hypothesis, *settings*).
 
-    Raises :class:`ConformanceError` naming every tree that failed.
+    Raises [`ConformanceError`][syncsafe.testing._checks.ConformanceError] naming every tree that
+    failed.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
     from hypothesis import given  # noqa: PLC0415
 
@@ -221,21 +222,22 @@ def check_checksum(checksum: ChecksumFn, *, settings: Settings | None = None) ->
 
     *checksum(path, root)* returns the digest of the tree at *path*, reading
     through symlinks that stay inside *root* (for
-    :func:`syncsafe.checksum`: ``lambda path, root: checksum(path,
+    [`syncsafe.checksum`][syncsafe.checksum.checksum]: ``lambda path, root: checksum(path,
     root=root).digest``). The check fails if:
 
     - files ``a``=``bc`` and ``ab``=``c`` give the same digest (fields not framed);
     - an edit to a hidden file (``.env``, which ``configMapGenerator`` reads)
       is missed;
     - an edit under a symlinked nested base is missed (the stale-overlay incident);
-    - on random trees (:func:`syncsafe.strategies.file_trees`, odd names
+    - on random trees ([`syncsafe.strategies.file_trees`][syncsafe.strategies.file_trees], odd names
       included): the same tree at two locations gives two digests; or a
       one-byte edit, an added file, a removed file or a renamed file leaves the
       digest unchanged.
 
-    Raises :class:`ConformanceError` naming the counterexample.
+    Raises [`ConformanceError`][syncsafe.testing._checks.ConformanceError] naming the
+    counterexample.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
     from hypothesis import assume, given  # noqa: PLC0415
     from hypothesis import strategies as st  # noqa: PLC0415
@@ -488,7 +490,7 @@ def check_single_flight(
 
     *guard_factory()* returns a fresh guard: an object whose ``run(key, fn)``
     calls ``fn()`` (no arguments) under the guard and returns its value, or
-    an object whose ``.value`` is the value (:class:`syncsafe.Outcome`). The
+    an object whose ``.value`` is the value ([`syncsafe.Outcome`][syncsafe.guard.Outcome]). The
     check uses threads, with no sleeps to provoke races:
 
     1. A caller arrives while another caller's run is in flight (the run
@@ -508,15 +510,15 @@ def check_single_flight(
        after the call.
 
     *guard_factory()* may also return an asyncio guard (``run`` a coroutine
-    function, as :class:`syncsafe.AsyncSyncGuard`'s): it is run on an event
-    loop of its own, each ``fn`` in a worker thread.
+    function, as [`syncsafe.AsyncSyncGuard`][syncsafe.guard.AsyncSyncGuard]'s): it is run on an
+    event loop of its own, each ``fn`` in a worker thread.
 
     Every wait is bounded by *timeout*: a guard that hangs fails instead.
-    Raises :class:`ConformanceError` naming what went wrong.
+    Raises [`ConformanceError`][syncsafe.testing._checks.ConformanceError] naming what went wrong.
 
-    .. versionadded:: 0.1.0
-    .. deprecated:: 0.2.0
-       *patience*: ignored; the check waits on the guard's own signal.
+    !!! note "Added in version 0.1.0"
+    !!! warning "Deprecated since version 0.2.0"
+        *patience*: ignored; the check waits on the guard's own signal.
     """
     from hypothesis import given  # noqa: PLC0415
     from hypothesis import strategies as st  # noqa: PLC0415

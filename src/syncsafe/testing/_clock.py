@@ -25,7 +25,7 @@ class ManualClock:
     Unlike ``unittest.mock.patch("datetime.datetime")``, nothing global is
     patched: only code that is handed the clock sees it.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     __slots__ = ("_now",)

@@ -6,8 +6,9 @@ needs nothing but the project's test extra. Members run with test timings
 (``--heartbeat-interval 10 --election-timeout 100 --unsafe-no-fsync``), on
 free ``127.0.0.1`` ports, with their data in a directory of the caller's.
 Every process started here is stopped by its pid when the cluster closes,
-also when the test failed; :meth:`EtcdCluster.kill`, :meth:`~EtcdCluster.pause`
-and :meth:`~EtcdCluster.start` make the failures a test needs.
+also when the test failed; [`EtcdCluster.kill`][syncsafe.testing._etcd.EtcdCluster.kill],
+[`pause`][syncsafe.testing._etcd.EtcdCluster.pause] and
+[`start`][syncsafe.testing._etcd.EtcdCluster.start] make the failures a test needs.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ class EtcdCluster:
     *size* etcd members on loopback, with their data under *directory*.
 
     ``endpoints`` are the members' client URLs, in member order. Use it as a
-    context manager, or call :meth:`close`: every member still running is
-    killed by its pid.
+    context manager, or call [`close`][syncsafe.testing._etcd.EtcdCluster.close]: every member still
+    running is killed by its pid.
     """
 
     def __init__(
@@ -198,7 +199,7 @@ class EtcdCluster:
                 _wait_stopped(process.pid)
 
     def resume(self, *members: int) -> None:
-        """SIGCONT *members* paused by :meth:`pause`."""
+        """SIGCONT *members* paused by [`pause`][syncsafe.testing._etcd.EtcdCluster.pause]."""
         for index in members:
             process = self._processes[index]
             if process is not None:
@@ -213,7 +214,7 @@ class EtcdCluster:
 def etcd_cluster(
     directory: Path, size: int = 1, *, binary: Path | str | None = None
 ) -> Iterator[EtcdCluster]:
-    """A started :class:`EtcdCluster`, closed (every member killed) on exit."""
+    """A started [`EtcdCluster`][], closed (every member killed) on exit."""
     cluster = EtcdCluster(directory, size, binary=binary)
     with cluster:
         yield cluster

@@ -5,9 +5,9 @@ It knows nothing of file descriptors or the real file system: a tree is a
 dictionary from a tuple of names to a node, and resolution is a recursive
 function over it, written from the rules (``path_resolution(7)`` plus
 syncsafe's containment rules), not from syncsafe's code. Property tests
-build a :class:`~syncsafe.testing.TreeSpec` on disk and compare what
-:func:`syncsafe.resolve` and :func:`syncsafe.walk` do with what this model
-says they should do.
+build a [`TreeSpec`][syncsafe.testing._trees.TreeSpec] on disk and compare what
+[`syncsafe.resolve`][syncsafe.paths.resolve] and [`syncsafe.walk`][syncsafe.walk.walk] do with what
+this model says they should do.
 
 Outcomes are plain tags: ``"escape"``, ``"absolute"``, ``"loop"``,
 ``"missing"``, ``"notdir"``, ``"dangling"``, ``"special"``.
@@ -49,7 +49,7 @@ class Resolution:
 
 @final
 class Model:
-    """A tree from a :class:`TreeSpec`, held in memory (the ``outside`` part is not needed)."""
+    """A tree from a [`TreeSpec`][], held in memory (the ``outside`` part is not needed)."""
 
     def __init__(self, spec: TreeSpec) -> None:
         self.nodes: dict[Names, tuple[str, str]] = {(): ("dir", "")}
@@ -68,7 +68,7 @@ class Model:
 
     # ------------------------------------------------------------ resolution
     def resolve(self, path: str, *, strict: bool = True) -> Resolution:
-        """Resolve *path* from the root, or raise :class:`ModelError`."""
+        """Resolve *path* from the root, or raise `ModelError`."""
         if path.startswith("/"):
             raise ModelError("absolute")
         return self._follow((), path.split("/"), [0], strict=strict)
@@ -148,7 +148,7 @@ class Model:
         """
         ``(path as reached, physical names)`` per regular file, in syncsafe's walk order.
 
-        Raises :class:`ModelError` at the first problem, where the walk meets
+        Raises `ModelError` at the first problem, where the walk meets
         it: a directory's links and special files are judged when the walk
         enters it, in name order.
         """

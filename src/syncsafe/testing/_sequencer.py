@@ -20,7 +20,7 @@ class Sequencer:
     any mix: ``with seq(n):`` (in a thread) or ``async with seq(n):`` (in a
     task) waits until steps ``0 .. n-1`` have ended, runs its body as step
     ``n``, and ends it on exit. Use it to make a race happen on purpose, in
-    the same order on every run, without a single sleep::
+    the same order on every run, without a single sleep:
 
         seq = Sequencer()
 
@@ -43,7 +43,7 @@ class Sequencer:
     once, a sequencer releases one step at a time, in the order you number
     them.
 
-    .. versionadded:: 0.1.0
+    !!! note "Added in version 0.1.0"
     """
 
     __slots__ = ("_async_waiters", "_broken", "_claimed", "_cond", "_next", "_timeout")
@@ -150,7 +150,7 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 @final
 class _Step:
-    """One step of a :class:`Sequencer`: ``with`` it in a thread, ``async with`` it in a task."""
+    """One step of a [`Sequencer`][]: ``with`` it in a thread, ``async with`` it in a task."""
 
     __slots__ = ("_position", "_sequencer")
 

@@ -1,18 +1,18 @@
 """
 Declarative file trees, and the attack and benign corpora built from them.
 
-A :class:`TreeSpec` lists files, directories, symlinks and FIFOs by POSIX path
-relative to the root; :func:`build_tree` creates it under a fresh base
-directory, as ``base/repo``, with the spec's ``outside`` entries beside it
+A [`TreeSpec`][syncsafe.testing._trees.TreeSpec] lists files, directories, symlinks and FIFOs by
+POSIX path relative to the root; [`build_tree`][syncsafe.testing._trees.build_tree] creates it under
+a fresh base directory, as ``base/repo``, with the spec's ``outside`` entries beside it
 (``base/outside/secret.yaml``, ``base/repo-evil/...``), so that an escape has
 something real to reach. A symlink target may name the absolute locations of
 the build with ``{root}`` and ``{base}``.
 
-:func:`attack_corpus` gives at least 100 malicious trees: escapes through
-relative links, absolute links, chains where each link alone looks inbound,
+[`attack_corpus`][syncsafe.testing._trees.attack_corpus] gives at least 100 malicious trees: escapes
+through relative links, absolute links, chains where each link alone looks inbound,
 links through symlinked directories, sibling-prefix directories, loops.
-:func:`benign_corpus` gives trees that a correct check must accept: links that
-stay inside, ``..`` that stays inside, symlinked bases, odd names.
+[`benign_corpus`][syncsafe.testing._trees.benign_corpus] gives trees that a correct check must
+accept: links that stay inside, ``..`` that stays inside, symlinked bases, odd names.
 """
 
 from __future__ import annotations

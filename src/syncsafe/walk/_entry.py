@@ -1,12 +1,12 @@
 """
-The entry handle of :func:`syncsafe.walk.walk`, and its "was this file replaced?" checks.
+The entry handle of [`syncsafe.walk.walk`][], and its "was this file replaced?" checks.
 
-A :class:`WalkEntry` names a file the walk listed and reads it relative to
-the walker's open descriptor of its directory; :attr:`WalkEntry.stat` and
-:meth:`WalkEntry.open_fd` check that what they reach is the regular file
-the listing gave (its inode, on the directory's device, or the name stat-ed
+A [`WalkEntry`][syncsafe.walk.WalkEntry] names a file the walk listed and reads it relative to
+the walker's open descriptor of its directory; [`WalkEntry.stat`][syncsafe.walk.WalkEntry.stat] and
+[`WalkEntry.open_fd`][syncsafe.walk.WalkEntry.open_fd] check that what they reach is the regular
+file the listing gave (its inode, on the directory's device, or the name stat-ed
 again where those cannot tell). The rules of resolution (``..`` above the
-root, absolute targets) are :mod:`syncsafe._fs`'s; the loop rule is the
+root, absolute targets) are `syncsafe._fs`'s; the loop rule is the
 walking engine's (``syncsafe.walk._engine``).
 """
 
@@ -75,26 +75,26 @@ def _open_listed(name: str, dir_fd: int, path: str) -> int:
 @final
 class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
     """
-    One regular file reached by :func:`walk`.
+    One regular file reached by [`walk`][syncsafe.walk.walk].
 
     ``path`` is POSIX and relative to the root, as reached: through a
     symlinked directory the file appears under the link's name. Undecodable
-    bytes in names come through :func:`os.fsdecode` (surrogateescape).
+    bytes in names come through `os.fsdecode` (surrogateescape).
 
-    Like :class:`os.DirEntry`, an entry is a live handle, not a value: it
-    compares and hashes by identity and does not order; its :attr:`stat` is
-    fetched on first access (one ``fstatat`` relative to the walker's
-    descriptor of the file's directory) and cached; :meth:`open` (and
-    :meth:`open_fd`, the raw descriptor) is valid only until the walk leaves
-    that directory — read each entry before asking for the next. Opening
+    Like `os.DirEntry`, an entry is a live handle, not a value: it
+    compares and hashes by identity and does not order; its [`stat`][syncsafe.walk.WalkEntry.stat]
+    is fetched on first access (one ``fstatat`` relative to the walker's
+    descriptor of the file's directory) and cached; [`open`][syncsafe.walk.WalkEntry.open] (and
+    [`open_fd`][syncsafe.walk.WalkEntry.open_fd], the raw descriptor) is valid only until the walk
+    leaves that directory — read each entry before asking for the next. Opening
     needs no stat: the file opened is checked against the inode number the
     directory listing gave.
 
     It is an immutable, light type rather than an attrs class, for speed: the
     walk makes one per file, in bulk, without running any Python code per
-    entry, and an attrs instance alone cost a third of :func:`os.walk`'s time
+    entry, and an attrs instance alone cost a third of `os.walk`'s time
     per file (benchmark ``walk-10k``). Underneath it is a tuple subclass with
-    no instance dictionary, as :class:`os.stat_result` is; use its attributes,
+    no instance dictionary, as `os.stat_result` is; use its attributes,
     its tuple form is an implementation detail.
     """
 
@@ -103,7 +103,7 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
     if TYPE_CHECKING:
 
         def __new__(cls, path: str, ref: _Ref = None) -> WalkEntry:
-            """An entry for *path*; only :func:`walk` gives it a directory (*ref*) to read from."""
+            """An entry for *path*; only [`walk`][] gives it a directory (*ref*) to read from."""
 
         @property
         def path(self) -> str:
@@ -150,7 +150,7 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
         on first access relative to the walker's directory descriptor (after
         the walk has moved on, by the physical path, which has no links in it)
         and cached. It must be a regular file with the inode the directory
-        listing gave, else :class:`~syncsafe.errors.UnsafePathError`: the
+        listing gave, else [`UnsafePathError`][syncsafe.errors.UnsafePathError]: the
         file was replaced since it was listed.
         """
         path, ref = self
@@ -192,35 +192,35 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
         """
         The file, opened for reading relative to the walker's open directory descriptor.
 
-        Opened and checked as :meth:`open_fd` does, and buffered. After the
-        walk has moved past the entry's directory it raises
-        :class:`~syncsafe.errors.StaleEntryError`.
+        Opened and checked as [`open_fd`][syncsafe.walk.WalkEntry.open_fd] does, and buffered. After
+        the walk has moved past the entry's directory it raises
+        [`StaleEntryError`][syncsafe.errors.StaleEntryError].
         """
         fd, _ = self.open_fd()
         return io.BufferedReader(io.FileIO(fd, "rb"))
 
     def open_fd(self) -> tuple[int, os.stat_result]:
         """
-        A raw descriptor of the file, opened as :meth:`open` does, and its ``fstat``.
+        A raw descriptor of the file, opened as [`open`][] does, and its ``fstat``.
 
         For callers that read the file straight from the descriptor
-        (:func:`os.read`) and want its size without another system call; the
-        caller closes the descriptor (:func:`os.close`). The file is opened
+        (`os.read`) and want its size without another system call; the
+        caller closes the descriptor (`os.close`). The file is opened
         relative to the walker's open descriptor of its directory with
         ``O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC`` — never by
         resolving its path again from the root — and ``fstat`` must then say
-        it is a regular file (else :class:`~syncsafe.errors.SpecialFileError`)
+        it is a regular file (else [`SpecialFileError`][syncsafe.errors.SpecialFileError])
         and the one that was listed: the inode number the directory listing
         gave, on the directory's device, or for a file reached through a
         symlink the device and inode its resolution found (else
-        :class:`~syncsafe.errors.UnsafePathError`). Where the device differs
+        [`UnsafePathError`][syncsafe.errors.UnsafePathError]). Where the device differs
         from the directory's (a mount point, or an overlay file system that
         reports a lower layer's device) or the listing gave no inode number
         (some FUSE file systems), the name is stat-ed again and must still
         name the opened file. A symlink put in the file's place is refused;
-        a file gone is :class:`FileNotFoundError`. After the walk has moved
+        a file gone is `FileNotFoundError`. After the walk has moved
         past the entry's directory it raises
-        :class:`~syncsafe.errors.StaleEntryError`.
+        [`StaleEntryError`][syncsafe.errors.StaleEntryError].
         """
         path, ref = self
         if type(ref) is Dir:
@@ -270,7 +270,7 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
 
     def _confirm(self, node: Dir, name: str, st: os.stat_result) -> None:
         """
-        The slow check of :meth:`open_fd`: the opened file is the listed one, or refuse it.
+        The slow check of [`open_fd`][]: the opened file is the listed one, or refuse it.
 
         Reached when the inode number differs from the listing's, or the
         device from the directory's. A known, different inode number is a
