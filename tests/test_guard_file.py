@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import filelock
@@ -19,7 +18,6 @@ from syncsafe import (
     FileSyncGuard,
     GuardStateCorrupt,
     Outcome,
-    ReentrantSync,
     SyncFailed,
     SyncInProgress,
     SyncTimeout,
@@ -243,51 +241,6 @@ def test_a_foreign_state_file_is_refused(tmp_path: Path, content: bytes, problem
 # ------------------------------------------------------ threads in a process
 
 
-def test_threads_coalesce_and_share_the_local_value(tmp_path: Path) -> None:
-    """Threads arriving mid-run wait; one later run serves them, with its value."""
-    guard = FileSyncGuard(tmp_path)
-    blocked = blocked_counter(guard)
-    threads, release = holding(guard)
-    runs: list[str] = []
-
-    def sync(name: str) -> Callable[[], str]:
-        def run() -> str:
-            runs.append(name)
-            return name
-
-        return run
-
-    threads.start("second", lambda: guard.run("app", sync("second")))
-    acquire(blocked)
-    threads.start("third", lambda: guard.run("app", sync("third")))
-    acquire(blocked)
-    assert 2 == guard.statistics().waiting
-    assert 1 == guard.statistics().in_flight
-    release.set()
-    results = threads.join()
-    assert 1 == len(runs)
-    leader, follower = (
-        (results["second"], results["third"])
-        if runs == ["second"]
-        else (results["third"], results["second"])
-    )
-    # shared_with counts the callers of this guard (not of other processes), as SyncGuard's
-    assert Outcome(runs[0], 2, True, True, 1) == leader  # noqa: FBT003
-    assert Outcome(runs[0], 2, False, True, 1) == follower  # noqa: FBT003
-    assert 0 == guard.statistics().keys
-
-
-def test_share_joins_the_run_in_flight(tmp_path: Path) -> None:
-    """Under 'share' a thread that waited gets the run it waited for, marked not fresh."""
-    guard = FileSyncGuard(tmp_path, "share")
-    blocked = blocked_counter(guard)
-    threads, release = holding(guard)
-    threads.start("joiner", lambda: guard.run("app", lambda: "never"))
-    acquire(blocked)
-    release.set()
-    assert Outcome("first", 1, False, False, 1) == threads.join()["joiner"]  # noqa: FBT003
-
-
 def test_reject_in_process_and_across_processes(tmp_path: Path) -> None:
     """'reject' raises SyncInProgress whether the run is in this process or another."""
     guard = FileSyncGuard(tmp_path)
@@ -314,44 +267,20 @@ def test_timeouts_in_process_and_on_the_file_lock(tmp_path: Path) -> None:
     assert 1 == guard.statistics().timed_out
 
 
-def test_an_exception_reaches_the_waiting_threads(tmp_path: Path) -> None:
-    """The leader gets the original; a thread served by that run gets SyncFailed chained to it."""
-    guard = FileSyncGuard(tmp_path, "share")
-    blocked = blocked_counter(guard)
-    started = threading.Event()
-    release = threading.Event()
+def test_a_run_error_is_recorded_in_the_state_file(tmp_path: Path) -> None:
+    """A run that raised leaves its error's repr as the state's error; the key runs again."""
+    guard = FileSyncGuard(tmp_path)
     boom = ValueError("render failed")
 
     def failing() -> None:
-        started.set()
-        assert release.wait(10)
         raise boom
 
-    threads = Threads()
-    threads.start("leader", lambda: guard.run("app", failing))
-    assert started.wait(10)
-    threads.start("follower", lambda: guard.run("app", lambda: None))
-    acquire(blocked)
-    release.set()
-    results = threads.join()
-    assert results["leader"] is boom
-    follower = results["follower"]
-    assert isinstance(follower, SyncFailed)
-    assert follower.__cause__ is boom
-    assert "ValueError('render failed')" == guard.state("app").error
-    assert 2 == guard.run("app", lambda: None).generation
-
-
-def test_a_run_calling_run_for_its_own_key_raises(tmp_path: Path) -> None:
-    """Re-entry in the same thread is ReentrantSync, not a wait on its own lock."""
-    guard = FileSyncGuard(tmp_path)
-
-    def reentrant() -> object:
-        return guard.run("app", lambda: None)
-
-    with pytest.raises(ReentrantSync):
-        guard.run("app", reentrant)
-    assert 0 == guard.statistics().keys
+    with pytest.raises(ValueError, match="render failed") as raised:
+        guard.run("app", failing)
+    assert raised.value is boom
+    assert FileGuardState("app", 1, 1, "ValueError('render failed')", os.getpid()) == guard.state(
+        "app"
+    )
     assert 2 == guard.run("app", lambda: None).generation
 
 
