@@ -3,7 +3,7 @@ from __future__ import annotations
 import itertools
 import pickle
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 
 import attrs
 import pytest
@@ -65,13 +65,6 @@ def machine(guard: SyncGuard) -> Machine:
 # ------------------------------------------------------------------ basics
 
 
-def test_an_uncontended_run_leads_a_fresh_run() -> None:
-    """A caller alone executes fn and gets its value with the next generation."""
-    guard = SyncGuard()
-    assert Outcome("v", 1, True, True, 0) == guard.run("app", lambda: "v")  # noqa: FBT003
-    assert 2 == guard.run("app", lambda: "w").generation
-
-
 def test_generations_grow_across_keys_and_idle_periods() -> None:
     """A generation is never reused: not for another key, not after the key's state was dropped."""
     guard = SyncGuard()
@@ -116,55 +109,6 @@ def test_bad_policies_are_rejected() -> None:
 # --------------------------------------------------------------- policies
 
 
-def test_coalesce_serves_callers_who_arrived_mid_run_with_one_later_run() -> None:
-    """Callers arriving during a run wait; the next run serves them all, and starts after them."""
-    guard = SyncGuard()
-    blocked = waiting_counter(guard)
-    threads, release = _in_run(guard)
-    runs: list[str] = []
-
-    def sync(name: str) -> Callable[[], str]:
-        def run() -> str:
-            runs.append(name)
-            return name
-
-        return run
-
-    threads.start("second", lambda: guard.run("app", sync("second")))
-    acquire(blocked)
-    threads.start("third", lambda: guard.run("app", sync("third")))
-    acquire(blocked)
-    assert 2 == guard.statistics().waiting
-    release.set()
-    results = threads.join()
-    assert ["second"] == runs
-    assert Outcome("first", 1, True, True, 0) == results["first"]  # noqa: FBT003
-    assert Outcome("second", 2, True, True, 1) == results["second"]  # noqa: FBT003
-    assert Outcome("second", 2, False, True, 1) == results["third"]  # noqa: FBT003
-    assert attrs.asdict(guard.statistics()) == {
-        "runs": 2,
-        "coalesced": 1,  # third; second led its run
-        "rejected": 0,
-        "timed_out": 0,
-        "in_flight": 0,
-        "waiting": 0,
-        "keys": 0,
-    }
-
-
-def test_share_joins_the_run_in_flight() -> None:
-    """A share caller gets the running run's outcome, marked not fresh."""
-    guard = SyncGuard(policy="share")
-    blocked = waiting_counter(guard)
-    threads, release = _in_run(guard)
-    threads.start("joiner", lambda: guard.run("app", lambda: "never"))
-    acquire(blocked)
-    release.set()
-    results = threads.join()
-    assert Outcome("first", 1, False, False, 1) == results["joiner"]  # noqa: FBT003
-    assert Outcome("first", 1, True, True, 1) == results["first"]  # noqa: FBT003
-
-
 def test_reject_raises_sync_in_progress() -> None:
     """A reject caller is refused while a run is in flight, naming the key and the run."""
     guard = SyncGuard()
@@ -179,121 +123,6 @@ def test_reject_raises_sync_in_progress() -> None:
 
 
 # ------------------------------------------------------- errors and timeouts
-
-
-def test_an_exception_reaches_every_caller_of_the_run() -> None:
-    """The leader gets the original error; the others get SyncFailed chained to it."""
-    guard = SyncGuard(policy="share")
-    blocked = waiting_counter(guard)
-    started = threading.Event()
-    release = threading.Event()
-    boom = ValueError("repository unreachable")
-
-    def failing() -> None:
-        started.set()
-        assert release.wait(10)
-        raise boom
-
-    threads = Threads()
-    threads.start("leader", lambda: guard.run("app", failing))
-    assert started.wait(10)
-    threads.start("follower", lambda: guard.run("app", lambda: None))
-    acquire(blocked)
-    release.set()
-    results = threads.join()
-    assert results["leader"] is boom
-    follower = results["follower"]
-    assert isinstance(follower, SyncFailed)
-    assert follower.__cause__ is boom
-    assert (
-        str(follower) == "sync of 'app' failed: run 1 raised ValueError('repository unreachable')"
-    )
-    assert 2 == guard.run("app", lambda: None).generation  # the key is not stuck
-
-
-@pytest.mark.parametrize("error", [KeyboardInterrupt, SystemExit])
-def test_a_base_exception_never_leaves_the_key_stuck(error: type[BaseException]) -> None:
-    """KeyboardInterrupt or SystemExit in fn: leader gets it, waiters get SyncFailed, key free."""
-    guard = SyncGuard()
-    blocked = waiting_counter(guard)
-    started = threading.Event()
-    release = threading.Event()
-
-    def interrupted() -> None:
-        started.set()
-        assert release.wait(10)
-        raise error
-
-    threads = Threads()
-    threads.start("leader", lambda: guard.run("app", interrupted))
-    assert started.wait(10)
-    threads.start("waiter", lambda: guard.run("app", lambda: "next", policy="share"))
-    acquire(blocked)
-    release.set()
-    results = threads.join()
-    assert isinstance(results["leader"], error)
-    assert isinstance(results["waiter"], SyncFailed)
-    assert isinstance(results["waiter"].__cause__, error)
-    assert 0 == machine(guard).size()
-    assert "again" == guard.run("app", lambda: "again").value
-
-
-def test_a_base_exception_in_a_solo_run_frees_the_key() -> None:
-    """An interrupted run nobody joined leaves no state behind."""
-    guard = SyncGuard()
-
-    def interrupted() -> None:
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        guard.run("app", interrupted)
-    assert 0 == machine(guard).size()
-
-
-def test_a_waiter_times_out_without_cancelling_the_run() -> None:
-    """SyncTimeout (a TimeoutError) for the waiter; the run and its other callers go on."""
-    guard = SyncGuard()
-    blocked = waiting_counter(guard)
-    threads, release = _in_run(guard)
-    threads.start("patient", lambda: guard.run("app", lambda: "patient"))
-    acquire(blocked)
-    with pytest.raises(SyncTimeout) as info:
-        guard.run("app", lambda: "impatient", timeout=0.01)
-    assert isinstance(info.value, TimeoutError)
-    assert str(info.value) == (
-        "sync of 'app': no run served this call within 0.01 s (the run in flight goes on)"
-    )
-    release.set()
-    results = threads.join()
-    assert Outcome("first", 1, True, True, 0) == results["first"]  # noqa: FBT003
-    assert Outcome("patient", 2, True, True, 0) == results["patient"]  # noqa: FBT003
-    assert 1 == guard.statistics().timed_out
-    assert 0 == machine(guard).size()
-
-
-def test_the_only_waiter_timing_out_drops_the_next_run() -> None:
-    """A pending run whose every caller gave up never starts."""
-    guard = SyncGuard()
-    threads, release = _in_run(guard)
-    with pytest.raises(SyncTimeout):
-        guard.run("app", lambda: "never", timeout=0)
-    release.set()
-    threads.join()
-    assert 1 == guard.statistics().runs
-    assert 0 == machine(guard).size()
-
-
-def test_a_run_calling_run_for_its_own_key_raises() -> None:
-    """Re-entry for the same key is an error, not a deadlock; another key is fine."""
-    guard = SyncGuard()
-
-    def reentrant() -> object:
-        assert "inner" == guard.run("other", lambda: "inner").value
-        return guard.run("app", lambda: None)
-
-    with pytest.raises(ReentrantSync, match="'app' called from inside its own run"):
-        guard.run("app", reentrant)
-    assert 0 == machine(guard).size()
 
 
 def test_reentry_is_caught_after_others_joined_the_run() -> None:

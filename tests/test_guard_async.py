@@ -10,10 +10,7 @@ import pytest
 from syncsafe import (
     AsyncSyncGuard,
     Outcome,
-    ReentrantSync,
-    SyncFailed,
     SyncInProgress,
-    SyncTimeout,
 )
 from syncsafe.testing import Sequencer
 
@@ -45,19 +42,6 @@ async def settle() -> None:
     """Let every ready task run until it blocks: a few turns of the loop."""
     for _ in range(5):
         await asyncio.sleep(0)
-
-
-def test_an_uncontended_run() -> None:
-    """A task alone executes fn and gets a fresh outcome; the key's state is then dropped."""
-
-    async def main() -> tuple[Outcome[str], Outcome[str], int]:
-        guard = AsyncSyncGuard()
-        return await guard.run("app", value("a")), await guard.run("app", value("b")), size(guard)
-
-    first, second, left = run(main)
-    assert Outcome("a", 1, True, True, 0) == first  # noqa: FBT003
-    assert Outcome("b", 2, True, True, 0) == second  # noqa: FBT003
-    assert 0 == left
 
 
 def test_coalesce_in_the_order_a_sequencer_sets() -> None:
@@ -191,56 +175,6 @@ def test_a_run_nobody_waits_for_still_finishes_and_frees_the_key() -> None:
     assert (0, 0) == run(main)
 
 
-def test_an_exception_reaches_every_caller() -> None:
-    """The leader gets the original error, the others SyncFailed chained to it."""
-    boom = ValueError("render failed")
-
-    async def main() -> tuple[BaseException | Outcome[None], BaseException | Outcome[None]]:
-        guard = AsyncSyncGuard(policy="share")
-
-        async def failing() -> None:
-            await asyncio.sleep(0)
-            raise boom
-
-        return await asyncio.gather(
-            guard.run("app", failing), guard.run("app", failing), return_exceptions=True
-        )
-
-    leader, follower = run(main)
-    assert leader is boom
-    assert isinstance(follower, SyncFailed)
-    assert follower.__cause__ is boom
-
-
-def test_a_timeout_does_not_cancel_the_run() -> None:
-    """SyncTimeout for the impatient caller; the run goes on and serves the patient one."""
-
-    async def main() -> tuple[BaseException | None, Outcome[str], int]:
-        guard = AsyncSyncGuard()
-        gate = asyncio.Event()
-
-        async def held() -> str:
-            await gate.wait()
-            return "held"
-
-        first = asyncio.ensure_future(guard.run("app", held))
-        await settle()
-        patient = asyncio.ensure_future(guard.run("app", value("patient")))
-        error = None
-        try:
-            await guard.run("app", value("impatient"), timeout=0.01)
-        except SyncTimeout as exc:
-            error = exc
-        gate.set()
-        await first
-        return error, await patient, guard.statistics().timed_out
-
-    error, patient, timed_out = run(main)
-    assert isinstance(error, TimeoutError)
-    assert Outcome("patient", 2, True, True, 0) == patient  # noqa: FBT003
-    assert 1 == timed_out
-
-
 def test_reject_and_bad_policy() -> None:
     """Policy 'reject' raises SyncInProgress mid-run; an unknown policy is a ValueError."""
 
@@ -266,21 +200,6 @@ def test_reject_and_bad_policy() -> None:
         AsyncSyncGuard("nope")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="policy='nope'"):
         run(lambda: AsyncSyncGuard().run("k", value(1), policy="nope"))  # type: ignore[arg-type]
-
-
-def test_a_run_awaiting_its_own_key_raises() -> None:
-    """Re-entry from the run's task is ReentrantSync, not a deadlock."""
-
-    async def main() -> None:
-        guard = AsyncSyncGuard()
-
-        async def reentrant() -> None:
-            await guard.run("app", value(None))
-
-        await guard.run("app", reentrant)
-
-    with pytest.raises(ReentrantSync):
-        run(main)
 
 
 def test_max_concurrent_first_come_first_served() -> None:

@@ -274,6 +274,8 @@ def test_an_uncontended_run_leads_a_fresh_run(make: Callable[..., Adapter]) -> N
     assert Outcome("v", guard.nth(1), True, True, 0) == guard.run("app", lambda: "v")  # noqa: FBT003
     expected = {"runs": 1, "coalesced": 0, "rejected": 0, "timed_out": 0, **IDLE}
     assert expected == guard.statistics()
+    assert Outcome("w", guard.nth(2), True, True, 0) == guard.run("app", lambda: "w")  # noqa: FBT003
+    assert 0 == guard.size()
 
 
 def test_generations_strictly_increase_per_key(make: Callable[..., Adapter]) -> None:
@@ -319,9 +321,11 @@ def test_coalesce_serves_callers_who_arrived_mid_run_with_one_later_run(
     threads.start("third", lambda: guard.run("app", sync("third")))
     waited(guard)
     assert 2 == guard.statistics()["waiting"]
+    assert 1 == guard.statistics()["in_flight"]
     release.set()
     results = threads.join()
-    assert 1 == len(runs)
+    assert ["second"] == runs  # the first to arrive leads
+    assert Outcome("first", guard.nth(1), True, True, 0) == results["first"]  # noqa: FBT003
     leader, follower = (
         (results["second"], results["third"])
         if runs == ["second"]
@@ -340,7 +344,9 @@ def test_share_joins_the_run_in_flight(make: Callable[..., Adapter]) -> None:
     threads.start("joiner", lambda: guard.run("app", lambda: "never"))
     waited(guard)
     release.set()
-    assert Outcome("first", guard.nth(1), False, False, 1) == threads.join()["joiner"]  # noqa: FBT003
+    results = threads.join()
+    assert Outcome("first", guard.nth(1), False, False, 1) == results["joiner"]  # noqa: FBT003
+    assert Outcome("first", guard.nth(1), True, True, 1) == results["first"]  # noqa: FBT003
     assert 1 == guard.statistics()["coalesced"]
 
 
@@ -348,12 +354,15 @@ def test_reject_raises_sync_in_progress(make: Callable[..., Adapter]) -> None:
     """A reject caller during a run gets SyncInProgress naming the key; counted once."""
     guard = make()
     threads, release = in_run(guard)
-    with pytest.raises(SyncInProgress) as raised:
+    # Not the run's generation in every backend: EtcdSyncGuard's in-process
+    # refusal names the machine's count, not the etcd generation.
+    with pytest.raises(SyncInProgress, match=r"'app' rejected: run \d+ is in progress") as raised:
         guard.run("app", lambda: "never", policy="reject")
     assert "app" == raised.value.key
     release.set()
     threads.join()
     assert 1 == guard.statistics()["rejected"]
+    assert guard.nth(2) == guard.run("app", lambda: None, policy="reject").generation
 
 
 def test_an_exception_reaches_every_caller_of_the_run(make: Callable[..., Adapter]) -> None:
@@ -377,7 +386,9 @@ def test_an_exception_reaches_every_caller_of_the_run(make: Callable[..., Adapte
     assert isinstance(failed, SyncFailed)
     assert failed.__cause__ is boom
     assert guard.nth(2) == failed.generation
+    assert f"sync of 'app' failed: run {guard.nth(2)} raised ValueError('boom')" == str(failed)
     assert 0 == guard.size()
+    assert guard.nth(3) == guard.run("app", lambda: None).generation  # the key is not stuck
 
 
 @pytest.mark.parametrize("error", [Interrupt, KeyboardInterrupt, SystemExit])
@@ -399,24 +410,85 @@ def test_a_base_exception_never_leaves_the_key_stuck(
     assert IDLE.items() <= guard.statistics().items()
 
 
+@pytest.mark.parametrize("error", [Interrupt, KeyboardInterrupt, SystemExit])
+def test_a_base_exception_reaches_a_waiter_as_sync_failed(
+    make: Callable[..., Adapter], backend: Backend, error: type[BaseException]
+) -> None:
+    """The leader gets the BaseException; a waiter that joined gets SyncFailed caused by it."""
+    if backend.make is _async_guard and error is not Interrupt:
+        error = Interrupt  # KeyboardInterrupt and SystemExit stop an event loop, by design
+    guard = make("share")
+    started = threading.Event()
+    release = threading.Event()
+
+    def interrupted() -> object:
+        started.set()
+        assert release.wait(20)
+        raise error
+
+    threads = Threads()
+    threads.start("leader", lambda: guard.run("app", interrupted))
+    assert started.wait(20)
+    threads.start("waiter", lambda: guard.run("app", lambda: "next"))
+    waited(guard)
+    release.set()
+    results = threads.join()
+    assert isinstance(results["leader"], error)
+    assert isinstance(results["waiter"], SyncFailed)
+    assert isinstance(results["waiter"].__cause__, error)
+    assert 0 == guard.size()
+    assert "again" == guard.run("app", lambda: "again").value
+
+
 def test_a_waiter_times_out_without_cancelling_the_run(make: Callable[..., Adapter]) -> None:
     """SyncTimeout for the waiter; the run goes on and its caller gets its value."""
     guard = make()
     threads, release = in_run(guard)
-    with pytest.raises(SyncTimeout):
-        guard.run("app", lambda: "never", timeout=0.01)
+    threads.start("patient", lambda: guard.run("app", lambda: "patient"))
+    waited(guard)
+    with pytest.raises(SyncTimeout) as raised:
+        guard.run("app", lambda: "impatient", timeout=0.01)
+    assert isinstance(raised.value, TimeoutError)
+    expected = "sync of 'app': no run served this call within 0.01 s (the run in flight goes on)"
+    assert expected == str(raised.value)
     release.set()
-    assert "first" == threads.join()["first"].value  # type: ignore[attr-defined]
+    results = threads.join()
+    assert Outcome("first", guard.nth(1), True, True, 0) == results["first"]  # noqa: FBT003
+    assert Outcome("patient", guard.nth(2), True, True, 0) == results["patient"]  # noqa: FBT003
     stats = guard.statistics()
-    assert (1, 1, 0) == (stats["timed_out"], stats["runs"], stats["coalesced"])
+    assert (1, 2, 0) == (stats["timed_out"], stats["runs"], stats["coalesced"])
+    assert 0 == guard.size()
+
+
+def test_the_only_waiter_timing_out_drops_the_next_run(make: Callable[..., Adapter]) -> None:
+    """A next run whose every caller gave up never starts."""
+    guard = make()
+    threads, release = in_run(guard)
+    with pytest.raises(SyncTimeout):
+        guard.run("app", lambda: "never", timeout=0)
+    release.set()
+    threads.join()
+    assert 1 == guard.statistics()["runs"]
+    assert 0 == guard.size()
+
+
+def test_an_unknown_policy_is_refused_per_call(make: Callable[..., Adapter]) -> None:
+    """A call naming an unknown policy is a ValueError naming it; nothing runs."""
+    guard = make()
+    with pytest.raises(ValueError, match="policy='never'"):
+        guard.run("app", lambda: "ran", policy="never")
+    assert 0 == guard.statistics()["runs"]
     assert 0 == guard.size()
 
 
 def test_a_run_calling_run_for_its_own_key_raises(make: Callable[..., Adapter]) -> None:
     """Re-entry for the same key is ReentrantSync; another key runs."""
     guard = make()
-    with pytest.raises(ReentrantSync):
+    with pytest.raises(ReentrantSync, match="'app' called from inside its own run"):
         guard.nested("app", "app")
+    assert 0 == guard.size()
+    assert 0 == guard.statistics()["keys"]
+    assert guard.nth(2) == guard.run("app", lambda: None).generation  # the key is free
     assert "inner" == guard.nested("app", "other")
     assert 0 == guard.size()
 
@@ -430,6 +502,7 @@ def test_idle_keys_leave_no_state(make: Callable[..., Adapter]) -> None:
             guard.run(f"k{i}", _raise_value_error)
     assert 0 == guard.size()
     assert 0 == guard.statistics()["keys"]
+    assert 100 == guard.statistics()["runs"]
 
 
 def _raise_value_error() -> object:

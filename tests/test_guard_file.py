@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import filelock
@@ -19,13 +18,13 @@ from syncsafe import (
     FileSyncGuard,
     GuardStateCorrupt,
     Outcome,
-    ReentrantSync,
     SyncFailed,
     SyncInProgress,
     SyncTimeout,
 )
 from syncsafe.guard import _file
 from syncsafe.guard._file import key_file_stem
+from syncsafe.guard._record import Record
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -89,9 +88,11 @@ def test_an_uncontended_run_writes_the_state(
         == tmp_path / "locks"
     )
     assert [".lock", ".state", ".ceiling"] == [f.suffix for f in guard.files("app")]
-    expected = {"format": 2, "key": "app", "started": 1, "finished": 1, "error": None}
-    expected |= {"boot": "boot-a", "reserved": 1024}
-    assert expected == {k: v for k, v in newest_record(state_file).items() if k != "pid"}
+    expected = {"format": 3, "key": "app", "started": 1, "finished": 1, "error": None}
+    expected |= {"boot": "boot-a", "reserved": 1024, "lock": [0, 0]}
+    record = newest_record(state_file)
+    assert _file._process(os.getpid()) == ("R", record.pop("since"))
+    assert expected == {k: v for k, v in record.items() if k != "pid"}
     assert {"format": 1, "key": "app", "reserved": 1024} == json.loads(ceiling_file.read_text())
     assert FileGuardState("app", 1, 1, None, os.getpid()) == guard.state("app")
     assert 2 == guard.run("app", lambda: None).generation
@@ -166,8 +167,8 @@ def test_bad_arguments(tmp_path: Path) -> None:
         ),
         (
             (
-                b'{"format": 3, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1,'
-                b' "boot": "", "reserved": 0}'
+                b'{"format": 4, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1,'
+                b' "boot": "", "reserved": 0, "lock": [0, 0], "since": 0}'
             ),
             "format and key",
         ),
@@ -176,8 +177,29 @@ def test_bad_arguments(tmp_path: Path) -> None:
             "unreadable",  # format 2 has "boot" and "reserved"
         ),
         (
-            b'{"format": 3, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1}',
-            r"format and key are \(3, 'app'\)",  # the format is judged before its fields
+            (
+                b'{"format": 3, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1,'
+                b' "boot": "", "reserved": 0}'
+            ),
+            "unreadable",  # format 3 has "lock" and "since"
+        ),
+        (
+            (
+                b'{"format": 3, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1,'
+                b' "boot": "", "reserved": 0, "lock": [1], "since": 0}'
+            ),
+            "lock must be two integers",
+        ),
+        (
+            (
+                b'{"format": 3, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1,'
+                b' "boot": "", "reserved": 0, "lock": [1, 2], "since": -1}'
+            ),
+            "since an integer >= 0",
+        ),
+        (
+            b'{"format": 4, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1}',
+            r"format and key are \(4, 'app'\)",  # the format is judged before its fields
         ),
         (
             b'{"format": true, "key": "app", "started": 1, "finished": 1, "error": null, "pid": 1}',
@@ -219,51 +241,6 @@ def test_a_foreign_state_file_is_refused(tmp_path: Path, content: bytes, problem
 # ------------------------------------------------------ threads in a process
 
 
-def test_threads_coalesce_and_share_the_local_value(tmp_path: Path) -> None:
-    """Threads arriving mid-run wait; one later run serves them, with its value."""
-    guard = FileSyncGuard(tmp_path)
-    blocked = blocked_counter(guard)
-    threads, release = holding(guard)
-    runs: list[str] = []
-
-    def sync(name: str) -> Callable[[], str]:
-        def run() -> str:
-            runs.append(name)
-            return name
-
-        return run
-
-    threads.start("second", lambda: guard.run("app", sync("second")))
-    acquire(blocked)
-    threads.start("third", lambda: guard.run("app", sync("third")))
-    acquire(blocked)
-    assert 2 == guard.statistics().waiting
-    assert 1 == guard.statistics().in_flight
-    release.set()
-    results = threads.join()
-    assert 1 == len(runs)
-    leader, follower = (
-        (results["second"], results["third"])
-        if runs == ["second"]
-        else (results["third"], results["second"])
-    )
-    # shared_with counts the callers of this guard (not of other processes), as SyncGuard's
-    assert Outcome(runs[0], 2, True, True, 1) == leader  # noqa: FBT003
-    assert Outcome(runs[0], 2, False, True, 1) == follower  # noqa: FBT003
-    assert 0 == guard.statistics().keys
-
-
-def test_share_joins_the_run_in_flight(tmp_path: Path) -> None:
-    """Under 'share' a thread that waited gets the run it waited for, marked not fresh."""
-    guard = FileSyncGuard(tmp_path, "share")
-    blocked = blocked_counter(guard)
-    threads, release = holding(guard)
-    threads.start("joiner", lambda: guard.run("app", lambda: "never"))
-    acquire(blocked)
-    release.set()
-    assert Outcome("first", 1, False, False, 1) == threads.join()["joiner"]  # noqa: FBT003
-
-
 def test_reject_in_process_and_across_processes(tmp_path: Path) -> None:
     """'reject' raises SyncInProgress whether the run is in this process or another."""
     guard = FileSyncGuard(tmp_path)
@@ -290,44 +267,20 @@ def test_timeouts_in_process_and_on_the_file_lock(tmp_path: Path) -> None:
     assert 1 == guard.statistics().timed_out
 
 
-def test_an_exception_reaches_the_waiting_threads(tmp_path: Path) -> None:
-    """The leader gets the original; a thread served by that run gets SyncFailed chained to it."""
-    guard = FileSyncGuard(tmp_path, "share")
-    blocked = blocked_counter(guard)
-    started = threading.Event()
-    release = threading.Event()
+def test_a_run_error_is_recorded_in_the_state_file(tmp_path: Path) -> None:
+    """A run that raised leaves its error's repr as the state's error; the key runs again."""
+    guard = FileSyncGuard(tmp_path)
     boom = ValueError("render failed")
 
     def failing() -> None:
-        started.set()
-        assert release.wait(10)
         raise boom
 
-    threads = Threads()
-    threads.start("leader", lambda: guard.run("app", failing))
-    assert started.wait(10)
-    threads.start("follower", lambda: guard.run("app", lambda: None))
-    acquire(blocked)
-    release.set()
-    results = threads.join()
-    assert results["leader"] is boom
-    follower = results["follower"]
-    assert isinstance(follower, SyncFailed)
-    assert follower.__cause__ is boom
-    assert "ValueError('render failed')" == guard.state("app").error
-    assert 2 == guard.run("app", lambda: None).generation
-
-
-def test_a_run_calling_run_for_its_own_key_raises(tmp_path: Path) -> None:
-    """Re-entry in the same thread is ReentrantSync, not a wait on its own lock."""
-    guard = FileSyncGuard(tmp_path)
-
-    def reentrant() -> object:
-        return guard.run("app", lambda: None)
-
-    with pytest.raises(ReentrantSync):
-        guard.run("app", reentrant)
-    assert 0 == guard.statistics().keys
+    with pytest.raises(ValueError, match="render failed") as raised:
+        guard.run("app", failing)
+    assert raised.value is boom
+    assert FileGuardState("app", 1, 1, "ValueError('render failed')", os.getpid()) == guard.state(
+        "app"
+    )
     assert 2 == guard.run("app", lambda: None).generation
 
 
@@ -632,9 +585,12 @@ def test_a_locked_file_no_longer_at_its_path_is_refused_at_acquisition(tmp_path:
     """
     path = tmp_path / "app.lock"
     fd = _flocked(path)
-    check = _file._still_at(os.fspath(path))
+    check = _file._Locked(os.fspath(path))
     check(fd)  # the file at the path: accepted
+    assert (path.stat().st_dev, path.stat().st_ino) == check.ident
+    assert check.still()
     path.unlink()
+    assert not check.still()
     with pytest.raises(_file._Moved):
         check(fd)
     other = _flocked(path)
@@ -650,3 +606,147 @@ def _flocked(path: Path) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_EX)
     return fd
+
+
+HOLDER = """
+import sys
+from syncsafe import FileSyncGuard
+
+def sync():
+    print("running", flush=True)
+    sys.stdin.readline()  # holds the run until the parent says, or kills this process
+    return "a"
+
+outcome = FileSyncGuard(sys.argv[1]).run("app", sync)
+print("done", outcome.generation, flush=True)
+"""
+
+
+def _holder(directory: Path) -> subprocess.Popen[str]:
+    """Another process running key "app" in *directory*, held until a line reaches its stdin."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(directory)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert "running\n" == child.stdout.readline()
+    return child
+
+
+def test_a_lock_file_removed_under_a_run_lets_no_other_process_run_the_key(
+    tmp_path: Path,
+) -> None:
+    """
+    A's lock file removed mid-run: B locks a new one, but waits for A's run instead of running.
+
+    B times out while A runs; once A's run ends, B runs after it (generation
+    2, and its function sees A's end recorded), served by the policy as a
+    caller that arrived while run 1 was in flight.
+    """
+    guard = FileSyncGuard(tmp_path)
+    blocked = blocked_counter(guard)
+    lock_file = guard.files("app")[0]
+    with _holder(tmp_path) as a:
+        assert a.stdin is not None
+        assert a.stdout is not None
+        lock_file.unlink()  # a cleaner of temporary files
+        with pytest.raises(SyncTimeout):
+            guard.run("app", lambda: "overlapping", timeout=0.05)
+        acquire(blocked)
+        assert lock_file.exists()  # B made a new lock file, and locked it
+        seen: list[FileGuardState] = []
+
+        def b_sync() -> str:
+            seen.append(guard.state("app"))
+            return "b"
+
+        threads = Threads()
+        threads.start("b", lambda: guard.run("app", b_sync))
+        acquire(blocked)  # B waits for A's run, though no one else holds the lock file
+        assert [] == seen
+        assert 1 == guard.statistics().waiting
+        a.stdin.write("go\n")
+        a.stdin.flush()
+        assert "done 1\n" == a.stdout.readline()
+        assert 0 == a.wait(timeout=10)
+    assert Outcome("b", 2, True, True, 0) == threads.join()["b"]  # noqa: FBT003
+    assert [FileGuardState("app", 2, 1, None, os.getpid())] == seen  # A's end came first
+    assert 1 == guard.statistics().timed_out
+
+
+def test_a_holder_killed_after_its_lock_file_was_removed_leaves_the_key_free(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL of a holder whose lock file was removed: the next caller runs (not reaped yet)."""
+    guard = FileSyncGuard(tmp_path)
+    with _holder(tmp_path) as a:
+        guard.files("app")[0].unlink()
+        a.kill()  # not waited for yet: a zombie, until reaped, is gone too
+        outcome = guard.run("app", lambda: "after the crash", timeout=30)
+        assert -9 == a.wait(timeout=10)
+    assert Outcome("after the crash", 2, True, True, 0) == outcome  # noqa: FBT003
+    assert FileGuardState("app", 2, 2, None, os.getpid()) == guard.state("app")
+
+
+def test_a_run_whose_lock_file_goes_before_its_start_record_runs_once_on_the_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    The lock file removed between the lock and the start record: the run begins again.
+
+    A newcomer that made a new lock file then would have read the record
+    before this run's start, and run: so this caller does not run on the
+    removed file. It locks the file now at the path, finds its own start
+    record (its process, no longer holding that file) and runs once.
+    """
+    guard = FileSyncGuard(tmp_path)
+    lock_file = guard.files("app")[0]
+    boot_id = _file._boot_id
+    removed: list[bool] = []
+
+    def boot_and_remove() -> str:  # read between the lock and the start record
+        if not removed:
+            removed.append(True)
+            lock_file.unlink()
+        return boot_id()
+
+    monkeypatch.setattr(_file, "_boot_id", boot_and_remove)
+    calls: list[str] = []
+
+    def sync() -> str:
+        calls.append("run")
+        return "v"
+
+    outcome = guard.run("app", sync)
+    assert ["run"] == calls
+    assert Outcome("v", 2, True, True, 0) == outcome  # noqa: FBT003
+    assert FileGuardState("app", 2, 2, None, os.getpid()) == guard.state("app")
+
+
+def test_which_record_names_a_live_holder_through_another_lock_file() -> None:
+    """Only a run in flight, of this boot, through another file, by a live process of that start."""
+    boot = _file._boot_id()
+    pid, since = _file._self()
+    parent = os.getppid()
+    parent_since = _file._process(parent)
+    assert parent_since is not None
+    held, other = (1, 2), (1, 3)
+
+    def record(pid: int, since: int, lock: tuple[int, int] = other, b: str = boot) -> Record:
+        return Record(2, 1, None, pid, b, 0, 256, 0, *lock, since)
+
+    assert _file._holds_elsewhere(record(parent, parent_since[1]), held)
+    assert not _file._holds_elsewhere(record(parent, parent_since[1] + 1), held)  # pid reused
+    assert not _file._holds_elsewhere(record(parent, parent_since[1], lock=held), held)
+    assert not _file._holds_elsewhere(record(parent, parent_since[1], lock=(0, 0)), held)
+    assert not _file._holds_elsewhere(record(parent, 0), held)  # an older format's record
+    assert not _file._holds_elsewhere(record(parent, parent_since[1], b="another boot"), held)
+    assert not _file._holds_elsewhere(record(pid, since), held)  # this process: not held here
+    _file._HELD.add(other)
+    try:
+        assert _file._holds_elsewhere(record(pid, since), held)  # another guard's run, here
+    finally:
+        _file._HELD.discard(other)
+    assert _file._process(-1) is None

@@ -168,8 +168,19 @@ class PolicyModel(RuleBasedStateMachine):
 
     @rule(data=st.data(), unreadable=st.booleans())
     def lose(self, data: st.DataObject, *, unreadable: bool) -> None:
-        """The record goes back to any version ever stored, or holds nothing whole."""
-        self.record = None if unreadable else data.draw(st.sampled_from(self.history))
+        """
+        The record goes back to a version stored before, or holds nothing whole.
+
+        Loss only goes back: a power loss or a restored snapshot leaves an
+        older version, and what was lost never comes back by itself, so the
+        versions after the one it went back to leave the history.
+        """
+        if unreadable:
+            self.record = None
+            return
+        index = data.draw(st.integers(0, len(self.history) - 1))
+        del self.history[index + 1 :]
+        self.record = self.history[index]
 
     @invariant()
     def one_run(self) -> None:

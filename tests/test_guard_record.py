@@ -49,7 +49,7 @@ def ran(guard: FileSyncGuard, times: int, key: str = "app") -> None:
 
 def test_a_record_slot_is_json_whitespace_after_the_record() -> None:
     """A slot is the record, 33 spaces and tabs, padding and a newline: JSON reads the record."""
-    record = encode("app", 2, 1, None, 7, boot="boot-a", reserved=9)
+    record = encode("app", 2, 1, None, 7, boot="boot-a", reserved=9, lock=(3, 4), since=5)
     slot = record_slot(record, size=256)
     assert 256 == len(slot)
     assert slot.startswith(record)
@@ -57,9 +57,10 @@ def test_a_record_slot_is_json_whitespace_after_the_record() -> None:
     check = slot[len(record) : len(record) + 33]
     assert set(check) <= set(b" \t")
     assert ord(" ") == check[0]  # the flag bit, unused since format 2, is written 0
-    expected = {"format": 2, "key": "app", "started": 2, "finished": 1, "error": None, "pid": 7}
-    expected |= {"boot": "boot-a", "reserved": 9}
+    expected = {"format": 3, "key": "app", "started": 2, "finished": 1, "error": None, "pid": 7}
+    expected |= {"boot": "boot-a", "reserved": 9, "lock": [3, 4], "since": 5}
     assert expected == json.loads(slot)
+    assert Record(2, 1, None, 7, "boot-a", 9, 256, 0, 3, 4, 5) == parse(slot + slot, "app", "s")
 
 
 def test_each_write_fills_the_other_slot_and_keeps_the_previous_record(tmp_path: Path) -> None:

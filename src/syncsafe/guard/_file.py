@@ -20,6 +20,14 @@ below; nothing of the policy is written here):
 3. A process killed while it runs leaves ``started > finished``. The OS
    releases ``L`` with the process; the next caller finds no newer finished
    run, so it runs, with generation ``g + 2``.
+4. ``L`` removed while a run holds it (a cleaner of temporary files): the
+   start record names the lock file its holder locked (device, inode), its
+   pid and the process's start time, so a caller that locks a new ``L``
+   but finds a run in flight through another file, by a live process of
+   this boot, waits for it (polling) instead of running; a run whose ``L``
+   went before its start record was written checks again after writing it
+   and begins again rather than run beside a newcomer that read the record
+   before it.
 
 No request counter is written when a caller arrives: that would need ``L``,
 which the run in flight holds. The generation that had started when the
@@ -81,7 +89,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final, TypeVar, cast, final
 
@@ -268,7 +276,7 @@ class FileSyncGuard:
     of the key. For tests that order callers without sleeping.
     """
     _machine: Machine = attrs.field(init=False, repr=False, factory=lambda: Machine(notify=True))
-    _locks: dict[str, FileLock] = attrs.field(init=False, repr=False, factory=dict)
+    _locks: dict[str, tuple[FileLock, _Locked]] = attrs.field(init=False, repr=False, factory=dict)
     # Mutable, and not an attrs field of its own: a run counts without
     # going through the class's frozen-field check on every assignment.
     _counts: _Counts = attrs.field(init=False, repr=False, factory=_Counts)
@@ -360,9 +368,9 @@ class FileSyncGuard:
                     machine.finish(flight, None, error)
                 elif flight.state != DONE:
                     machine.leave(mine, timed_out=False)
-            lock = self._locks.get(key)
-            if lock is not None and lock.is_locked and machine.flights(key)[0] is None:
-                lock.release(force=True)
+            pooled = self._locks.get(key)
+            if pooled is not None and pooled[0].is_locked and machine.flights(key)[0] is None:
+                pooled[0].release(force=True)
             self._signal()
 
     def files(self, key: str) -> tuple[Path, Path, Path]:
@@ -569,7 +577,7 @@ class FileSyncGuard:
         fresh = fresh and caller.fresh
         return Outcome(value, generation, False, fresh, flight.served - 1, remote)  # noqa: FBT003
 
-    def _lock(self, key: str, base: str) -> FileLock:
+    def _lock(self, key: str, base: str) -> tuple[FileLock, _Locked]:
         """
         The key's pooled ``FileLock``: only the leader of the key's run in this guard acquires it.
 
@@ -579,16 +587,18 @@ class FileSyncGuard:
         before its flight ends.
         """
         locks = self._locks
-        lock = locks.get(key)
-        if lock is None:
+        pooled = locks.get(key)
+        if pooled is None:
             path = base + ".lock"
-            lock = FileLock(path, thread_local=False, on_acquired=_still_at(path))
+            check = _Locked(path)
+            pooled = FileLock(path, thread_local=False, on_acquired=check), check
             with self._mutex:
                 if len(locks) >= _LOCKS_MAX:  # the oldest unheld ones go
-                    for old in [k for k, v in locks.items() if not v.is_locked][: _LOCKS_MAX // 4]:
+                    unheld = [k for k, v in locks.items() if not v[0].is_locked]
+                    for old in unheld[: _LOCKS_MAX // 4]:
                         del locks[old]
-                locks[key] = lock
-        return lock
+                locks[key] = pooled
+        return pooled
 
     def _hold(
         self,
@@ -607,32 +617,66 @@ class FileSyncGuard:
             lock, before anything ran: the lead passes on.
         """
         base = f"{self._dir}/{_stem(key)}"
-        lock = self._lock(key, base)
+        lock, check = self._lock(key, base)
         seen: Record | None = None
-        if not _try(lock, 0):
-            seen = self._peek(key, base + ".state")
+        told = False  # on_wait called
+        pause = _PAUSE_MIN
+        while True:
+            if not _try(lock, 0):
+                if seen is None:
+                    seen = self._peek(key, base + ".state")
+                    self._contended(key, policy, seen)
+                if not told:
+                    told = True
+                    self._about_to_wait(key)
+                with self._holding():
+                    acquired = _try(lock, _remaining(deadline))
+                if not acquired:
+                    raise _Withdraw(SyncTimeout(key, timeout or 0.0), timed_out=True)
             try:
-                _policy.contended(key, policy, seen)
-            except SyncInProgress as refused:
-                with self._mutex:
-                    self._machine.rejected += 1
-                raise _Withdraw(refused, timed_out=False) from None
-            self._about_to_wait(key)
-            with self._mutex:
-                self._counts.holding += 1
-            try:
-                acquired = _try(lock, _remaining(deadline))
+                result = self._locked(key, fn, policy, seen, base, ran, check)
             finally:
-                with self._mutex:
-                    self._counts.holding -= 1
-            if not acquired:
+                lock.release()
+            if type(result) is not _Retry:
+                return result
+            # The key is held through a lock file removed from the path (or
+            # this caller's own was removed before it could run): wait for
+            # that holder to end or to die, polling, as a lock cannot wait.
+            busy = result.record
+            if seen is None and busy is not None:
+                seen = busy  # the run in flight when this caller asked
+                self._contended(key, policy, seen)
+            if not told:
+                told = True
+                self._about_to_wait(key)
+            left = _remaining(deadline)
+            if left == 0:
                 raise _Withdraw(SyncTimeout(key, timeout or 0.0), timed_out=True)
-        try:
-            return self._locked(key, fn, policy, seen, base, ran)
-        finally:
-            lock.release()
+            with self._holding():
+                time.sleep(pause if left < 0 else min(pause, left))
+            pause = min(pause * 2, _PAUSE_MAX)
 
-    def _locked(  # noqa: PLR0917 - one caller
+    def _contended(self, key: str, policy: str, seen: Record) -> None:
+        """Refuse a caller that found the key held, as the policy says (``"reject"``)."""
+        try:
+            _policy.contended(key, policy, seen)
+        except SyncInProgress as refused:
+            with self._mutex:
+                self._machine.rejected += 1
+            raise _Withdraw(refused, timed_out=False) from None
+
+    @contextlib.contextmanager
+    def _holding(self) -> Iterator[None]:
+        """Count the leader as waiting for another process's hold of its key, meanwhile."""
+        with self._mutex:
+            self._counts.holding += 1
+        try:
+            yield
+        finally:
+            with self._mutex:
+                self._counts.holding -= 1
+
+    def _locked(  # noqa: C901, PLR0917 - one caller; a run between its two stores, inline
         self,
         key: str,
         fn: Callable[[], T],
@@ -640,8 +684,16 @@ class FileSyncGuard:
         seen: Record | None,
         base: str,
         ran: list[int],
-    ) -> Serve | tuple[T, int]:
-        """Holding the key's file lock: what `_policy` decides, done."""
+        check: _Locked,
+    ) -> Serve | tuple[T, int] | _Retry:
+        """
+        Holding the key's file lock: what `_policy` decides, done.
+
+        Unless the record names a run in flight through another lock file, by
+        a process still alive (this one's was removed while it ran, and a new
+        one made): then, or if this caller's own lock file is removed before
+        its run could begin, nothing runs (a `_Retry`).
+        """
         path = base + ".state"
         fd = _open_state(path)
         try:
@@ -649,32 +701,45 @@ class FileSyncGuard:
             served = _policy.decide(policy, seen, state)
             if served is not None:
                 return served
+            held = check.ident
+            if state.started > state.finished and _holds_elsewhere(state, held):
+                return _Retry(state)
             generation, boot, reserved = self._next_generation(key, base, state)
             start = _policy.start(state, generation)
-            fd, raw, state = self._store(fd, raw, path, key, state, fields=(*start, boot, reserved))
-            ran[0] = generation
+            _HELD.add(held)  # before the start record names it: see _holds_elsewhere
             try:
-                value = fn()
-            except BaseException as exc:
-                end = _policy.end(state, generation, repr(exc))
+                fd, raw, state = self._store(
+                    fd, raw, path, key, state, fields=(*start, boot, reserved), lock=held
+                )
+                # A newcomer that made a new lock file before this record was
+                # written read the one before: it runs, and this caller must not.
+                if not check.still():
+                    return _Retry(None)
+                ran[0] = generation
                 try:
-                    if end is not None:  # pragma: no branch - this run holds the key
-                        fd, raw, state = self._store(
-                            fd, raw, path, key, state, fields=(*end, boot, reserved)
-                        )
-                except Exception as write_error:  # noqa: BLE001 - the run's own error goes on
-                    # The start record stays the newest: the next caller runs again.
-                    if hasattr(exc, "add_note"):  # pragma: no branch - Python 3.11 and later
-                        exc.add_note(f"{key}: the run's end was not recorded: {write_error!r}")
-                else:
+                    value = fn()
+                except BaseException as exc:
+                    end = _policy.end(state, generation, repr(exc))
+                    try:
+                        if end is not None:  # pragma: no branch - this run holds the key
+                            fd, raw, state = self._store(
+                                fd, raw, path, key, state, fields=(*end, boot, reserved)
+                            )
+                    except Exception as write_error:  # noqa: BLE001 - the run's own error goes on
+                        # The start record stays the newest: the next caller runs again.
+                        if hasattr(exc, "add_note"):  # pragma: no branch - Python 3.11 and later
+                            exc.add_note(f"{key}: the run's end was not recorded: {write_error!r}")
+                    else:
+                        self._remember(path, raw, state)
+                    raise
+                end = _policy.end(state, generation, None)
+                if end is not None:  # pragma: no branch - this run holds the key
+                    fields = (*end, boot, reserved)
+                    fd, raw, state = self._store(fd, raw, path, key, state, fields=fields)
                     self._remember(path, raw, state)
-                raise
-            end = _policy.end(state, generation, None)
-            if end is not None:  # pragma: no branch - this run holds the key
-                fields = (*end, boot, reserved)
-                fd, raw, state = self._store(fd, raw, path, key, state, fields=fields)
-                self._remember(path, raw, state)
-            return value, generation
+                return value, generation
+            finally:
+                _HELD.discard(held)
         finally:
             if fd is not None:
                 os.close(fd)
@@ -821,17 +886,20 @@ class FileSyncGuard:
         current: Record,
         *,
         fields: tuple[int, int, str | None, str, int],
+        lock: tuple[int, int] = (0, 0),
     ) -> tuple[int, bytes, Record]:
         """
         Write *fields* as the newest record of the state file open as *fd*, holding *raw*.
 
         Returns the file's fd (a new one if the file was replaced), the
         bytes it now holds, and the record. Only the holder of the key's
-        file lock writes.
+        file lock writes; a start record names that file as *lock*.
         """
         started, finished, error, boot, reserved = fields
-        pid = os.getpid()
-        record = encode(key, started, finished, error, pid, boot=boot, reserved=reserved)
+        pid, since = _self()
+        record = encode(
+            key, started, finished, error, pid, boot=boot, reserved=reserved, lock=lock, since=since
+        )
         size = current.slot_size
         if fd is not None and len(record) + SLOT_OVERHEAD <= size:  # in place, the usual case
             at, data = update(current, record)
@@ -845,7 +913,12 @@ class FileSyncGuard:
             size = max(size, slot_size_for(record))
             fd, raw = self._replace(fd, path, record, size)
             at = 0
-        return fd, raw, Record(started, finished, error, pid, boot, reserved, size, at // size)
+        index = at // size
+        return (
+            fd,
+            raw,
+            Record(started, finished, error, pid, boot, reserved, size, index, *lock, since),
+        )
 
     def _remember(self, path: str, raw: bytes, record: Record) -> None:
         known = self._known
@@ -938,24 +1011,108 @@ class _Moved(Exception):
     """The locked file is no longer the one at the lock's path."""
 
 
-def _still_at(path: str) -> Callable[[int], None]:
+@final
+class _Locked:
     """
-    A check that the file just locked as *fd* is the one at *path*, run at each acquisition.
+    The check that the file just locked is the one at *path*, run at each acquisition.
 
     A caller that opened the lock file, then waited while the file was
     removed (a cleaner of temporary files) and another made a new one, holds
     a lock no later caller contends for: it must lock the new file instead.
+    It also keeps the identity of the file locked, which a start record
+    names, and `still` checks it again.
     """
 
-    def check(fd: int) -> None:
-        try:
-            here = os.stat(path)  # noqa: PTH116 - a str path, and a stat to compare
-        except FileNotFoundError:
-            raise _Moved(path) from None
-        if not os.path.samestat(here, os.fstat(fd)):
-            raise _Moved(path)
+    __slots__ = ("ident", "path")
 
-    return check
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.ident = (0, 0)
+        """``(st_dev, st_ino)`` of the file last locked."""
+
+    def __call__(self, fd: int) -> None:
+        held = os.fstat(fd)
+        self.ident = (held.st_dev, held.st_ino)
+        if not self.still():
+            raise _Moved(self.path)
+
+    def still(self) -> bool:
+        """Whether the file last locked is still the one at the path."""
+        try:
+            here = os.stat(self.path)  # noqa: PTH116 - a str path, and a stat to compare
+        except FileNotFoundError:
+            return False
+        return (here.st_dev, here.st_ino) == self.ident
+
+
+@final
+class _Retry:
+    """Nothing ran: the key is held through another lock file (*record*), or this one moved."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: Record | None) -> None:
+        self.record = record
+
+
+_PAUSE_MIN: Final = 0.001
+_PAUSE_MAX: Final = 0.05  # seconds between looks at a hold through a removed lock file
+_HELD: Final[set[tuple[int, int]]] = set()
+"""The lock files (``st_dev``, ``st_ino``) this process holds for a run, from its start on."""
+_SELF: list[tuple[int, int]] = [(0, 0)]  # this process: (pid, start time), read again after a fork
+
+
+def _self() -> tuple[int, int]:
+    """This process's pid and start time (0 if it cannot be told)."""
+    pid = os.getpid()
+    known = _SELF[0]
+    if known[0] != pid:
+        found = _process(pid)
+        known = pid, 0 if found is None else found[1]
+        _SELF[0] = known
+    return known
+
+
+def _process(pid: int) -> tuple[str, int] | None:
+    """
+    The state and start time of process *pid* (``/proc/<pid>/stat`` fields 3 and 22).
+
+    ``None`` if there is no such process (or no ``/proc``).
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:  # noqa: PTH123 - one small read
+            raw = file.read()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(b")") + 2 :].split()  # after the command name, which may hold anything
+    try:
+        return fields[0].decode("ascii"), int(fields[19])
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _holds_elsewhere(record: Record, held: tuple[int, int]) -> bool:
+    """
+    Whether the run in flight *record* names holds the key through a lock file other than *held*.
+
+    That is, through a lock file that was removed from the path while it
+    ran, by a process that is still alive: of this boot, its pid alive (not
+    a zombie) with the start time the record gives, or, in this process, a
+    run that still holds that lock file. A record that does not name its
+    lock file (written before format 3), or its process's start time, names
+    no such holder: its holder is taken to be gone, as before.
+    """
+    lock = (record.lock_dev, record.lock_ino)
+    if lock in {held, (0, 0)} or not record.since:
+        return False  # the file this caller holds: its holder is gone
+    boot = _boot_id()
+    if not boot or record.boot != boot:
+        return False  # every process of another boot is gone
+    pid, since = _self()
+    if record.pid == pid and record.since == since:
+        return lock in _HELD
+    found = _process(record.pid)
+    return found is not None and found[0] not in {"Z", "X"} and found[1] == record.since
 
 
 def _open_state(path: str, flags: int = os.O_RDWR) -> int | None:

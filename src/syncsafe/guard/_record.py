@@ -5,8 +5,8 @@ A state file is ``2 * size`` bytes: slot 0 at offset 0, slot 1 at offset
 ``size`` (``size`` a power of two, at least 256). A slot is either blank
 (``size - 1`` spaces and a newline) or one record:
 
-    {"format": 2, "key": ..., "started": g, "finished": f, "error": ..., "pid": p,
-     "boot": ..., "reserved": r}
+    {"format": 3, "key": ..., "started": g, "finished": f, "error": ..., "pid": p,
+     "boot": ..., "reserved": r, "lock": [dev, ino], "since": t}
     <33 spaces and tabs: a flag bit and the CRC-32>  <spaces>  \n
 
 The record is the JSON object; the 33 characters right after its closing
@@ -50,8 +50,9 @@ __all__ = [
     "update",
 ]
 
-FORMAT: Final = 2
-_FORMATS: Final = frozenset({1, 2})  # format 1 lacks "boot" and "reserved"
+FORMAT: Final = 3
+_HOLDER_SINCE: Final = 3  # the first format that names the writer's lock file and start time
+_FORMATS: Final = frozenset({1, 2, 3})  # 1 lacks "boot" and "reserved"; 2, "lock" and "since"
 _CHECK_BITS: Final = 33
 _MIN_SLOT: Final = 256
 _DECODER: Final = json.JSONDecoder()
@@ -82,11 +83,16 @@ class Record(NamedTuple):
     """The size of each of the file's two slots; 0 if the file is not in the slotted format."""
     newest: int = 0
     """The slot holding this record (0 or 1)."""
+    lock_dev: int = 0
+    """With ``lock_ino``: the lock file its writer held (``st_dev``, ``st_ino``); 0 for unknown."""
+    lock_ino: int = 0
+    since: int = 0
+    """When the writer ``pid`` started (``/proc/<pid>/stat`` field 22); 0 if unknown."""
 
 
 _TEMPLATE: Final = (
     b'{"format": %d, "key": %s, "started": %d, "finished": %d, "error": %s, "pid": %d, '
-    b'"boot": %s, "reserved": %d}'
+    b'"boot": %s, "reserved": %d, "lock": [%d, %d], "since": %d}'
 )
 
 
@@ -99,12 +105,14 @@ def encode(
     *,
     boot: str = "",
     reserved: int = 0,
+    lock: tuple[int, int] = (0, 0),
+    since: int = 0,
 ) -> bytes:
     """The JSON bytes of a record (ASCII, so a byte offset is a character offset)."""
     # What json.dumps makes of the dict, built directly: this runs twice a run.
     error_ = b"null" if error is None else _ENCODE_STRING(error).encode("ascii")
     key_, boot_ = _ENCODE_STRING(key).encode("ascii"), _ENCODE_STRING(boot).encode("ascii")
-    return _TEMPLATE % (FORMAT, key_, started, finished, error_, pid, boot_, reserved)
+    return _TEMPLATE % (FORMAT, key_, started, finished, error_, pid, boot_, reserved, *lock, since)
 
 
 SLOT_OVERHEAD: Final = _CHECK_BITS + 2
@@ -244,6 +252,9 @@ def _record(data: object, key: str, path: str, size: int, index: int) -> Record:
         boot, reserved = (
             ("", 0) if fields[0] == 1 else (data["boot"], data["reserved"])  # type: ignore[index]
         )
+        lock, since = (
+            ([0, 0], 0) if fields[0] < _HOLDER_SINCE else (data["lock"], data["since"])  # type: ignore[index]
+        )
     except (KeyError, TypeError) as exc:
         raise GuardStateCorrupt(path, f"unreadable ({exc!r})") from exc
     integers = type(started) is int and type(finished) is int and type(pid) is int
@@ -253,4 +264,14 @@ def _record(data: object, key: str, path: str, size: int, index: int) -> Record:
         raise GuardStateCorrupt(path, "error must be a string or null")
     if not isinstance(boot, str) or type(reserved) is not int or reserved < 0:
         raise GuardStateCorrupt(path, "boot must be a string and reserved an integer >= 0")
-    return Record(started, finished, error, pid, boot, reserved, size, index)
+    if (
+        type(lock) is not list
+        or len(lock) != 2  # noqa: PLR2004 - st_dev and st_ino
+        or not all(type(n) is int and n >= 0 for n in lock)
+        or type(since) is not int
+        or since < 0
+    ):
+        raise GuardStateCorrupt(path, "lock must be two integers >= 0 and since an integer >= 0")
+    return Record(
+        started, finished, error, pid, boot, reserved, size, index, lock[0], lock[1], since
+    )
