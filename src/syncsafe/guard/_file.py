@@ -105,7 +105,6 @@ from syncsafe.errors import (
 from syncsafe.guard import _policy
 from syncsafe.guard._machine import (
     DONE,
-    RUNNING,
     Caller,
     Flight,
     Machine,
@@ -355,19 +354,7 @@ class FileSyncGuard:
         """
         with self._mutex:
             machine = self._machine
-            mine = box[0]
-            if isinstance(mine, tuple):
-                current = machine.flights(key)[0]
-                if current is mine or (
-                    isinstance(current, Flight) and current.solo is mine and current.state != DONE
-                ):
-                    machine.finish_solo(key, cast("Solo", mine), None, error)
-            elif isinstance(mine, Caller):
-                flight = mine.flight
-                if flight.state == RUNNING and flight.leader is mine and flight.runner is not None:
-                    machine.finish(flight, None, error)
-                elif flight.state != DONE:
-                    machine.leave(mine, timed_out=False)
+            machine.settle(key, box[0], error)
             pooled = self._locks.get(key)
             if pooled is not None and pooled[0].is_locked and machine.flights(key)[0] is None:
                 pooled[0].release(force=True)

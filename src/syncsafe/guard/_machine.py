@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Hashable, Sequence
-from typing import Final, Literal, final
+from typing import Final, Literal, cast, final
 
 from syncsafe.errors import ReentrantSync, SyncInProgress
 from syncsafe.guard._values import GuardStatistics
@@ -264,6 +264,28 @@ class Machine:
             msg = "that solo run of the key is over"
             raise RuntimeError(msg)
         return current
+
+    def settle(self, key: Hashable, held: object, error: BaseException | None) -> None:
+        """
+        Settle what a call interrupted in its own bookkeeping held for *key*.
+
+        *held* is what ``arrive`` gave the call (a `Solo` or a `Caller`), or
+        anything else if it got nothing yet. A run still recorded as the
+        call's ends with *error*; a caller still waiting leaves. Idempotent:
+        what already ended is left alone. The front end wakes its waiters.
+        """
+        if isinstance(held, tuple):
+            current = self.flights(key)[0]
+            if current is held or (
+                isinstance(current, Flight) and current.solo is held and current.state != DONE
+            ):
+                self.finish_solo(key, cast("Solo", held), None, error)
+        elif isinstance(held, Caller):
+            flight = held.flight
+            if flight.state == RUNNING and flight.leader is held and flight.runner is not None:
+                self.finish(flight, None, error)
+            elif flight.state != DONE:
+                self.leave(held, timed_out=False)
 
     def finish_solo(
         self, key: Hashable, solo: Solo, value: object = None, error: BaseException | None = None

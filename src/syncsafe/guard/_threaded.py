@@ -12,7 +12,6 @@ import attrs
 from syncsafe.errors import SyncFailed, SyncTimeout
 from syncsafe.guard._machine import (
     DONE,
-    RUNNING,
     Caller,
     Flight,
     Machine,
@@ -167,19 +166,7 @@ class SyncGuard:
         """
         with self._mutex:
             machine = self._machine
-            mine = box[0]
-            if isinstance(mine, tuple):
-                current = machine.flights(key)[0]
-                if current is mine or (
-                    isinstance(current, Flight) and current.solo is mine and current.state != DONE
-                ):
-                    machine.finish_solo(key, cast("Solo", mine), None, error)
-            elif isinstance(mine, Caller):
-                flight = mine.flight
-                if flight.state == RUNNING and flight.leader is mine and flight.runner is not None:
-                    machine.finish(flight, None, error)
-                elif flight.state != DONE:
-                    machine.leave(mine, timed_out=False)
+            machine.settle(key, box[0], error)
             self._signal()
 
     def statistics(self) -> GuardStatistics:
