@@ -533,19 +533,7 @@ class FileSyncGuard:
 
     def _signal(self) -> None:
         """Tell the callers of every flight the machine noted (held: the mutex); as SyncGuard's."""
-        notify = self._machine.notify
-        assert notify is not None  # noqa: S101 - this guard's machine notes them
-        while notify:
-            flight = notify[-1]
-            if flight.state == DONE:
-                leader = flight.leader
-                for caller in flight.callers:
-                    if caller is not leader:
-                        _release(caller.data)
-            else:
-                assert flight.leader is not None  # noqa: S101 - a started flight has a leader
-                _release(flight.leader.data)
-            notify.pop()
+        self._machine.wake_noted(_release)
 
     @staticmethod
     def _served(caller: Caller) -> Outcome[T | None]:

@@ -34,7 +34,7 @@ A key with no caller left has no state: the dictionaries shrink back.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Final, Literal, cast, final
 
 from syncsafe.errors import ReentrantSync, SyncInProgress
@@ -264,6 +264,29 @@ class Machine:
             msg = "that solo run of the key is over"
             raise RuntimeError(msg)
         return current
+
+    def wake_noted(self, wake: Callable[[object], None]) -> None:
+        """
+        Call *wake* with the ``data`` of each caller the noted flights must wake.
+
+        A flight that ended wakes its followers; one that started wakes its
+        leader. A flight leaves `notify` only once told, so one interrupted
+        here is told again by the next call (a front end's waker must bear
+        being released twice). The machine must note (``notify``).
+        """
+        notify = self.notify
+        assert notify is not None  # noqa: S101 - only a noting machine is asked
+        while notify:
+            flight = notify[-1]
+            if flight.state == DONE:
+                leader = flight.leader
+                for caller in flight.callers:
+                    if caller is not leader:
+                        wake(caller.data)
+            else:
+                assert flight.leader is not None  # noqa: S101 - a started flight has a leader
+                wake(flight.leader.data)
+            notify.pop()
 
     def settle(self, key: Hashable, held: object, error: BaseException | None) -> None:
         """

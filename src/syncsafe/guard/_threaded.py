@@ -206,19 +206,7 @@ class SyncGuard:
         A flight leaves the list only once told, so one interrupted here is
         told again by the next signal; a waker released twice is harmless.
         """
-        notify = self._machine.notify
-        assert notify is not None  # noqa: S101 - this guard's machine notes them
-        while notify:
-            flight = notify[-1]
-            if flight.state == DONE:
-                leader = flight.leader
-                for caller in flight.callers:
-                    if caller is not leader:
-                        _release(caller.data)
-            else:
-                assert flight.leader is not None  # noqa: S101 - a started flight has a leader
-                _release(flight.leader.data)
-            notify.pop()
+        self._machine.wake_noted(_release)
 
     @staticmethod
     def _served(caller: Caller) -> Outcome[T]:
