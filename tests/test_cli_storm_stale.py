@@ -225,6 +225,19 @@ def test_storm_survives_bad_bytes_and_deep_nesting(
     assert "skipped 2 malformed line(s); first at line 1" in captured.err
 
 
+@pytest.mark.parametrize("command", ["storm", "stale"])
+def test_a_number_too_long_to_read_is_a_malformed_line(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JSON integer past Python's 4,300-digit limit is a malformed line, never a traceback."""
+    path = tmp_path / "big.json"
+    path.write_text('{"count": ' + "1" * 5_000 + "}\n")
+    extra = ["--now", "2024-10-12T09:17:00Z"] if command == "storm" else ["--max-age", "1h"]
+    extra += [] if command == "storm" else ["--repo", str(tmp_path)]
+    assert 2 == main([command, str(path), *extra])
+    assert "a number too long" in capsys.readouterr().err
+
+
 def test_storm_one_event_far_ahead_is_counted_apart_and_warned(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -80,12 +80,6 @@ def documents(lines: Iterable[str]) -> Iterator[object]:
                 return
             try:
                 obj, end = decoder.raw_decode(buf)
-            except RecursionError:  # nested deeper than the decoder goes: not a manifest
-                yield Malformed(start_line, "nested too deeply")
-                cut = buf.find("\n")
-                buf = "" if cut == -1 else buf[cut + 1 :]
-                start_line += 1
-                continue
             except json.JSONDecodeError as exc:
                 rest = buf[exc.pos :]
                 incomplete = not rest.strip() or (
@@ -95,6 +89,14 @@ def documents(lines: Iterable[str]) -> Iterator[object]:
                     return
                 cut = buf.find("\n")
                 yield Malformed(start_line, f"{exc.msg} (column {exc.colno})")
+                buf = "" if cut == -1 else buf[cut + 1 :]
+                start_line += 1
+                continue
+            except (RecursionError, ValueError) as exc:  # too deep, or a number too long
+                # (the 4,300-digit limit on int conversion): not a manifest either way
+                deep = isinstance(exc, RecursionError)
+                yield Malformed(start_line, "nested too deeply" if deep else "a number too long")
+                cut = buf.find("\n")
                 buf = "" if cut == -1 else buf[cut + 1 :]
                 start_line += 1
                 continue
