@@ -104,7 +104,6 @@ from syncsafe.errors import (
 )
 from syncsafe.guard import _policy
 from syncsafe.guard._machine import (
-    DONE,
     Caller,
     Flight,
     Machine,
@@ -521,15 +520,11 @@ class FileSyncGuard:
         # KeyboardInterrupt while waiting: run()'s repair makes the caller leave
         acquired = waker.acquire(timeout=_remaining(deadline))
         with self._mutex:
-            flight = caller.flight
-            if flight.state == DONE:
-                return False  # served (perhaps while the timeout expired): take the result
-            if acquired:
-                self._machine.begin(caller, _get_ident())
-                return True
-            self._machine.leave(caller)
+            leads = self._machine.woken(caller, _get_ident(), acquired=acquired)
+            if leads is not None:
+                return leads
             self._signal()
-        raise SyncTimeout(flight.key, timeout if timeout is not None else 0.0)
+        raise SyncTimeout(caller.flight.key, timeout if timeout is not None else 0.0)
 
     def _signal(self) -> None:
         """Tell the callers of every flight the machine noted (held: the mutex); as SyncGuard's."""

@@ -265,6 +265,23 @@ class Machine:
             raise RuntimeError(msg)
         return current
 
+    def woken(self, caller: Caller, owner: object, *, acquired: bool) -> bool | None:
+        """
+        A waiting *caller* woke (*acquired*) or its wait timed out: what now.
+
+        False: its flight is done, so it takes the result (perhaps served as
+        the timeout expired); True: it was woken to lead, and now does, as
+        *owner*; None: it timed out and has left (the front end signals the
+        flights that leaving noted, and raises).
+        """
+        if caller.flight.state == DONE:
+            return False
+        if acquired:
+            self.begin(caller, owner)
+            return True
+        self.leave(caller)
+        return None
+
     def wake_noted(self, wake: Callable[[object], None]) -> None:
         """
         Call *wake* with the ``data`` of each caller the noted flights must wake.

@@ -11,7 +11,6 @@ import attrs
 
 from syncsafe.errors import SyncFailed, SyncTimeout
 from syncsafe.guard._machine import (
-    DONE,
     Caller,
     Flight,
     Machine,
@@ -184,15 +183,11 @@ class SyncGuard:
         # KeyboardInterrupt while waiting: run()'s repair makes the caller leave
         acquired = waker.acquire(timeout=-1 if timeout is None else max(timeout, 0.0))
         with self._mutex:
-            flight = caller.flight
-            if flight.state == DONE:
-                return False  # served (perhaps as the timeout expired): take the result
-            if acquired:
-                self._machine.begin(caller, _get_ident())
-                return True
-            self._machine.leave(caller)
+            leads = self._machine.woken(caller, _get_ident(), acquired=acquired)
+            if leads is not None:
+                return leads
             self._signal()
-        raise SyncTimeout(flight.key, timeout if timeout is not None else 0.0)
+        raise SyncTimeout(caller.flight.key, timeout if timeout is not None else 0.0)
 
     def _finish(self, flight: Flight, value: object, error: BaseException | None) -> None:
         with self._mutex:
