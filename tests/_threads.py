@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-__all__ = ["Threads"]
+__all__ = ["Threads", "in_run"]
 
 
 class Threads:
@@ -35,3 +35,26 @@ class Threads:
             thread.join(timeout=self.timeout)
             assert not thread.is_alive(), f"{thread.name} hangs"
         return self.results
+
+
+def in_run(
+    run: Callable[[str, Callable[[], str]], object], key: str = "app", *, timeout: float = 20
+) -> tuple[Threads, threading.Event]:
+    """
+    Start ``run(key, hold)`` in a thread, *hold* blocking until the returned event is set.
+
+    Return once the run has started. *run* is a guard's ``run`` (or an
+    adapter's); the held run returns ``"first"``.
+    """
+    started = threading.Event()
+    release = threading.Event()
+
+    def hold() -> str:
+        started.set()
+        assert release.wait(timeout)
+        return "first"
+
+    threads = Threads()
+    threads.start("first", lambda: run(key, hold))
+    assert started.wait(timeout)
+    return threads, release

@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 import syncsafe
-from _threads import Threads
+from _threads import Threads, in_run
 from syncsafe import (
     Fence,
     Outcome,
@@ -39,22 +39,6 @@ def acquire(semaphore: threading.Semaphore, times: int = 1) -> None:
     """Wait until *semaphore* was released *times* times."""
     for _ in range(times):
         assert semaphore.acquire(timeout=10), "a caller never blocked"
-
-
-def _in_run(guard: SyncGuard, key: Hashable = "app") -> tuple[Threads, threading.Event]:
-    """Start a run of *key* that holds until the returned event is set; return once it runs."""
-    started = threading.Event()
-    release = threading.Event()
-
-    def hold() -> str:
-        started.set()
-        assert release.wait(10)
-        return "first"
-
-    threads = Threads()
-    threads.start("first", lambda: guard.run(key, hold))
-    assert started.wait(10)
-    return threads, release
 
 
 def machine(guard: SyncGuard) -> Machine:
@@ -112,7 +96,7 @@ def test_bad_policies_are_rejected() -> None:
 def test_reject_raises_sync_in_progress() -> None:
     """A reject caller is refused while a run is in flight, naming the key and the run."""
     guard = SyncGuard()
-    threads, release = _in_run(guard)
+    threads, release = in_run(guard.run, timeout=10)
     with pytest.raises(SyncInProgress, match="'app' rejected: run 1 is in progress") as info:
         guard.run("app", lambda: None, policy="reject")
     release.set()
@@ -159,7 +143,7 @@ def test_max_concurrent_caps_runs_across_keys_first_come_first_served() -> None:
     """With one slot, runs of other keys wait, and start in arrival order."""
     guard = SyncGuard(max_concurrent=1)
     blocked = waiting_counter(guard)
-    threads, release = _in_run(guard, "a")
+    threads, release = in_run(guard.run, "a", timeout=10)
     order: list[str] = []
     for key in ["b", "c", "d"]:
         threads.start(key, lambda key=key: guard.run(key, lambda: order.append(key)))  # type: ignore[misc]
@@ -176,7 +160,7 @@ def test_a_caller_joins_a_run_waiting_for_a_slot() -> None:
     """A second caller for a key whose run waits for a slot shares that run."""
     guard = SyncGuard(max_concurrent=1)
     blocked = waiting_counter(guard)
-    threads, release = _in_run(guard, "a")
+    threads, release = in_run(guard.run, "a", timeout=10)
     threads.start("b1", lambda: guard.run("b", lambda: "b"))
     acquire(blocked)
     threads.start("b2", lambda: guard.run("b", lambda: "never"))
@@ -362,7 +346,7 @@ def test_a_waiter_timing_out_as_it_is_served_takes_the_result(
     guard = SyncGuard(policy="share")
     blocked = waiting_counter(guard)
     _first_waker_is(monkeypatch, _LateLock())
-    threads, release = _in_run(guard)
+    threads, release = in_run(guard.run, timeout=10)
     threads.start("late", lambda: guard.run("app", lambda: "never", timeout=5))
     acquire(blocked)
     release.set()
@@ -377,7 +361,7 @@ def test_a_leader_timing_out_as_it_is_promoted_passes_the_lead(
     guard = SyncGuard()
     blocked = waiting_counter(guard)
     _first_waker_is(monkeypatch, _LateLock())
-    threads, release = _in_run(guard)
+    threads, release = in_run(guard.run, timeout=10)
     threads.start("late", lambda: guard.run("app", lambda: "late", timeout=5))
     acquire(blocked)
     threads.start("next", lambda: guard.run("app", lambda: "next"))
@@ -396,7 +380,7 @@ def test_a_promoted_leader_alone_timing_out_drops_the_run(
     guard = SyncGuard()
     blocked = waiting_counter(guard)
     _first_waker_is(monkeypatch, _LateLock())
-    threads, release = _in_run(guard)
+    threads, release = in_run(guard.run, timeout=10)
     threads.start("late", lambda: guard.run("app", lambda: "late", timeout=5))
     acquire(blocked)
     release.set()
@@ -410,7 +394,7 @@ def test_an_interrupted_waiter_leaves(monkeypatch: pytest.MonkeyPatch) -> None:
     guard = SyncGuard()
     blocked = waiting_counter(guard)
     _first_waker_is(monkeypatch, _InterruptedLock())
-    threads, release = _in_run(guard)
+    threads, release = in_run(guard.run, timeout=10)
     threads.start("interrupted", lambda: guard.run("app", lambda: "never"))
     acquire(blocked)
     release.set()
@@ -423,7 +407,7 @@ def test_a_promoted_leader_that_raises_fails_its_followers() -> None:
     """A failure in a coalesced run reaches its leader unchanged and its followers as SyncFailed."""
     guard = SyncGuard()
     blocked = waiting_counter(guard)
-    threads, release = _in_run(guard)
+    threads, release = in_run(guard.run, timeout=10)
     boom = OSError("apply failed")
 
     def failing() -> None:

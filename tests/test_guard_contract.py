@@ -27,7 +27,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from _threads import Threads
+from _threads import Threads, in_run
 from syncsafe import (
     AsyncSyncGuard,
     EtcdSyncGuard,
@@ -249,22 +249,6 @@ def waited(adapter: Adapter, times: int = 1) -> None:
         assert adapter.waits.acquire(timeout=20), "a caller never blocked"
 
 
-def in_run(adapter: Adapter, key: str = "app") -> tuple[Threads, threading.Event]:
-    """Start a run of *key* that holds until the returned event is set; return once it runs."""
-    started = threading.Event()
-    release = threading.Event()
-
-    def hold() -> str:
-        started.set()
-        assert release.wait(20)
-        return "first"
-
-    threads = Threads()
-    threads.start("first", lambda: adapter.run(key, hold))
-    assert started.wait(20)
-    return threads, release
-
-
 IDLE = {"in_flight": 0, "waiting": 0, "keys": 0}
 
 
@@ -290,7 +274,7 @@ def test_generations_strictly_increase_per_key(make: Callable[..., Adapter]) -> 
 def test_a_caller_that_waited_and_led_is_not_coalesced(make: Callable[..., Adapter]) -> None:
     """A runs; B arrives with coalesce and leads the next run: runs=2, coalesced=0, everywhere."""
     guard = make()
-    threads, release = in_run(guard)
+    threads, release = in_run(guard.run)
     threads.start("b", lambda: guard.run("app", lambda: "b"))
     waited(guard)
     release.set()
@@ -306,7 +290,7 @@ def test_coalesce_serves_callers_who_arrived_mid_run_with_one_later_run(
 ) -> None:
     """Two callers arriving during a run share the one next run; one leads, one is coalesced."""
     guard = make()
-    threads, release = in_run(guard)
+    threads, release = in_run(guard.run)
     runs: list[str] = []
 
     def sync(name: str) -> Callable[[], str]:
@@ -340,7 +324,7 @@ def test_coalesce_serves_callers_who_arrived_mid_run_with_one_later_run(
 def test_share_joins_the_run_in_flight(make: Callable[..., Adapter]) -> None:
     """A share caller gets the running run's outcome, marked not fresh, and is coalesced."""
     guard = make("share")
-    threads, release = in_run(guard)
+    threads, release = in_run(guard.run)
     threads.start("joiner", lambda: guard.run("app", lambda: "never"))
     waited(guard)
     release.set()
@@ -353,7 +337,7 @@ def test_share_joins_the_run_in_flight(make: Callable[..., Adapter]) -> None:
 def test_reject_raises_sync_in_progress(make: Callable[..., Adapter]) -> None:
     """A reject caller during a run gets SyncInProgress naming the key; counted once."""
     guard = make()
-    threads, release = in_run(guard)
+    threads, release = in_run(guard.run)
     # Not the run's generation in every backend: EtcdSyncGuard's in-process
     # refusal names the machine's count, not the etcd generation.
     with pytest.raises(SyncInProgress, match=r"'app' rejected: run \d+ is in progress") as raised:
@@ -368,7 +352,7 @@ def test_reject_raises_sync_in_progress(make: Callable[..., Adapter]) -> None:
 def test_an_exception_reaches_every_caller_of_the_run(make: Callable[..., Adapter]) -> None:
     """The leader gets the exception unchanged; a follower gets SyncFailed caused by it."""
     guard = make()
-    threads, release = in_run(guard)
+    threads, release = in_run(guard.run)
     boom = ValueError("boom")
 
     def fail() -> object:
@@ -443,7 +427,7 @@ def test_a_base_exception_reaches_a_waiter_as_sync_failed(
 def test_a_waiter_times_out_without_cancelling_the_run(make: Callable[..., Adapter]) -> None:
     """SyncTimeout for the waiter; the run goes on and its caller gets its value."""
     guard = make()
-    threads, release = in_run(guard)
+    threads, release = in_run(guard.run)
     threads.start("patient", lambda: guard.run("app", lambda: "patient"))
     waited(guard)
     with pytest.raises(SyncTimeout) as raised:
@@ -463,7 +447,7 @@ def test_a_waiter_times_out_without_cancelling_the_run(make: Callable[..., Adapt
 def test_the_only_waiter_timing_out_drops_the_next_run(make: Callable[..., Adapter]) -> None:
     """A next run whose every caller gave up never starts."""
     guard = make()
-    threads, release = in_run(guard)
+    threads, release = in_run(guard.run)
     with pytest.raises(SyncTimeout):
         guard.run("app", lambda: "never", timeout=0)
     release.set()
@@ -522,7 +506,7 @@ def test_max_concurrent_caps_runs_across_keys(backend: Backend) -> None:
     else:
         adapter = AsyncAdapter(AsyncSyncGuard(max_concurrent=1, on_wait=on_wait), waits)
     try:
-        threads, release = in_run(adapter, "a")
+        threads, release = in_run(adapter.run, "a")
         threads.start("b", lambda: adapter.run("b", lambda: "b"))
         waited(adapter)
         assert 1 == adapter.statistics()["in_flight"]
@@ -677,7 +661,7 @@ def test_an_exception_at_any_bytecode_of_a_waiter_made_leader_leaves_no_key_stuc
 
     def scenario(at: int | None) -> tuple[Adapter, object, int]:
         guard = make_guard("coalesce", tmp_path)
-        threads, release = in_run(guard)
+        threads, release = in_run(guard.run)
         traced: list[tuple[object, int]] = []
         b_done = threading.Event()
 

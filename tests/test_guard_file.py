@@ -12,7 +12,7 @@ from pathlib import Path
 import filelock
 import pytest
 
-from _threads import Threads
+from _threads import Threads, in_run
 from syncsafe import (
     FileGuardState,
     FileSyncGuard,
@@ -43,22 +43,6 @@ def blocked_counter(guard: FileSyncGuard) -> threading.Semaphore:
 def acquire(semaphore: threading.Semaphore) -> None:
     """Wait until *semaphore* was released once."""
     assert semaphore.acquire(timeout=10), "a caller never blocked"
-
-
-def holding(guard: FileSyncGuard, key: str = "app") -> tuple[Threads, threading.Event]:
-    """Start a run of *key* that holds until the returned event is set; return once it runs."""
-    started = threading.Event()
-    release = threading.Event()
-
-    def hold() -> str:
-        started.set()
-        assert release.wait(20)
-        return "first"
-
-    threads = Threads()
-    threads.start("first", lambda: guard.run(key, hold))
-    assert started.wait(10)
-    return threads, release
 
 
 # ------------------------------------------------------------------ basics
@@ -244,7 +228,7 @@ def test_a_foreign_state_file_is_refused(tmp_path: Path, content: bytes, problem
 def test_reject_in_process_and_across_processes(tmp_path: Path) -> None:
     """'reject' raises SyncInProgress whether the run is in this process or another."""
     guard = FileSyncGuard(tmp_path)
-    threads, release = holding(guard)
+    threads, release = in_run(guard.run, timeout=10)
     with pytest.raises(SyncInProgress, match="run 1 is in progress"):
         guard.run("app", lambda: None, policy="reject")
     with pytest.raises(SyncInProgress, match="run 1 is in progress"):
@@ -257,7 +241,7 @@ def test_reject_in_process_and_across_processes(tmp_path: Path) -> None:
 def test_timeouts_in_process_and_on_the_file_lock(tmp_path: Path) -> None:
     """SyncTimeout when the wait for either lock is too long; the run in flight goes on."""
     guard = FileSyncGuard(tmp_path)
-    threads, release = holding(guard)
+    threads, release = in_run(guard.run, timeout=10)
     with pytest.raises(SyncTimeout):
         guard.run("app", lambda: None, timeout=0.01)  # behind the in-process lock
     with pytest.raises(SyncTimeout):
@@ -335,7 +319,7 @@ def test_a_caller_that_waited_in_process_keeps_its_ticket_at_the_file_lock(
                 handed_off.set()
 
     monkeypatch.setattr(_file, "FileLock", HandOff)
-    threads, release = holding(guard)
+    threads, release = in_run(guard.run, timeout=10)
     threads.start("caller", lambda: guard.run("app", lambda: "never"))
     acquire(blocked)  # behind this process's run 1, on the in-process lock
     release.set()
@@ -495,7 +479,7 @@ def test_the_guard_excludes_threads_of_one_process(tmp_path: Path) -> None:
     """Not exposed: two guards, even, in two threads of one process never run at once."""
     first, second = FileSyncGuard(tmp_path), FileSyncGuard(tmp_path)
     blocked = blocked_counter(second)
-    threads, release = holding(first)
+    threads, release = in_run(first.run, timeout=10)
     threads.start("second", lambda: second.run("app", lambda: "second"))
     acquire(blocked)  # blocked on the file lock while the first run holds it
     release.set()
