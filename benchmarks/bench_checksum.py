@@ -23,7 +23,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from benchmarks._interleave import compare
 from syncsafe import ChecksumCache, checksum, walk
-from syncsafe.checksum._cache import RACY_MARGIN_NS
+from syncsafe.checksums._cache import RACY_MARGIN_NS
 
 if TYPE_CHECKING:
     from syncsafe._fs import Dir

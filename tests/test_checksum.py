@@ -24,11 +24,11 @@ from syncsafe import (
     checksum,
 )
 from syncsafe.buggy import checksum as buggy
-from syncsafe.checksum import _cache, _tree
-from syncsafe.checksum._algorithms import get_algorithm
-from syncsafe.checksum._tree import hash_stream
+from syncsafe.checksums import _cache, _tree
+from syncsafe.checksums._algorithms import get_algorithm
+from syncsafe.checksums._tree import hash_stream
 from syncsafe.strategies import FileTree
-from syncsafe.walk import WalkEntry, walk
+from syncsafe.walker import WalkEntry, walk
 
 HOUR = 3_600 * 10**9
 

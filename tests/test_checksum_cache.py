@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from syncsafe import Changes, ChecksumCache, ChecksumCacheWarning, checksum
-from syncsafe.checksum import _cache
-from syncsafe.checksum._cache import RACY_MARGIN_NS
+from syncsafe.checksums import _cache
+from syncsafe.checksums._cache import RACY_MARGIN_NS
 
 HOUR = 3_600 * 10**9
 DIGEST = bytes(range(16))

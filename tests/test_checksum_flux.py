@@ -22,7 +22,7 @@ from syncsafe import (
     overlay_checksum,
 )
 from syncsafe._fs import Root
-from syncsafe.checksum._overlay import _flux_kustomization
+from syncsafe.checksums._overlay import _flux_kustomization
 from syncsafe.cli import main
 from syncsafe.strategies import FileTree
 

@@ -3,8 +3,6 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import subprocess
-import sys
 
 import pytest
 import xxhash
@@ -19,7 +17,7 @@ from syncsafe import (
     NonCanonicalPath,
     UnknownAlgorithm,
 )
-from syncsafe.checksum._format import encode
+from syncsafe.checksums._format import encode
 
 EMPTY_XXH3_128 = xxhash.xxh3_128_hexdigest(b"")
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -227,19 +225,6 @@ def test_matches_annotation_needs_a_key() -> None:
     """Without a key on the checksum or in the call there is nothing to look up."""
     with pytest.raises(ValueError, match="no annotation key"):
         Checksum.build("xxh3-64", {}).matches_annotation({})
-
-
-def test_module_attribute_stays_the_function() -> None:
-    """Importing the syncsafe.checksum module first does not hide the syncsafe.checksum function."""
-    code = (
-        "from syncsafe.checksum import Checksum; import syncsafe, syncsafe.checksum; "
-        "from syncsafe.checksum._tree import checksum; "
-        "print(syncsafe.checksum is checksum, syncsafe.Checksum is Checksum)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert "True True" == out.strip()
 
 
 def test_a_path_has_one_spelling() -> None:

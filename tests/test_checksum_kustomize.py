@@ -12,7 +12,7 @@ from syncsafe import (
     UnsafePathError,
     overlay_checksum,
 )
-from syncsafe.checksum._kustomize import Chart, parse_kustomization
+from syncsafe.checksums._kustomize import Chart, parse_kustomization
 from syncsafe.strategies import FileTree
 
 EVERY_FIELD = b"""\

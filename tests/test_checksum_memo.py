@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syncsafe import Changes, ChecksumCache, checksum
-from syncsafe.checksum import _cache
-from syncsafe.checksum import _tree as _tree_module
-from syncsafe.checksum._cache import TreeMemo
+from syncsafe.checksums import _cache
+from syncsafe.checksums import _tree as _tree_module
+from syncsafe.checksums._cache import TreeMemo
 from syncsafe.strategies import FileTree
-from syncsafe.walk import WalkEntry, walk
+from syncsafe.walker import WalkEntry, walk
 
 HOUR = 3_600 * 10**9
 

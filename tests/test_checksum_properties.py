@@ -12,9 +12,9 @@ from pathspec import GitIgnoreSpec
 
 from syncsafe import Changes, Checksum, NonCanonicalPath, checksum, overlay_checksum
 from syncsafe.buggy import checksum as buggy
-from syncsafe.checksum._algorithms import get_algorithm
-from syncsafe.checksum._format import path_bytes, tree_digest
-from syncsafe.checksum._tree import _GitOnlySpec
+from syncsafe.checksums._algorithms import get_algorithm
+from syncsafe.checksums._format import path_bytes, tree_digest
+from syncsafe.checksums._tree import _GitOnlySpec
 from syncsafe.strategies import FileTree, KustomizeRepo, kustomize_repos, overlay_trees
 
 pytestmark = pytest.mark.property

@@ -9,9 +9,9 @@ import pytest
 import xxhash
 
 from syncsafe import ChecksumCache, UnsafePathError, checksum
-from syncsafe.checksum import _cache
+from syncsafe.checksums import _cache
 from syncsafe.strategies import FileTree
-from syncsafe.walk import WalkEntry
+from syncsafe.walker import WalkEntry
 
 HOUR = 3_600 * 10**9
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pathspec import GitIgnoreSpec
 
 from syncsafe import checksum
-from syncsafe.checksum._sourceignore import (
+from syncsafe.checksums._sourceignore import (
     EXCLUDE,
     INCLUDE,
     MAX_LINE,
@@ -22,7 +22,7 @@ from syncsafe.checksum._sourceignore import (
     read_patterns,
 )
 from syncsafe.strategies import FileTree
-from syncsafe.walk import walk
+from syncsafe.walker import walk
 
 
 def _sources(data: bytes) -> list[bytes]:
@@ -285,7 +285,7 @@ def test_the_splitlines_reader_misreads_some_names() -> None:
 
 def test_a_directory_asked_about_twice_adds_its_patterns_once(tmp_path: Path) -> None:
     """A repeated question must not put a shallower file's patterns after a deeper one's."""
-    from syncsafe.checksum._tree import _Exclusion, _exclusions  # noqa: PLC0415
+    from syncsafe.checksums._tree import _Exclusion, _exclusions  # noqa: PLC0415
 
     repo = FileTree(
         {

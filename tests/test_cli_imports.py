@@ -44,23 +44,23 @@ _CLI = {
 _WALK = {
     "syncsafe._fs",
     "syncsafe.errors",
-    "syncsafe.walk",
-    "syncsafe.walk._engine",
-    "syncsafe.walk._entry",
+    "syncsafe.walker",
+    "syncsafe.walker._engine",
+    "syncsafe.walker._entry",
 }
 _TREE_CHECKSUM = {
     "syncsafe.annotations",
-    "syncsafe.checksum",
-    "syncsafe.checksum._algorithms",
-    "syncsafe.checksum._cache",
-    "syncsafe.checksum._format",
-    "syncsafe.checksum._location",
-    "syncsafe.checksum._sourceignore",
-    "syncsafe.checksum._tree",
-    "syncsafe.checksum._value",
+    "syncsafe.checksums",
+    "syncsafe.checksums._algorithms",
+    "syncsafe.checksums._cache",
+    "syncsafe.checksums._format",
+    "syncsafe.checksums._location",
+    "syncsafe.checksums._sourceignore",
+    "syncsafe.checksums._tree",
+    "syncsafe.checksums._value",
     "syncsafe.paths",
 }
-_KUSTOMIZE = {"syncsafe.checksum._kustomize", "syncsafe.checksum._overlay"}
+_KUSTOMIZE = {"syncsafe.checksums._kustomize", "syncsafe.checksums._overlay"}
 
 # argv (placeholders: {tree}, {manifest}) -> exactly the modules it loads
 EXPECTED: dict[str, set[str]] = {
@@ -120,7 +120,7 @@ def test_the_cluster_commands_load_no_checksum_machinery(command: str) -> None:
     """Registering storm or stale loads neither the checksum package nor its libraries."""
     loaded = _loaded([command, "--help"])
     assert f"syncsafe._cli.{command}" in loaded
-    assert set() == loaded & {"syncsafe.checksum", "xxhash", "yaml", "pathspec", "filelock"}
+    assert set() == loaded & {"syncsafe.checksums", "xxhash", "yaml", "pathspec", "filelock"}
 
 
 def test_the_algorithm_choices_are_the_librarys() -> None:

@@ -19,7 +19,7 @@ from syncsafe.testing import (
     benign_corpus,
     build_tree,
 )
-from syncsafe.walk import scan, walk
+from syncsafe.walker import scan, walk
 
 ATTACKS = attack_corpus()
 BENIGN = benign_corpus()

@@ -14,13 +14,13 @@ import syncsafe
 PUBLIC_MODULES = [
     "syncsafe.affected",
     "syncsafe.annotations",
-    "syncsafe.checksum",
+    "syncsafe.checksums",
     "syncsafe.errors",
     "syncsafe.guard",
     "syncsafe.paths",
     "syncsafe.stale",
     "syncsafe.storm",
-    "syncsafe.walk",
+    "syncsafe.walker",
 ]
 
 # In a module's __all__ but deliberately not re-exported from syncsafe.
@@ -134,16 +134,29 @@ def test_submodules_are_attributes() -> None:
     assert "AnnotationKey" in dir(syncsafe)
 
 
-def test_walk_is_the_function_whatever_was_imported_first() -> None:
-    """Importing the module syncsafe.walk never turns syncsafe.walk into that module."""
+def test_every_dotted_name_is_a_module() -> None:
+    """Each `import syncsafe.X` gives the module X, whatever was imported first."""
+    names = sorted(syncsafe._SUBMODULES)
     code = (
-        "import syncsafe.walk, syncsafe; from syncsafe.walk import WalkEntry; "
-        "from syncsafe import walk; print(walk.__module__, walk.__name__, syncsafe.walk is walk)"
+        "import importlib, types, syncsafe; from syncsafe import checksum, walk; "
+        f"names = {names!r}; "
+        "mods = [importlib.import_module('syncsafe.' + n) for n in names]; "
+        "print(all(isinstance(getattr(syncsafe, n), types.ModuleType) for n in names), "
+        "all(getattr(syncsafe, n) is m for n, m in zip(names, mods)), "
+        "syncsafe.checksum is checksum, syncsafe.walk is walk, callable(walk))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert "syncsafe.walk walk True" == out.strip()
+    assert "True True True True True" == out.strip()
+
+
+def test_no_module_shares_a_public_function_name() -> None:
+    """No public name of syncsafe is also the name of one of its submodules."""
+    assert not set(syncsafe._EXPORTS) & syncsafe._SUBMODULES
+    for function in ("checksum", "walk"):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(f"syncsafe.{function}")
 
 
 def test_import_is_cheap() -> None:

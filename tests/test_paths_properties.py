@@ -22,7 +22,7 @@ from syncsafe.paths import resolve
 from syncsafe.strategies import file_trees, symlink_trees
 from syncsafe.testing import TreeSpec, build_tree
 from syncsafe.testing._model import Model, ModelError
-from syncsafe.walk import walk
+from syncsafe.walker import walk
 
 pytestmark = pytest.mark.property
 

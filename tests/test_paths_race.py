@@ -11,7 +11,7 @@ import pytest
 from syncsafe import _fs
 from syncsafe.errors import UnsafePathError
 from syncsafe.paths import open_inside
-from syncsafe.walk import walk
+from syncsafe.walker import walk
 
 SWAPS = 1_500
 MAX_READS = 20_000

@@ -26,7 +26,7 @@ import pytest
 import xxhash
 
 from syncsafe import SyncsafeError, checksum, overlay_checksum
-from syncsafe.walk import scan, walk
+from syncsafe.walker import scan, walk
 
 ATTEMPTS = 800  # reader runs per test: the bound on its time
 MAX_SWAPS = 1_000_000  # the swapper stops when the reader is done, or at this

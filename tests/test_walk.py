@@ -20,10 +20,10 @@ from syncsafe.errors import (
     SymlinkLoopError,
     UnsafePathError,
 )
-from syncsafe.walk import Finding, WalkEntry, scan, walk
+from syncsafe.walker import Finding, WalkEntry, scan, walk
 
-walk_module = importlib.import_module("syncsafe.walk")
-engine_module = importlib.import_module("syncsafe.walk._engine")
+walk_module = importlib.import_module("syncsafe.walker")
+engine_module = importlib.import_module("syncsafe.walker._engine")
 
 
 def _paths(root: Path, **options: object) -> list[str]:

@@ -11,10 +11,10 @@ import pytest
 from _files import open_fds, write_files
 from syncsafe._fs import Dir
 from syncsafe.errors import StaleEntryError, UnsafePathError
-from syncsafe.walk import WalkEntry, walk
+from syncsafe.walker import WalkEntry, walk
 
-entry_module = importlib.import_module("syncsafe.walk._entry")
-engine_module = importlib.import_module("syncsafe.walk._engine")
+entry_module = importlib.import_module("syncsafe.walker._entry")
+engine_module = importlib.import_module("syncsafe.walker._engine")
 
 
 def _replace(path: Path, text: str) -> None:

@@ -11,9 +11,9 @@ import pytest
 
 from _files import open_fds, write_files
 from syncsafe.errors import StaleEntryError, SymlinkLoopError, UnsafePathError
-from syncsafe.walk import WalkEntry, scan, walk
+from syncsafe.walker import WalkEntry, scan, walk
 
-engine_module = importlib.import_module("syncsafe.walk._engine")
+engine_module = importlib.import_module("syncsafe.walker._engine")
 
 
 def test_a_hand_made_entry_keeps_its_whole_path() -> None:

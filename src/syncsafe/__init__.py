@@ -11,8 +11,6 @@ imports in every project that installs syncsafe — stays cheap.
 # the ``annotations`` submodule for ``from ... import annotations``.
 
 import importlib
-import sys
-import types
 
 # Not ``typing.TYPE_CHECKING``: importing typing would cost every
 # ``syncsafe --version`` about a third of an interpreter's start-up.
@@ -39,17 +37,17 @@ _EXPORTS: "Final[dict[str, str]]" = {
     "check_annotations_size": "syncsafe.annotations",
     "get_annotation": "syncsafe.annotations",
     "validate_label_value": "syncsafe.annotations",
-    # syncsafe.checksum
-    "CHECKSUM_ALGORITHMS": "syncsafe.checksum",
-    "CHECKSUM_FORMAT_VERSION": "syncsafe.checksum",
-    "GENERATE_MODES": "syncsafe.checksum",
-    "LOAD_RESTRICTORS": "syncsafe.checksum",
-    "Changes": "syncsafe.checksum",
-    "Checksum": "syncsafe.checksum",
-    "ChecksumCache": "syncsafe.checksum",
-    "ChecksumCacheWarning": "syncsafe.checksum",
-    "checksum": "syncsafe.checksum",
-    "overlay_checksum": "syncsafe.checksum",
+    # syncsafe.checksums
+    "CHECKSUM_ALGORITHMS": "syncsafe.checksums",
+    "CHECKSUM_FORMAT_VERSION": "syncsafe.checksums",
+    "GENERATE_MODES": "syncsafe.checksums",
+    "LOAD_RESTRICTORS": "syncsafe.checksums",
+    "Changes": "syncsafe.checksums",
+    "Checksum": "syncsafe.checksums",
+    "ChecksumCache": "syncsafe.checksums",
+    "ChecksumCacheWarning": "syncsafe.checksums",
+    "checksum": "syncsafe.checksums",
+    "overlay_checksum": "syncsafe.checksums",
     # syncsafe.guard
     "AsyncSyncGuard": "syncsafe.guard",
     "Fence": "syncsafe.guard",
@@ -99,11 +97,11 @@ _EXPORTS: "Final[dict[str, str]]" = {
     "events_from": "syncsafe.storm",
     "is_production_namespace": "syncsafe.storm",
     "storm_metrics": "syncsafe.storm",
-    # syncsafe.walk
-    "Finding": "syncsafe.walk",
-    "WalkEntry": "syncsafe.walk",
-    "scan": "syncsafe.walk",
-    "walk": "syncsafe.walk",
+    # syncsafe.walker
+    "Finding": "syncsafe.walker",
+    "WalkEntry": "syncsafe.walker",
+    "scan": "syncsafe.walker",
+    "walk": "syncsafe.walker",
     # syncsafe.errors
     "AbsoluteSymlinkError": "syncsafe.errors",
     "AnnotationsTooLarge": "syncsafe.errors",
@@ -267,16 +265,16 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.annotations import check_annotations_size as check_annotations_size
     from syncsafe.annotations import get_annotation as get_annotation
     from syncsafe.annotations import validate_label_value as validate_label_value
-    from syncsafe.checksum import CHECKSUM_ALGORITHMS as CHECKSUM_ALGORITHMS
-    from syncsafe.checksum import CHECKSUM_FORMAT_VERSION as CHECKSUM_FORMAT_VERSION
-    from syncsafe.checksum import GENERATE_MODES as GENERATE_MODES
-    from syncsafe.checksum import LOAD_RESTRICTORS as LOAD_RESTRICTORS
-    from syncsafe.checksum import Changes as Changes
-    from syncsafe.checksum import Checksum as Checksum
-    from syncsafe.checksum import ChecksumCache as ChecksumCache
-    from syncsafe.checksum import ChecksumCacheWarning as ChecksumCacheWarning
-    from syncsafe.checksum import checksum as checksum
-    from syncsafe.checksum import overlay_checksum as overlay_checksum
+    from syncsafe.checksums import CHECKSUM_ALGORITHMS as CHECKSUM_ALGORITHMS
+    from syncsafe.checksums import CHECKSUM_FORMAT_VERSION as CHECKSUM_FORMAT_VERSION
+    from syncsafe.checksums import GENERATE_MODES as GENERATE_MODES
+    from syncsafe.checksums import LOAD_RESTRICTORS as LOAD_RESTRICTORS
+    from syncsafe.checksums import Changes as Changes
+    from syncsafe.checksums import Checksum as Checksum
+    from syncsafe.checksums import ChecksumCache as ChecksumCache
+    from syncsafe.checksums import ChecksumCacheWarning as ChecksumCacheWarning
+    from syncsafe.checksums import checksum as checksum
+    from syncsafe.checksums import overlay_checksum as overlay_checksum
     from syncsafe.errors import AbsoluteSymlinkError as AbsoluteSymlinkError
     from syncsafe.errors import AnnotationsTooLarge as AnnotationsTooLarge
     from syncsafe.errors import CommitTimeOutOfRange as CommitTimeOutOfRange
@@ -357,10 +355,10 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.storm import events_from as events_from
     from syncsafe.storm import is_production_namespace as is_production_namespace
     from syncsafe.storm import storm_metrics as storm_metrics
-    from syncsafe.walk import Finding as Finding
-    from syncsafe.walk import WalkEntry as WalkEntry
-    from syncsafe.walk import scan as scan
-    from syncsafe.walk import walk as walk
+    from syncsafe.walker import Finding as Finding
+    from syncsafe.walker import WalkEntry as WalkEntry
+    from syncsafe.walker import scan as scan
+    from syncsafe.walker import walk as walk
 
 # public submodules, importable as attributes: ``syncsafe.annotations``
 _SUBMODULES: "Final" = frozenset(
@@ -368,6 +366,7 @@ _SUBMODULES: "Final" = frozenset(
         "affected",
         "annotations",
         "buggy",
+        "checksums",
         "cli",
         "errors",
         "guard",
@@ -376,31 +375,9 @@ _SUBMODULES: "Final" = frozenset(
         "storm",
         "strategies",
         "testing",
+        "walker",
     }
 )
-
-# Public functions that share their name with the submodule defining them:
-# ``syncsafe.walk`` is the function, from the module ``syncsafe.walk``.
-_SHADOWED: "Final" = frozenset({"checksum", "walk"})
-
-
-class _Package(types.ModuleType):
-    """
-    This package's module type: ``syncsafe.walk`` stays the function.
-
-    The import system binds a submodule as an attribute of its package once
-    loaded; without this, ``from syncsafe import walk`` would give the
-    function or the module depending on what was imported first.
-    """
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name in _SHADOWED and isinstance(value, types.ModuleType):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
 
 if not TYPE_CHECKING:  # type checkers see the imports above: to them an unknown name is an error
 

@@ -3,7 +3,7 @@ Which kustomizations does a change affect? The overlays whose closure holds a ch
 
 A monorepo's CI wants to build and test only the overlays a change touches.
 [`affected_overlays`][syncsafe.affected.affected_overlays] answers it from the same closure that
-[`syncsafe.overlay_checksum`][syncsafe.checksum.overlay_checksum] hashes: every kustomization
+[`syncsafe.overlay_checksum`][syncsafe.checksums.overlay_checksum] hashes: every kustomization
 directory in the repository is affected when the files a ``kustomize build`` of it reads
 hold a changed path — in the work tree (the change applied) *or* in the base
 revision's tree, so that an overlay that stopped reading a deleted or
@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING, Literal, final
 
 import attrs
 
-from syncsafe.checksum import overlay_checksum
-from syncsafe.checksum._kustomize import KUSTOMIZATION_NAMES
+from syncsafe.checksums import overlay_checksum
+from syncsafe.checksums._kustomize import KUSTOMIZATION_NAMES
 from syncsafe.errors import SyncsafeError, UnknownCommit
 
 if TYPE_CHECKING:
@@ -248,7 +248,7 @@ def affected_overlays(
     everything under it). Each kustomization directory found in *root* or in
     *base_tree* (the base revision's tree, e.g. from
     [`revision_tree`][syncsafe.affected.revision_tree]) has its closure computed, as
-    [`syncsafe.overlay_checksum`][syncsafe.checksum.overlay_checksum] does, in each tree where it
+    [`syncsafe.overlay_checksum`][syncsafe.checksums.overlay_checksum] does, in each tree where it
     exists; it is affected when either closure reads a changed path, or a file through a changed
     symlink, or when a closure cannot be computed. Sorted by path.
     """

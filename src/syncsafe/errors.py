@@ -348,7 +348,7 @@ class DanglingSymlinkError(UnsafePathError, FileNotFoundError):
 
 class StaleEntryError(_DeclaredError, RuntimeError):
     """
-    A [`WalkEntry`][syncsafe.walk.WalkEntry] was opened after the walk moved past it.
+    A [`WalkEntry`][syncsafe.walker.WalkEntry] was opened after the walk moved past it.
 
     An entry opens its file relative to the walker's open directory descriptor;
     once the walk has left that directory the descriptor is closed. Read each

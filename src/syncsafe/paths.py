@@ -9,7 +9,7 @@ is resolved where the link lives, before a later ``..`` applies, as the
 kernel does — and opening happens relative to directory descriptors with
 ``O_NOFOLLOW`` per component, so what was checked is what is read.
 
-The rules, in one place ([`syncsafe.walk`][syncsafe.walk] uses the same code):
+The rules, in one place ([`syncsafe.walk`][syncsafe.walker.walk] uses the same code):
 
 - ``..`` that stays inside the root is fine; one above the root is a
   [`PathEscapeError`][syncsafe.errors.PathEscapeError] at once, even if a later

@@ -18,14 +18,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from syncsafe.checksum import Checksum
+    from syncsafe.checksums import Checksum
 
 __all__ = ["ALGORITHMS", "LOAD_RESTRICTORS", "register", "work_tree", "write_atomically"]
 
-# syncsafe.checksum.CHECKSUM_ALGORITHMS, spelled out so that registering the
+# syncsafe.checksums.CHECKSUM_ALGORITHMS, spelled out so that registering the
 # command imports no hashing library (a test holds the two equal).
 ALGORITHMS = ("xxh3-128", "xxh3-64", "sha256")
-# syncsafe.checksum.LOAD_RESTRICTORS, spelled out for the same reason.
+# syncsafe.checksums.LOAD_RESTRICTORS, spelled out for the same reason.
 LOAD_RESTRICTORS = ("root-only", "none")
 
 _PROGRESS_DELAY = 0.5  # seconds: a quick run never shows a bar
@@ -132,7 +132,7 @@ def write_atomically(path: str, text: str) -> None:
 
 
 def _tree(args: argparse.Namespace) -> Checksum:
-    from syncsafe.checksum import ChecksumCache, checksum  # noqa: PLC0415 - see ALGORITHMS
+    from syncsafe.checksums import ChecksumCache, checksum  # noqa: PLC0415 - see ALGORITHMS
 
     def run(progress: Callable[[str, int], object] | None) -> Checksum:
         return checksum(
@@ -168,7 +168,7 @@ def _require_directory(path: str) -> None:
 def _check(args: argparse.Namespace, result: Checksum) -> int:
     """Compare *result* with the manifest in OUT; 0 when it is current, else 1 and the changes."""
     from syncsafe._cli.diff import document, print_changes  # noqa: PLC0415
-    from syncsafe.checksum import Checksum  # noqa: PLC0415 - see ALGORITHMS
+    from syncsafe.checksums import Checksum  # noqa: PLC0415 - see ALGORITHMS
     from syncsafe.errors import IncomparableChecksums  # noqa: PLC0415
 
     stored = None
@@ -248,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
         # Checked here: a missing root would otherwise read as "PATH resolves outside the root".
         _require_directory(args.root)
     if args.overlay:
-        from syncsafe.checksum import overlay_checksum  # noqa: PLC0415 - see ALGORITHMS
+        from syncsafe.checksums import overlay_checksum  # noqa: PLC0415 - see ALGORITHMS
 
         root = args.root if args.root is not None else work_tree(args.path)
         if root is None:

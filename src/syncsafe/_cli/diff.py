@@ -11,7 +11,7 @@ from syncsafe._cli._quote import quote
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from syncsafe.checksum import Changes, Checksum
+    from syncsafe.checksums import Changes, Checksum
 
 __all__ = ["document", "print_changes", "register"]
 
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _load(path: str) -> Checksum:
-    from syncsafe.checksum import Checksum  # noqa: PLC0415 - imported when run
+    from syncsafe.checksums import Checksum  # noqa: PLC0415 - imported when run
 
     return Checksum.from_json(Path(path).read_bytes(), source=path)
 

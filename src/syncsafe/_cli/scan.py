@@ -10,7 +10,7 @@ from syncsafe._cli._quote import quote
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from syncsafe.walk import Finding
+    from syncsafe.walker import Finding
 
 __all__ = ["register"]
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     import attrs  # noqa: PLC0415
 
-    from syncsafe.walk import scan  # noqa: PLC0415
+    from syncsafe.walker import scan  # noqa: PLC0415
 
     findings = scan(args.path, exclude=args.exclude, allow_absolute=args.allow_absolute)
     if args.json:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from syncsafe._demo._table import Row
 from syncsafe.buggy import checksum as buggy
-from syncsafe.checksum import checksum, overlay_checksum
+from syncsafe.checksums import checksum, overlay_checksum
 
 INCIDENT = "nested-overlay edit"
 KEY = "fluxcd.io/checksum"

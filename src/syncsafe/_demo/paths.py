@@ -10,7 +10,7 @@ from syncsafe._demo._table import Row, Variant
 from syncsafe.buggy import paths as buggy
 from syncsafe.errors import UnsafePathError
 from syncsafe.testing._trees import attack_corpus, benign_corpus, build_tree
-from syncsafe.walk import walk
+from syncsafe.walker import walk
 
 INCIDENT = "symlink traversal"
 
@@ -33,7 +33,7 @@ def _accepts(check: Check, root: Path) -> bool:
 _CHECKS: tuple[tuple[Variant, str, Check], ...] = (
     ("buggy", "Build(): '..' in link text", buggy.build),
     ("attempted fix", "FixedBuild(): HasPrefix, one hop", buggy.fixed_build),
-    ("fixed", "syncsafe.walk", _walk_all),
+    ("fixed", "syncsafe.walker", _walk_all),
 )
 
 

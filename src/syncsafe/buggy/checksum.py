@@ -33,8 +33,8 @@ Its bugs, all kept here:
 - path and content are concatenated without lengths, so different trees
   can give the same bytes (``a.yaml``=``bc`` vs ``a.yamlb``=``c`` style).
 
-Replaced by [`syncsafe.checksum`][syncsafe.checksum.checksum] and
-[`syncsafe.overlay_checksum`][syncsafe.checksum.overlay_checksum].
+Replaced by [`syncsafe.checksum`][syncsafe.checksums.checksum] and
+[`syncsafe.overlay_checksum`][syncsafe.checksums.overlay_checksum].
 """
 
 # The reproduction mirrors Go's os and path/filepath calls one for one.

@@ -21,7 +21,7 @@ symlinked directory is ever looked at — and inspect each symlink they meet:
 
 Both return the manifest the build "generated" when they accept the tree and
 raise [`BuildFailed`][syncsafe.buggy.paths.BuildFailed] when they reject it. Replaced by
-[`syncsafe.walk.walk`][syncsafe.walk.walk] and
+[`syncsafe.walker.walk`][syncsafe.walker.walk] and
 [`syncsafe.paths.open_inside`][syncsafe.paths.open_inside].
 """
 

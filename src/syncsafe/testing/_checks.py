@@ -222,7 +222,7 @@ def check_checksum(checksum: ChecksumFn, *, settings: Settings | None = None) ->
 
     *checksum(path, root)* returns the digest of the tree at *path*, reading
     through symlinks that stay inside *root* (for
-    [`syncsafe.checksum`][syncsafe.checksum.checksum]: ``lambda path, root: checksum(path,
+    [`syncsafe.checksum`][syncsafe.checksums.checksum]: ``lambda path, root: checksum(path,
     root=root).digest``). The check fails if:
 
     - files ``a``=``bc`` and ``ab``=``c`` give the same digest (fields not framed);

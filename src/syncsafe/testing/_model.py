@@ -6,8 +6,8 @@ dictionary from a tuple of names to a node, and resolution is a recursive
 function over it, written from the rules (``path_resolution(7)`` plus
 syncsafe's containment rules), not from syncsafe's code. Property tests
 build a [`TreeSpec`][syncsafe.testing._trees.TreeSpec] on disk and compare what
-[`syncsafe.resolve`][syncsafe.paths.resolve] and [`syncsafe.walk`][syncsafe.walk.walk] do with what
-this model says they should do.
+[`syncsafe.resolve`][syncsafe.paths.resolve] and [`syncsafe.walk`][syncsafe.walker.walk] do
+with what this model says they should do.
 
 Outcomes are plain tags: ``"escape"``, ``"absolute"``, ``"loop"``,
 ``"missing"``, ``"notdir"``, ``"dangling"``, ``"special"``.

@@ -1,10 +1,10 @@
 """
 A deterministic, loop-safe, escape-safe walk of a tree, and a findings report.
 
-[`walk`][syncsafe.walk.walk] yields one [`WalkEntry`][syncsafe.walk.WalkEntry] per regular file
+[`walk`][syncsafe.walker.walk] yields one [`WalkEntry`][syncsafe.walker.WalkEntry] per regular file
 reachable from the root, in ascending byte order of its path (git's tree order), following
 symlinks that stay inside the root by the rules of [`syncsafe.paths`][syncsafe.paths] —
-the same code decides. [`scan`][syncsafe.walk.scan] walks everything and reports every unsafe
+the same code decides. [`scan`][syncsafe.walker.scan] walks everything and reports every unsafe
 entry instead of raising, for pre-sync hooks (``syncsafe scan``).
 
 How it differs from `os.walk`: it never builds a path string longer
@@ -41,8 +41,8 @@ from syncsafe.errors import (
     SymlinkLoopError,
     UnsafePathError,
 )
-from syncsafe.walk._engine import Policy, _policy, _raise, _spec, _Walk, _Walker
-from syncsafe.walk._entry import WalkEntry
+from syncsafe.walker._engine import Policy, _policy, _raise, _spec, _Walk, _Walker
+from syncsafe.walker._entry import WalkEntry
 
 if TYPE_CHECKING:
     import pathspec
@@ -56,7 +56,7 @@ __all__ = ["Finding", "WalkEntry", "scan", "walk"]
 @attrs.frozen
 class Finding:
     """
-    One unsafe entry found by [`scan`][syncsafe.walk.scan].
+    One unsafe entry found by [`scan`][syncsafe.walker.scan].
 
     ``rule`` is one of ``escape``, ``absolute-symlink``, ``symlink-loop``,
     ``dangling-symlink``, ``special-file``, ``unreadable-directory``,
@@ -122,7 +122,7 @@ def _walk(
     *,
     allow_absolute: bool = False,
 ) -> _Walk:
-    """[`walk`][syncsafe.walk.walk], also from a `Root` already open (the walk closes it)."""
+    """[`walk`][syncsafe.walker.walk], also from a `Root` already open (the walk closes it)."""
     walker = _Walker(
         root,
         exclude=spec,
@@ -160,11 +160,11 @@ def scan(
     """
     Every unsafe entry under *root*, sorted by path; never raises for one.
 
-    Walks the whole tree as [`walk`][syncsafe.walk.walk] does and reports, instead of raising,
+    Walks the whole tree as [`walk`][syncsafe.walker.walk] does and reports, instead of raising,
     escapes, absolute links, loops, dangling links, special files and
     unreadable directories, each with the path as reached, the link's target
     and the rule. Nothing is opened but directories. An empty list means
-    [`walk`][syncsafe.walk.walk] would succeed with ``specials="error"``.
+    [`walk`][syncsafe.walker.walk] would succeed with ``specials="error"``.
     Raises only if *root* itself cannot be opened.
     """
     findings: list[Finding] = []

@@ -10,8 +10,8 @@ from typing import Any, Final, Literal, final
 import attrs
 
 from syncsafe.annotations import AnnotationKey, get_annotation
-from syncsafe.checksum._algorithms import BY_NAME, Algorithm, get_algorithm
-from syncsafe.checksum._format import (
+from syncsafe.checksums._algorithms import BY_NAME, Algorithm, get_algorithm
+from syncsafe.checksums._format import (
     FORMAT_NAME,
     FORMAT_VERSION,
     canonical_path_bytes,
@@ -99,12 +99,13 @@ class Checksum:
     different algorithms or format versions never compare equal as strings.
     ``files`` maps every hashed path (relative to the root, POSIX) to the
     hex digest of its content; ``remote`` lists references that could not be
-    hashed (only [`overlay_checksum`][syncsafe.checksum.overlay_checksum] finds any).
+    hashed (only [`overlay_checksum`][syncsafe.checksums.overlay_checksum] finds any).
 
     The digest is a function of the other fields alone (see
     ``docs/reference/checksum-format.md``), so a manifest stored as JSON can
-    be checked and compared later: [`to_json`][syncsafe.checksum.Checksum.to_json],
-    [`from_json`][syncsafe.checksum.Checksum.from_json], [`diff`][syncsafe.checksum.Checksum.diff].
+    be checked and compared later: [`to_json`][syncsafe.checksums.Checksum.to_json],
+    [`from_json`][syncsafe.checksums.Checksum.from_json],
+    [`diff`][syncsafe.checksums.Checksum.diff].
     """
 
     digest: str
@@ -119,16 +120,16 @@ class Checksum:
     How the files were read, when not the default: ``"load-restrictor=none"``
     for an overlay built without kustomize's load restriction. It is part of
     the header, so checksums of two modes never compare equal, and
-    [`diff`][syncsafe.checksum.Checksum.diff] refuses to compare them.
+    [`diff`][syncsafe.checksums.Checksum.diff] refuses to compare them.
     """
     kind: ChecksumKind | None = attrs.field(default=None, eq=False)
     """
-    Which function made it: ``"tree"`` ([`checksum`][syncsafe.checksum.checksum]) or
-    ``"overlay"`` ([`overlay_checksum`][syncsafe.checksum.overlay_checksum]); ``None`` for a
+    Which function made it: ``"tree"`` ([`checksum`][syncsafe.checksums.checksum]) or
+    ``"overlay"`` ([`overlay_checksum`][syncsafe.checksums.overlay_checksum]); ``None`` for a
     manifest written before it was recorded, or one built by
-    [`build`][syncsafe.checksum.Checksum.build] without it. The two name a file differently (a tree
+    [`build`][syncsafe.checksums.Checksum.build] without it. The two name a file differently (a tree
     by its path through a symlink, an overlay by its physical path), so
-    [`diff`][syncsafe.checksum.Checksum.diff] refuses to compare a tree with an overlay. It is not
+    [`diff`][syncsafe.checksums.Checksum.diff] refuses to compare a tree with an overlay. It is not
     in the digest (a tree and an overlay that hash the same files under the same names have one
     digest, as they always had) and not compared by ``==``, which compares what the
     digest covers.
@@ -269,7 +270,7 @@ class Checksum:
     @classmethod
     def from_json(cls, text: str | bytes, *, source: str = "<json>") -> Checksum:
         """
-        Read a manifest written by [`to_json`][syncsafe.checksum.Checksum.to_json] and verify it.
+        Read a manifest written by [`to_json`][syncsafe.checksums.Checksum.to_json] and verify it.
 
         The digest is recomputed from the files and compared with the stored
         one, so a hand-edited or truncated manifest is an error, never a

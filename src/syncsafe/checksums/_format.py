@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Final
 from syncsafe.errors import NonCanonicalPath
 
 if TYPE_CHECKING:
-    from syncsafe.checksum._algorithms import Algorithm
+    from syncsafe.checksums._algorithms import Algorithm
 
 __all__ = [
     "FORMAT_NAME",

@@ -7,7 +7,7 @@ files, recursing into bases, confining every path to the root) is
 ``_overlay``'s job.
 
 The fields, as ``kustomize build`` reads them, and the builtin plugins'
-file fields, are tabled in ``docs/reference/checksum.md`` ("What the overlay
+file fields, are tabled in ``docs/reference/checksums.md`` ("What the overlay
 checksum reads"); `parse_kustomization` reads a kustomization,
 `parse_plugin_configs` a file (or an inline string) of plugin configs,
 whose paths are relative to the kustomization that lists them.

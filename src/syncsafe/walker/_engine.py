@@ -1,12 +1,12 @@
 """
-The walking engine of [`syncsafe.walk.walk`][] and [`syncsafe.walk.scan`][].
+The walking engine of [`syncsafe.walker.walk`][] and [`syncsafe.walker.scan`][].
 
 ``_Walker`` holds the descriptors of the directories on the walk's path,
 lists each directory once, sorts it in byte order, checks its links (the
 ancestor-loop rule is decided here, in ``_Walker._accept_link``; escapes and
 absolute targets by `syncsafe._fs`) and hands out its files in runs of
-[`WalkEntry`][syncsafe.walk.WalkEntry] made in C. ``_Walk`` is the iterator that
-[`walk`][syncsafe.walk.walk] returns.
+[`WalkEntry`][syncsafe.walker.WalkEntry] made in C. ``_Walk`` is the iterator that
+[`walk`][syncsafe.walker.walk] returns.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from syncsafe.errors import (
     SymlinkLoopError,
     UnsafePathError,
 )
-from syncsafe.walk._entry import _UTF8_FS, WalkEntry, _FileRef, _make
+from syncsafe.walker._entry import _UTF8_FS, WalkEntry, _FileRef, _make
 
 Policy = Literal["skip", "error"]
 
@@ -156,7 +156,7 @@ class _Walker:
         The walk moves on (into a subdirectory, out of a finished directory)
         only when the next run is asked for, after the consumer has gone
         through this one: so each entry's directory is still open while the
-        consumer holds it, as [`WalkEntry.open`][syncsafe.walk.WalkEntry.open] needs.
+        consumer holds it, as [`WalkEntry.open`][syncsafe.walker.WalkEntry.open] needs.
         """
         given = self.root_arg
         self.root = given if isinstance(given, Root) else Root(given)
@@ -427,7 +427,7 @@ class _Walker:
 @final
 class _Walk(chain[WalkEntry]):
     """
-    What [`walk`][syncsafe.walk.walk] returns: an iterator of entries that can be closed early.
+    What [`walk`][syncsafe.walker.walk] returns: an iterator of entries that can be closed early.
 
     It hands out each run of entries from C (see ``_Walker._files``) and asks the
     walker for the next run only when one is used up. A ``chain`` rather than

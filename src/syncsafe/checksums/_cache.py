@@ -14,7 +14,7 @@ included) can see it: a write through a shared memory mapping (``mmap``
 with ``MAP_SHARED``) to a page that is already dirty. The kernel updates
 mtime and ctime when a clean page is first written through the mapping, not
 on later writes to it, nor on ``msync``.
-[`ChecksumCache.verify`][syncsafe.checksum.ChecksumCache.verify] reads every file and reports the
+[`ChecksumCache.verify`][syncsafe.checksums.ChecksumCache.verify] reads every file and reports the
 entries such an edit made wrong.
 """
 
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, cast, final
 import xxhash
 
 from syncsafe._fs import file_kind
-from syncsafe.checksum._algorithms import BY_NAME
+from syncsafe.checksums._algorithms import BY_NAME
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -108,7 +108,7 @@ class ChecksumCache:
     """
     Per-file digests remembered in *file*, so that unchanged files are not read again.
 
-    Pass it to [`checksum`][syncsafe.checksum.checksum]
+    Pass it to [`checksum`][syncsafe.checksums.checksum]
     (``cache=ChecksumCache(".syncsafe-cache")``); the checksum loads it on first use and saves it
     when the run added entries. A digest is reused only for a file whose ``stat`` key is unchanged
     and whose mtime and ctime were at least `RACY_MARGIN_NS` older than
@@ -121,7 +121,7 @@ class ChecksumCache:
     moves neither mtime nor ctime (Linux sets them when a clean page is
     first written through the mapping; ``msync`` sets nothing), so the old
     digest is served until the file is written some other way. No cache
-    keyed on ``stat`` can see that edit. [`verify`][syncsafe.checksum.ChecksumCache.verify] reads
+    keyed on ``stat`` can see that edit. [`verify`][syncsafe.checksums.ChecksumCache.verify] reads
     every file and names those whose cached digest is wrong (and drops the entries):
     run it where that matters, or run without a cache.
 
@@ -129,11 +129,11 @@ class ChecksumCache:
     the directory) and happens under a lock file (``<file>.lock``), so
     concurrent processes never leave a torn cache: the last one to save wins.
     A cache file that is corrupt, truncated or not a syncsafe cache is
-    ignored with a [`ChecksumCacheWarning`][syncsafe.checksum.ChecksumCacheWarning] and rewritten on
-    save; nothing from it is trusted. So is a path that holds no regular file
+    ignored with a [`ChecksumCacheWarning`][syncsafe.checksums.ChecksumCacheWarning]
+    and rewritten on save; nothing from it is trusted. So is a path that holds no regular file
     (a directory, a FIFO: opened without blocking and checked before
     anything is read) or cannot be read; a save that
-    [`checksum`][syncsafe.checksum.checksum] cannot make is a warning too, never an
+    [`checksum`][syncsafe.checksums.checksum] cannot make is a warning too, never an
     exception, and the run's result stands. A saved cache holds the entries this object
     used or added, so that it does not grow without bound: use one cache
     file per tree.
@@ -224,7 +224,7 @@ class ChecksumCache:
         """
         The files under *path* whose cached digest is not their content, now; their entries dropped.
 
-        Every file is read, as [`checksum`][syncsafe.checksum.checksum] without a cache
+        Every file is read, as [`checksum`][syncsafe.checksums.checksum] without a cache
         reads it (*path*, *root*, *algorithm* and *exclude* mean what they
         mean there), and its digest compared with the one this cache holds
         for its current stat key. A file whose key is not cached is not a
@@ -238,7 +238,7 @@ class ChecksumCache:
         It costs what an uncached run costs: run it when a stat-keyed answer
         is not enough (before a release, on a schedule), not on every poll.
         """
-        from syncsafe.checksum._tree import verify_cache  # noqa: PLC0415 - _tree imports this module
+        from syncsafe.checksums._tree import verify_cache  # noqa: PLC0415 - _tree imports this module
 
         return verify_cache(self, path, root=root, algorithm=algorithm, exclude=exclude)
 
@@ -273,11 +273,11 @@ class ChecksumCache:
         """
         [`save`][] when entries were added since the last save; never raises `OSError`.
 
-        This is the save [`checksum`][syncsafe.checksum.checksum] makes. A cache that
+        This is the save [`checksum`][syncsafe.checksums.checksum] makes. A cache that
         cannot be written (its path is a directory, its directory is not
         writable, the disk is full) must not fail a checksum whose result is
         already known: the failure is a
-        [`ChecksumCacheWarning`][syncsafe.checksum.ChecksumCacheWarning], the file is left as it
+        [`ChecksumCacheWarning`][syncsafe.checksums.ChecksumCacheWarning], the file is left as it
         was, and the entries stay in memory, to be saved by a later run.
         """
         if not self._dirty:

@@ -37,8 +37,8 @@ from syncsafe._fs import (
     resolve_from,
 )
 from syncsafe.annotations import AnnotationKey
-from syncsafe.checksum._algorithms import DEFAULT_ALGORITHM, Algorithm, get_algorithm
-from syncsafe.checksum._kustomize import (
+from syncsafe.checksums._algorithms import DEFAULT_ALGORITHM, Algorithm, get_algorithm
+from syncsafe.checksums._kustomize import (
     KUSTOMIZATION_NAMES,
     Chart,
     Kustomization,
@@ -47,11 +47,11 @@ from syncsafe.checksum._kustomize import (
     parse_kustomization,
     parse_plugin_configs,
 )
-from syncsafe.checksum._location import relative_inside
-from syncsafe.checksum._tree import hash_stream
-from syncsafe.checksum._value import Checksum
+from syncsafe.checksums._location import relative_inside
+from syncsafe.checksums._tree import hash_stream
+from syncsafe.checksums._value import Checksum
 from syncsafe.errors import MalformedKustomization, RemoteReferenceRefused, UnsafePathError
-from syncsafe.walk import _walk
+from syncsafe.walker import _walk
 
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath
@@ -67,7 +67,7 @@ The values of ``overlay_checksum(generate=...)`` other than ``None``.
 ``flux`` is Flux's kustomize-controller: an overlay directory with no
 kustomization file is built from a kustomization generated from the
 ``.yaml`` and ``.yml`` files under it (see
-[`overlay_checksum`][syncsafe.checksum.overlay_checksum]).
+[`overlay_checksum`][syncsafe.checksums.overlay_checksum]).
 """
 
 LoadRestrictor = Literal["root-only", "none"]

@@ -1,14 +1,14 @@
 """
 [`checksum`][]: the digest of every file in a tree, read through the walker.
 
-The walk ([`syncsafe.walk.walk`][syncsafe.walk.walk]) decides what is reachable and safe:
+The walk ([`syncsafe.walker.walk`][syncsafe.walker.walk]) decides what is reachable and safe:
 symlinks are followed while they stay inside the root, ``.git`` is pruned,
 special files are skipped. Each file is then read through
-[`open_fd`][syncsafe.walk.WalkEntry.open_fd], relative to the walker's open
+[`open_fd`][syncsafe.walker.WalkEntry.open_fd], relative to the walker's open
 descriptor of its directory, never by resolving its path again from the
 root; that is both the safe way (no check-then-use gap) and the fast one.
 A small file costs four system calls: open, fstat, one read, close; with
-a [`ChecksumCache`][syncsafe.checksum.ChecksumCache] holding it, one: its stat.
+a [`ChecksumCache`][syncsafe.checksums.ChecksumCache] holding it, one: its stat.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from pathspec import GitIgnoreSpec, PathSpec
 
 from syncsafe._fs import Dir
 from syncsafe.annotations import AnnotationKey
-from syncsafe.checksum._algorithms import DEFAULT_ALGORITHM, Algorithm, get_algorithm
-from syncsafe.checksum._cache import ChecksumCache, StatKey, TreeMemo
-from syncsafe.checksum._format import path_bytes
-from syncsafe.checksum._location import relative_inside
-from syncsafe.checksum._sourceignore import EXCLUDE, IgnorePattern, decide, read_patterns
-from syncsafe.checksum._value import Checksum
+from syncsafe.checksums._algorithms import DEFAULT_ALGORITHM, Algorithm, get_algorithm
+from syncsafe.checksums._cache import ChecksumCache, StatKey, TreeMemo
+from syncsafe.checksums._format import path_bytes
+from syncsafe.checksums._location import relative_inside
+from syncsafe.checksums._sourceignore import EXCLUDE, IgnorePattern, decide, read_patterns
+from syncsafe.checksums._value import Checksum
 from syncsafe.errors import FileChangedWhileHashing, UnsafePathError
 from syncsafe.paths import open_inside
-from syncsafe.walk import WalkEntry, walk
+from syncsafe.walker import WalkEntry, walk
 
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath
@@ -243,7 +243,7 @@ def checksum(
     so the same tree checked for another annotation has another digest.
     *algorithm* is ``"xxh3-128"`` (default), ``"xxh3-64"`` or ``"sha256"``.
     *cache* reuses digests of files whose ``stat`` has not changed (see
-    [`ChecksumCache`][syncsafe.checksum.ChecksumCache]); it is saved at the end when entries were
+    [`ChecksumCache`][syncsafe.checksums.ChecksumCache]); it is saved at the end when entries were
     added. *progress*, if given, is called with each file's path and size after it
     is hashed.
 
@@ -341,7 +341,7 @@ def _hash_all(
     The paths and content digests of *entries*, every file read.
 
     This is the loop that runs once per file, so it does the least: one
-    open ([`open_fd`][syncsafe.walk.WalkEntry.open_fd], whose ``fstat`` gives
+    open ([`open_fd`][syncsafe.walker.WalkEntry.open_fd], whose ``fstat`` gives
     the size), and for a small file one `os.read` of size + 1 bytes:
     it returns exactly size bytes only if the file still ends where its
     ``fstat`` said, so growth is seen without another system call.
@@ -394,7 +394,7 @@ def _hash_cached(  # noqa: C901, PLR0912, PLR0915 - one loop, inlined on purpose
 
     A hit costs one ``fstatat`` relative to the walker's directory
     descriptor, made here rather than through
-    [`stat`][syncsafe.walk.WalkEntry.stat], whose checks against the listing
+    [`stat`][syncsafe.walker.WalkEntry.stat], whose checks against the listing
     (a regular file, the inode listed) cost half as much again as the call
     itself and are not needed for a lookup: a key is only ever recorded
     from the ``fstat`` of an opened regular file, so a name that became a
@@ -407,7 +407,7 @@ def _hash_cached(  # noqa: C901, PLR0912, PLR0915 - one loop, inlined on purpose
     the ``fstat`` taken after the open, before the read: an edit after that
     moves the file's ctime, so the key never names other content (within
     one clock tick, the racy-git rule in
-    [`ChecksumCache.record`][syncsafe.checksum.ChecksumCache.record] keeps it out).
+    [`ChecksumCache.record`][syncsafe.checksums.ChecksumCache.record] keeps it out).
 
     With the *memo* of the cache's last run on this tree (same root,
     algorithm, key and exclusions), each file is first compared with the

@@ -1,13 +1,14 @@
 """
-The entry handle of [`syncsafe.walk.walk`][], and its "was this file replaced?" checks.
+The entry handle of [`syncsafe.walker.walk`][], and its "was this file replaced?" checks.
 
-A [`WalkEntry`][syncsafe.walk.WalkEntry] names a file the walk listed and reads it relative to
-the walker's open descriptor of its directory; [`WalkEntry.stat`][syncsafe.walk.WalkEntry.stat] and
-[`WalkEntry.open_fd`][syncsafe.walk.WalkEntry.open_fd] check that what they reach is the regular
+A [`WalkEntry`][syncsafe.walker.WalkEntry] names a file the walk listed and reads it relative to
+the walker's open descriptor of its directory;
+[`WalkEntry.stat`][syncsafe.walker.WalkEntry.stat] and
+[`WalkEntry.open_fd`][syncsafe.walker.WalkEntry.open_fd] check that what they reach is the regular
 file the listing gave (its inode, on the directory's device, or the name stat-ed
 again where those cannot tell). The rules of resolution (``..`` above the
 root, absolute targets) are `syncsafe._fs`'s; the loop rule is the
-walking engine's (``syncsafe.walk._engine``).
+walking engine's (``syncsafe.walker._engine``).
 """
 
 from __future__ import annotations
@@ -75,17 +76,17 @@ def _open_listed(name: str, dir_fd: int, path: str) -> int:
 @final
 class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
     """
-    One regular file reached by [`walk`][syncsafe.walk.walk].
+    One regular file reached by [`walk`][syncsafe.walker.walk].
 
     ``path`` is POSIX and relative to the root, as reached: through a
     symlinked directory the file appears under the link's name. Undecodable
     bytes in names come through `os.fsdecode` (surrogateescape).
 
     Like `os.DirEntry`, an entry is a live handle, not a value: it
-    compares and hashes by identity and does not order; its [`stat`][syncsafe.walk.WalkEntry.stat]
+    compares and hashes by identity and does not order; its [`stat`][syncsafe.walker.WalkEntry.stat]
     is fetched on first access (one ``fstatat`` relative to the walker's
-    descriptor of the file's directory) and cached; [`open`][syncsafe.walk.WalkEntry.open] (and
-    [`open_fd`][syncsafe.walk.WalkEntry.open_fd], the raw descriptor) is valid only until the walk
+    descriptor of the file's directory) and cached; [`open`][syncsafe.walker.WalkEntry.open] (and
+    [`open_fd`][syncsafe.walker.WalkEntry.open_fd], the raw descriptor) is valid only until the walk
     leaves that directory — read each entry before asking for the next. Opening
     needs no stat: the file opened is checked against the inode number the
     directory listing gave.
@@ -192,8 +193,8 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
         """
         The file, opened for reading relative to the walker's open directory descriptor.
 
-        Opened and checked as [`open_fd`][syncsafe.walk.WalkEntry.open_fd] does, and buffered. After
-        the walk has moved past the entry's directory it raises
+        Opened and checked as [`open_fd`][syncsafe.walker.WalkEntry.open_fd] does, and
+        buffered. After the walk has moved past the entry's directory it raises
         [`StaleEntryError`][syncsafe.errors.StaleEntryError].
         """
         fd, _ = self.open_fd()
