@@ -309,7 +309,7 @@ def test_a_lease_lost_during_a_run_fails_check_and_the_run(etcd: EtcdCluster) ->
             run = current_run()
             assert run is not None
             run.check()
-            lease = guard._lease
+            lease = guard._leases.current
             assert lease is not None
             EtcdClient(etcd.endpoints, request_timeout=2.0).lease_revoke(lease.id)
             with pytest.raises(FencedOut):

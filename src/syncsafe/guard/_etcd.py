@@ -1,43 +1,28 @@
 """
 The cross-host front end: single flight per key on a real etcd, with fencing.
 
-One more backend of the pure policy (`syncsafe.guard._policy`). In one
+One more backend of the pure policy (``syncsafe.guard._policy``). In one
 process, callers meet in the in-memory machine first
-(`syncsafe.guard._machine`), so N threads asking at once make one
-flight; only a flight's leader goes to etcd. There, per key ``K`` under the
-guard's prefix ``P``:
+(``syncsafe.guard._machine``), so N threads asking at once make one
+flight; only a flight's leader goes to etcd. This module is that front end
+and the run it hands out ([`EtcdRun`][syncsafe.guard.EtcdRun]); what the guard keeps
+in etcd per key, and the transactions that take the key, end a run and
+write fenced, are ``syncsafe.guard._etcd_record``'s; the lease its keys are
+held on, and its renewal, ``syncsafe.guard._etcd_lease``'s.
 
-``P/holder/K``
-    Exists while a run holds the key; attached to the guard's lease, so it
-    goes when the holder's process dies (within the lease's TTL) or its
-    lease expires. Its ``create_revision`` is the run's generation.
-``P/started/K``
-    Written when a run takes the key; its ``mod_revision`` is the record's
-    ``started``.
-``P/finished/K``
-    ``{"finished": g, "error": ...}``: the newest run that ended.
-
-Taking the key is one transaction: if ``holder`` does not exist (and, for a
-caller that waited, ``finished`` is the one it decided on), put ``holder``
-on the lease and ``started``, and read ``finished``; else read all three.
-The generation is the revision that transaction committed at: etcd's
-revisions are one cluster-wide sequence, raft-replicated, that only grows,
-so generations strictly increase per key across hosts and are never
-reused, also after every holder crashed (only restoring an old snapshot
-without ``--bump-revision`` could take them back). A caller that found the
-key held has a ticket: the record at that revision; it waits (a bounded
-watch of ``holder``, which only shortens the wait) and tries again, and
-`decide` says whether a finished run serves
-it. A run ends with one transaction that, only if ``holder`` is still the
-run's, deletes it and stores `end`'s record.
-A fenced write is one transaction that writes only if ``holder`` still has
-the run's ``create_revision``.
+A run's generation is the revision at which the transaction that took the
+key committed: etcd's revisions are one cluster-wide sequence,
+raft-replicated, that only grows, so generations strictly increase per key
+across hosts and are never reused, also after every holder crashed (only
+restoring an old snapshot without ``--bump-revision`` could take them
+back). A caller that found the key held has a ticket: the record at that
+revision; it waits (a bounded watch of ``holder``, which only shortens the
+wait) and tries again, and the policy's ``decide`` says whether a finished
+run serves it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import threading
 import time
@@ -55,7 +40,9 @@ from syncsafe.errors import (
     SyncInProgress,
     SyncTimeout,
 )
-from syncsafe.guard import _policy
+from syncsafe.guard import _etcd_record, _policy
+from syncsafe.guard._etcd_lease import Lease, Leases
+from syncsafe.guard._etcd_record import Keys, b64
 from syncsafe.guard._machine import DONE, Caller, Flight, Machine, Policy, _checked
 from syncsafe.guard._run import reset_run, set_run
 from syncsafe.guard._values import GuardStatistics, Outcome
@@ -128,26 +115,6 @@ class EtcdGuardState:
 
 
 @final
-class _Lease:
-    """One etcd lease of the guard, and what the guard can prove about it."""
-
-    __slots__ = ("deadline", "id", "lost", "ttl")
-
-    def __init__(self, lease_id: int, ttl: int, sent: float) -> None:
-        self.id = lease_id
-        self.ttl = ttl
-        self.deadline = sent + ttl
-        """Monotonic: the send time of the last acknowledged grant or keepalive, plus the TTL."""
-        self.lost: str | None = None
-        """Why the lease can no longer be proved alive, once it cannot."""
-
-    def problem(self) -> str | None:
-        if self.lost is None and time.monotonic() >= self.deadline:
-            self.lost = f"no keepalive acknowledged within its {self.ttl} s TTL"
-        return self.lost
-
-
-@final
 class EtcdRun:
     """
     The run executing now under an [`EtcdSyncGuard`][]: ``syncsafe.current_run()`` in it.
@@ -155,12 +122,12 @@ class EtcdRun:
     !!! note "Added in version 0.1.0"
     """
 
-    __slots__ = ("_guard", "_holder", "_lease", "_lost", "generation", "key")
+    __slots__ = ("_guard", "_keys", "_lease", "_lost", "generation", "key")
 
-    def __init__(self, guard: EtcdSyncGuard, key: str, generation: int, lease: _Lease) -> None:
+    def __init__(self, guard: EtcdSyncGuard, key: str, generation: int, lease: Lease) -> None:
         self._guard = guard
         self._lease = lease
-        self._holder = guard._name("holder", key)  # noqa: SLF001 - the guard's own layout
+        self._keys = Keys(guard.prefix, key)
         self._lost: str | None = None
         self.key = key
         """The key this run holds."""
@@ -186,14 +153,14 @@ class EtcdRun:
         :raises FencedOut: the run no longer holds the key; nothing was written.
         :raises GuardUnavailable: etcd did not answer (the write's effect is then unknown).
         """
-        self._fenced(name, {"requestPut": {"key": _b64(name), "value": _b64(value)}})
+        self._fenced(name, {"requestPut": {"key": b64(name), "value": b64(value)}})
 
     def fenced_delete(self, name: str | bytes) -> None:
         """Delete the etcd key *name* only while this run holds its key (see [`fenced_put`][])."""
-        self._fenced(name, {"requestDeleteRange": {"key": _b64(name)}})
+        self._fenced(name, {"requestDeleteRange": {"key": b64(name)}})
 
     def _fenced(self, name: str | bytes, operation: dict[str, Any]) -> None:
-        compare = [_created(self._holder, self.generation)]
+        compare = self._keys.fence(self.generation)
         response = self._guard._call(  # noqa: SLF001
             self.key, lambda c: c.txn(compare, [operation], repeatable=False)
         )
@@ -297,9 +264,7 @@ class EtcdSyncGuard:
     _client: EtcdClient = attrs.field(init=False, repr=False)
     _machine: Machine = attrs.field(init=False, repr=False, factory=Machine)
     _mutex: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
-    _lease_lock: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
-    _lease: _Lease | None = attrs.field(init=False, repr=False, default=None)
-    _keeper: threading.Thread | None = attrs.field(init=False, repr=False, default=None)
+    _leases: Leases = attrs.field(init=False, repr=False)
     _closed: threading.Event = attrs.field(init=False, repr=False, factory=threading.Event)
     _nonce: str = attrs.field(init=False, repr=False, factory=lambda: uuid.uuid4().hex)
     _counts: list[int] = attrs.field(init=False, repr=False, factory=lambda: [0, 0, 0, 0])
@@ -337,6 +302,7 @@ class EtcdSyncGuard:
             user=None if auth is None else auth.user,
             password=None if auth is None else auth.password,
         )
+        self._leases = Leases(self._client, self.ttl)
 
     # ------------------------------------------------------------------ API
 
@@ -385,8 +351,11 @@ class EtcdSyncGuard:
 
     def state(self, key: str) -> EtcdGuardState:
         """*key*'s record in etcd now, read linearizably."""
-        response = self._call(key, lambda c: c.txn([], self._reads(key), repeatable=True))
-        return self._parse_state(key, response)
+        response = self._call(
+            key, lambda c: c.txn([], Keys(self.prefix, key).reads(), repeatable=True)
+        )
+        got = _etcd_record.read(response)
+        return EtcdGuardState(key, got.started, got.finished, got.error, got.held, got.revision)
 
     def statistics(self) -> GuardStatistics:
         """A frozen snapshot of this guard's counters and of its callers in this process."""
@@ -406,15 +375,7 @@ class EtcdSyncGuard:
     def close(self) -> None:
         """Stop renewing the lease and revoke it (every key this guard holds is freed)."""
         self._closed.set()
-        keeper = self._keeper
-        if keeper is not None:
-            keeper.join()
-        with self._lease_lock:
-            lease, self._lease = self._lease, None
-        if lease is not None and lease.lost is None:
-            lease.lost = "the guard was closed"
-            with contextlib.suppress(Exception):  # it expires by itself within its TTL
-                self._client.lease_revoke(lease.id)
+        self._leases.close()
         self._client.close()
 
     def __enter__(self) -> EtcdSyncGuard:
@@ -538,28 +499,30 @@ class EtcdSyncGuard:
         flight: Flight,
     ) -> _Flight:
         """The local flight's leader in etcd: take the key and run, or be served by a run."""
-        holder = self._name("holder", key)
+        keys = Keys(self.prefix, key)
         seen: _policy.State | None = None  # the ticket, once the key was found held
         decided_on: int | None = None  # the finished record's mod_revision a take compares
         try:
             while True:
                 lease = self._live_lease(key)
-                response = self._take(key, lease, decided_on)
-                if response["succeeded"] or self._ours(response["responses"][0], lease):
+                response = self._take(key, keys, lease, decided_on)
+                if response["succeeded"] or _etcd_record.held_by(
+                    response["responses"][0], self._nonce, lease.id
+                ):
                     if seen is not None:
                         seen = None
                         self._count(3, -1)
-                    return self._execute(key, fn, lease, response, flight)
-                held, started, finished, revision = self._record(response)
-                current = _policy.State(started, finished[0], finished[1])
+                    return self._execute(keys, fn, lease, response, flight)
+                got = _etcd_record.read(response)
+                current = _policy.State(got.started, got.finished, got.error)
                 if seen is None:
-                    seen = self._ticket(key, policy, held, current)
+                    seen = self._ticket(key, policy, got.held, current)
                 serve = _policy.decide(policy, seen, current)
                 if serve is not None:
                     return self._served_remotely(key, serve)
-                decided_on = finished[2]
-                if held:
-                    self._wait_remote(holder, revision, deadline)
+                decided_on = got.decided_on
+                if got.held:
+                    self._wait_remote(keys.holder, got.revision, deadline)
         finally:
             if seen is not None:
                 self._count(3, -1)
@@ -589,66 +552,41 @@ class EtcdSyncGuard:
             raise _LeaderTimedOut
         self._client.watch_once(holder.encode(), revision + 1, min(remaining, _POLL))
 
-    def _take(self, key: str, lease: _Lease, decided_on: int | None) -> dict[str, Any]:
-        holder = self._name("holder", key)
-        compare = [_created(holder, 0)]
-        if decided_on is not None:
-            compare.append(_modified(self._name("finished", key), decided_on))
-        success = [
-            {
-                "requestPut": {
-                    "key": _b64(holder),
-                    "value": _b64(self._nonce),
-                    "lease": str(lease.id),
-                }
-            },
-            {"requestPut": {"key": _b64(self._name("started", key)), "value": _b64(self._nonce)}},
-            {"requestRange": {"key": _b64(self._name("finished", key))}},
-        ]
+    def _take(self, key: str, keys: Keys, lease: Lease, decided_on: int | None) -> dict[str, Any]:
+        compare, success, failure = keys.take(self._nonce, lease.id, decided_on)
         from syncsafe.guard._etcd_client import EtcdError  # noqa: PLC0415 - optional
 
         try:
             # Repeatable: a take that committed unseen is recognised as ours (the nonce and
-            # the lease), below, when the same transaction is sent again.
-            return self._call(
-                key, lambda c: c.txn(compare, success, self._reads(key), repeatable=True)
-            )
+            # the lease, _etcd_record.held_by) when the same transaction is sent again.
+            return self._call(key, lambda c: c.txn(compare, success, failure, repeatable=True))
         except EtcdError as error:  # not found: the lease expired unseen; take on a new one
             lease.lost = "etcd says the lease is gone"
             del error
-            return self._take(key, self._live_lease(key), decided_on)
+            return self._take(key, keys, self._live_lease(key), decided_on)
         except GuardUnavailable:
             # It may have committed: a holder on this lease that no run of ours
             # ends would keep the key held while the lease is renewed. Give the
             # lease up: whatever it holds is freed when etcd expires it.
-            self._abandon(lease, "a take of a key may have committed unseen")
+            self._leases.abandon(lease, "a take of a key may have committed unseen")
             raise
-
-    def _ours(self, holder_read: dict[str, Any], lease: _Lease) -> bool:
-        kvs = holder_read.get("response_range", {}).get("kvs") or []
-        if not kvs:
-            return False
-        kv = kvs[0]
-        return _unb64(kv.get("value")) == self._nonce.encode() and int(kv.get("lease", 0)) == (
-            lease.id
-        )
 
     def _execute(
         self,
-        key: str,
+        keys: Keys,
         fn: Callable[[], T],
-        lease: _Lease,
+        lease: Lease,
         response: dict[str, Any],
         flight: Flight,
     ) -> _Flight:
+        key = keys.key
         if response["succeeded"]:
             generation = int(response["header"]["revision"])
-            finished = _finished(response["responses"][2])
+            finished, error, _decided_on = _etcd_record.finished(response["responses"][2])
         else:  # our own take, committed unseen and found again
-            held, _started, finished, _revision = self._record(response)
-            generation = held
-        previous = _policy.State(0, finished[0], finished[1])
-        record = _policy.start(previous, generation)
+            got = _etcd_record.read(response)
+            generation, finished, error = got.held, got.finished, got.error
+        record = _policy.start(_policy.State(0, finished, error), generation)
         flight.data = generation  # what a follower's SyncFailed names, if fn raises
         with self._mutex:
             self._counts[0] += 1
@@ -658,39 +596,32 @@ class EtcdSyncGuard:
         try:
             value = fn()
         except BaseException as exc:
-            self._end(key, run, record, repr(exc), exc)
+            self._end(keys, run, record, repr(exc), exc)
             raise
         finally:
             reset_run(token)
             self._count(2, -1)
-        self._end(key, run, record, None, None)
+        self._end(keys, run, record, None, None)
         return _Flight(value, generation, fresh=True, remote=False)
 
     def _end(
         self,
-        key: str,
+        keys: Keys,
         run: EtcdRun,
         record: _policy.State,
         error: str | None,
         raised: BaseException | None,
     ) -> None:
+        key = run.key
         ended = _policy.end(record, run.generation, error)
         assert ended is not None  # noqa: S101 - started as this generation
-        holder = self._name("holder", key)
-        finished_name = self._name("finished", key)
-        value = json.dumps({"finished": ended.finished, "error": ended.error}).encode()
-        compare = [_created(holder, run.generation)]
-        success = [
-            {"requestDeleteRange": {"key": _b64(holder)}},
-            {"requestPut": {"key": _b64(finished_name), "value": _b64(value)}},
-        ]
-        failure = [{"requestRange": {"key": _b64(finished_name)}}]
+        compare, success, failure = keys.end(run.generation, ended.finished, ended.error)
         try:
             response = self._call(key, lambda c: c.txn(compare, success, failure, repeatable=True))
         except GuardUnavailable as unavailable:
             # The end may not have committed: the holder would stay while the
             # lease is renewed. Give the lease up, so that etcd frees the key.
-            self._abandon(run._lease, "a run's end may not have been recorded")  # noqa: SLF001
+            self._leases.abandon(run._lease, "a run's end may not have been recorded")  # noqa: SLF001
             lost = LeaseLost(
                 key, run.generation, f"its end was not recorded ({unavailable.problem})"
             )
@@ -700,36 +631,13 @@ class EtcdSyncGuard:
             return
         if response["succeeded"]:
             return
-        if _finished(response["responses"][0])[0] == run.generation:
+        if _etcd_record.finished(response["responses"][0])[0] == run.generation:
             return  # our end, committed unseen and sent again
         problem = run._lost or run._lease.problem() or "the key is no longer this run's"  # noqa: SLF001
         lost = LeaseLost(key, run.generation, problem)
         if raised is None:
             raise lost
         _note(raised, f"{key}: {lost}")
-
-    def _reads(self, key: str) -> list[dict[str, Any]]:
-        return [
-            {"requestRange": {"key": _b64(self._name(part, key))}}
-            for part in ("holder", "started", "finished")
-        ]
-
-    @staticmethod
-    def _record(response: dict[str, Any]) -> tuple[int, int, tuple[int, str | None, int], int]:
-        """From a read of holder, started and finished: held, started, finished, revision."""
-        holder, started, finished = response["responses"]
-        holder_kvs = holder.get("response_range", {}).get("kvs") or []
-        started_kvs = started.get("response_range", {}).get("kvs") or []
-        held = int(holder_kvs[0].get("create_revision", 0)) if holder_kvs else 0
-        began = int(started_kvs[0].get("mod_revision", 0)) if started_kvs else 0
-        return held, began, _finished(finished), int(response["header"]["revision"])
-
-    def _parse_state(self, key: str, response: dict[str, Any]) -> EtcdGuardState:
-        held, started, (finished, error, _mod), revision = self._record(response)
-        return EtcdGuardState(key, started, finished, error, held, revision)
-
-    def _name(self, part: str, key: str) -> str:
-        return f"{self.prefix}{part}/{key}"
 
     def _count(self, index: int, delta: int) -> None:
         with self._mutex:
@@ -755,100 +663,9 @@ class EtcdSyncGuard:
             problem = f"etcd refused the request: {error.message}"
             raise GuardUnavailable(key, self.endpoints, problem) from None
 
-    def _abandon(self, lease: _Lease, why: str) -> None:
-        """Stop renewing *lease* and revoke it (in the background): it may hold what no run ends."""
-        with self._lease_lock:
-            if lease.lost is None:
-                lease.lost = f"given up: {why}"
-            if self._lease is lease:
-                self._lease = None
-        threading.Thread(target=self._revoke_quietly, args=(lease.id,), daemon=True).start()
-
-    # ------------------------------------------------------------ the lease
-
-    def _live_lease(self, key: str) -> _Lease:
-        """The guard's lease, granted anew if there is none or the last one was lost."""
-        with self._lease_lock:
-            lease = self._lease
-            if lease is not None and lease.problem() is None:
-                return lease
-            if lease is not None:
-                old = lease.id
-                threading.Thread(target=self._revoke_quietly, args=(old,), daemon=True).start()
-            sent = time.monotonic()
-            ttl = math.ceil(self.ttl)
-            lease_id, granted = self._call(key, lambda c: c.lease_grant(ttl))
-            lease = self._lease = _Lease(lease_id, granted or ttl, sent)
-            if self._keeper is None:
-                self._keeper = threading.Thread(
-                    target=self._keep_alive, name="syncsafe-etcd-keepalive", daemon=True
-                )
-                self._keeper.start()
-            return lease
-
-    def _revoke_quietly(self, lease_id: int) -> None:
-        with contextlib.suppress(Exception):  # it expires by itself within its TTL
-            self._client.lease_revoke(lease_id)
-
-    def _keep_alive(self) -> None:
-        """Renew the current lease every third of its TTL until the guard closes."""
-        while True:
-            lease = self._lease
-            interval = 1.0 if lease is None else max(lease.ttl / 3, 0.1)
-            if self._closed.wait(interval):
-                return
-            lease = self._lease
-            if lease is None or lease.problem() is not None:
-                continue
-            sent = time.monotonic()
-            try:
-                ttl = self._client.lease_keepalive(lease.id)
-            except Exception:  # noqa: BLE001, S112 - the deadline says what can be proved
-                continue
-            if ttl <= 0:
-                lease.lost = "etcd says the lease is gone"
-            elif lease.lost is None:
-                lease.deadline = max(lease.deadline, sent + ttl)
-
-
-def _b64(data: str | bytes) -> str:
-    from syncsafe.guard._etcd_client import b64  # noqa: PLC0415 - optional
-
-    return b64(data)
-
-
-def _unb64(text: str | None) -> bytes:
-    from syncsafe.guard._etcd_client import unb64  # noqa: PLC0415 - optional
-
-    return unb64(text)
-
-
-def _created(name: str, revision: int) -> dict[str, Any]:
-    return {
-        "target": "CREATE",
-        "key": _b64(name),
-        "create_revision": str(revision),
-        "result": "EQUAL",
-    }
-
-
-def _modified(name: str, revision: int) -> dict[str, Any]:
-    return {"target": "MOD", "key": _b64(name), "mod_revision": str(revision), "result": "EQUAL"}
-
-
-def _finished(read: dict[str, Any]) -> tuple[int, str | None, int]:
-    """The finished record from a range response: its generation, error and mod_revision."""
-    kvs = read.get("response_range", {}).get("kvs") or []
-    if not kvs:
-        return 0, None, 0
-    kv = kvs[0]
-    record = json.loads(_unb64(kv.get("value")) or b"{}")
-    error = record.get("error")
-    return (
-        int(record.get("finished", 0)),
-        None if error is None else str(error),
-        int(kv.get("mod_revision", 0)),
-    )
+    def _live_lease(self, key: str) -> Lease:
+        """The guard's lease, granted anew (a request named after *key*) if it was lost."""
+        return self._leases.live(lambda ttl: self._call(key, lambda c: c.lease_grant(ttl)))
 
 
 def _note(error: BaseException, note: str) -> None:

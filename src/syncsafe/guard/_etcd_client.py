@@ -25,7 +25,6 @@ afford:
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -40,6 +39,8 @@ from urllib3.exceptions import (
     ProtocolError,
     ReadTimeoutError,
 )
+
+from syncsafe.guard._etcd_record import b64, unb64
 
 __all__ = ["EtcdClient", "EtcdError", "Unavailable", "b64", "unb64"]
 
@@ -73,17 +74,6 @@ class EtcdError(Exception):
     def not_found(self) -> bool:
         """Whether etcd said the thing asked for (a lease) does not exist."""
         return self.code == _NOT_FOUND
-
-
-def b64(data: bytes | str) -> str:
-    """*data* as the gateway wants bytes: base64; a ``str`` is UTF-8 first."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    return base64.b64encode(raw).decode("ascii")
-
-
-def unb64(text: str | None) -> bytes:
-    """The bytes of a base64 field of a gateway response (absent: empty)."""
-    return base64.b64decode(text) if text else b""
 
 
 @final
