@@ -211,6 +211,18 @@ def test_the_path_may_be_given_physically_under_a_symlinked_root(tmp_path: Path)
     assert via_link == physical
 
 
+def test_a_path_below_the_real_root_keeps_its_names_however_the_root_is_spelled(
+    tmp_path: Path,
+) -> None:
+    """Below the root's real path, a path's link keeps its name, with the root real or linked."""
+    real = FileTree({"overlays/prod/a.yaml": b"a: 1\n"}).write(tmp_path / "real")
+    (real / "overlays/current").symlink_to("prod")
+    (tmp_path / "link").symlink_to(real)
+    expected = ["overlays/current/a.yaml"]
+    assert expected == list(checksum(real / "overlays/current", root=real).files)
+    assert expected == list(checksum(real / "overlays/current", root=tmp_path / "link").files)
+
+
 def test_annotation_key_is_part_of_the_digest(tmp_path: Path) -> None:
     """Checking the same tree for another annotation key gives another digest."""
     repo = FileTree({"a": b""}).write(tmp_path)

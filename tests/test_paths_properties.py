@@ -190,3 +190,43 @@ def test_hypothesis_finds_a_tree_the_incident_fixed_build_gets_wrong() -> None:
     """FixedBuild() (one lexical hop, string prefix) is falsified too."""
     with pytest.raises(AssertionError):
         _buggy_property(buggy.fixed_build)()
+
+
+def _resolve_absolute(root: Path, path: str) -> object:
+    try:
+        return resolve(root, path, allow_absolute=True)
+    except (UnsafePathError, OSError) as exc:
+        return _tag(exc)
+
+
+@TREES
+@given(
+    symlink_trees(),
+    st.lists(paths, min_size=1, max_size=4),
+    st.sampled_from(["real", "alias"]),
+    st.sampled_from(["none", "within the root's stretch", "after it"]),
+)
+def test_an_absolute_argument_and_an_absolute_link_are_judged_alike(
+    spec: TreeSpec, probes: list[str], spelling: str, detour: str
+) -> None:
+    """An absolute path is in or out by one rule, as the argument or as a link's target."""
+    with built(spec) as tree:
+        alias = tree.parent / "alias"
+        alias.symlink_to(tree)
+        root = tree if spelling == "real" else alias
+        for i, probe in enumerate(probes):
+            # A '..' in the stretch compared with the root, or one that leaves
+            # it after: both out, though both come back to the same place.
+            base = {
+                "none": f"{root}",
+                "within the root's stretch": f"{root.parent}/x/../{root.name}",
+                "after it": f"{root}/../{root.name}",
+            }[detour]
+            target = f"{base}/{probe}"
+            link = tree / f"zz-absolute-{i}"  # a name no probe can reach
+            link.symlink_to(target)
+            via_argument = _resolve_absolute(root, target)
+            via_link = _resolve_absolute(root, link.name)
+            assert via_argument == via_link
+            if detour != "none":
+                assert "escape" == via_link

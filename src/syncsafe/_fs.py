@@ -1,5 +1,26 @@
 """
-Descriptor-based path resolution: the one place syncsafe decides path safety.
+Descriptor-based path resolution, and the path rules it applies.
+
+The rules decided here, each in one function that every reader calls
+([`syncsafe.paths`][syncsafe.paths], the walker, the checksum and the
+overlay closure hold no copy):
+
+- containment of a component path: a ``..`` above the root is a
+  [`PathEscapeError`][syncsafe.errors.PathEscapeError] the moment it happens
+  (`resolve_from`, through ``_escape``);
+- absolute paths, a link's target or a caller's argument: refused unless
+  allowed, and then only at or below the root's real path or the root as
+  given, compared component by component (``_below_root``, called by
+  `resolve_from` for links and by `relative_path` for arguments);
+- the 40-link hop limit ([`SymlinkLoopError`][syncsafe.errors.SymlinkLoopError]
+  without an ancestor, in `resolve_from`);
+- the relative path of a location inside a root, given lexically or by its
+  physical place (`relative_location`, which the checksum calls).
+
+One rule is not here: a directory link back to a directory the walk is in
+(an ancestor loop) needs the walk's path, so the walker decides it
+(``syncsafe.walker._engine._Walker._accept_link``), after this module has
+resolved the link.
 
 Everything here works relative to open directory descriptors, one component
 at a time, and never hands a long path string to a system call: a directory
@@ -30,6 +51,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final, Literal, TypeAlias, final
 
+import attrs
+
 from syncsafe.errors import (
     AbsoluteSymlinkError,
     PathEscapeError,
@@ -54,6 +77,8 @@ __all__ = [
     "open_resolved",
     "openat2_beneath",
     "read_link",
+    "relative_location",
+    "relative_path",
     "resolve_from",
 ]
 
@@ -246,6 +271,7 @@ Kind = Literal["dir", "file", "missing"]
 
 
 @final
+@attrs.frozen
 class Resolved:
     """
     Where a resolution ended.
@@ -256,31 +282,14 @@ class Resolved:
     (non-strict only: ``node`` is the deepest existing directory and ``rest``
     the remaining components, applied lexically and still inside the root).
     ``owned`` says whether the caller must close ``node``'s descriptor.
-    ``link_target`` is the text of the first symlink followed, if any.
     """
 
-    __slots__ = ("hops", "kind", "link_target", "name", "node", "owned", "rest", "st")
-
-    def __init__(
-        self,
-        kind: Kind,
-        node: Dir,
-        *,
-        owned: bool,
-        name: str = "",
-        st: os.stat_result | None = None,
-        rest: tuple[str, ...] = (),
-        link_target: str | None = None,
-        hops: int = 0,
-    ) -> None:
-        self.kind = kind
-        self.node = node
-        self.owned = owned
-        self.name = name
-        self.st = st
-        self.rest = rest
-        self.link_target = link_target
-        self.hops = hops
+    kind: Kind
+    node: Dir
+    owned: bool
+    name: str = ""
+    st: os.stat_result | None = None
+    rest: tuple[str, ...] = ()
 
     def names(self) -> tuple[str, ...]:
         """The physical components from the root to where the resolution ended."""
@@ -326,7 +335,7 @@ def resolve_from(  # noqa: C901, PLR0912, PLR0915 - one loop, one case per kind 
     above the root is a [`PathEscapeError`][syncsafe.errors.PathEscapeError] at once, even if a
     later component would come back in; an absolute target is an
     [`AbsoluteSymlinkError`][syncsafe.errors.AbsoluteSymlinkError] unless *allow_absolute* (then it
-    must name a place below the root's real path); more than 40 links is a
+    must name a place below the root, as ``_below_root`` decides); more than 40 links is a
     [`SymlinkLoopError`][syncsafe.errors.SymlinkLoopError]. A missing component raises
     `FileNotFoundError` when *strict*; otherwise the rest is applied
     lexically, still confined to the root. *label* names *path* in errors;
@@ -336,12 +345,11 @@ def resolve_from(  # noqa: C901, PLR0912, PLR0915 - one loop, one case per kind 
     opened: list[Dir] = []
     cur = start
     hops = 0 if link is None else 1
-    first_target = None if link is None else link[1]
     lexical: list[str] | None = None  # set once a component is missing (non-strict)
     result: Resolved | None = None
     if link is not None and link[1].startswith("/"):
         queue.clear()
-        cur = _absolute(root, link[0], link[1], link, queue, allow_absolute=allow_absolute)
+        cur = _absolute(root, link, queue, allow_absolute=allow_absolute)
     try:
         while queue:
             comp, source = queue.popleft()
@@ -373,67 +381,44 @@ def resolve_from(  # noqa: C901, PLR0912, PLR0915 - one loop, one case per kind 
                 opened.append(child)
                 cur = child
                 continue
-            if st is None:  # missing
-                if strict:
-                    raise FileNotFoundError(
-                        errno.ENOENT, f"{_join(cur, comp)} does not exist", label
-                    )
-                lexical = [comp]
-                continue
-            if stat.S_ISLNK(st.st_mode):
+            if st is not None and stat.S_ISLNK(st.st_mode):
                 hops += 1
                 where = _join(cur, comp)
                 target = read_link(comp, parent_fd, where)
-                if first_target is None:
-                    first_target = target
                 if hops > MAX_SYMLINK_HOPS:
                     raise SymlinkLoopError(where, target)
-                here: _Source = (where, target)
+                here = (where, target)
                 if target.startswith("/"):
-                    cur = _absolute(root, where, target, here, queue, allow_absolute=allow_absolute)
+                    cur = _absolute(root, here, queue, allow_absolute=allow_absolute)
                 else:
                     queue.extendleft((c, here) for c in reversed(target.split("/")))
                 continue
-            if stat.S_ISDIR(st.st_mode):  # it was not a directory a moment ago
+            if st is not None and stat.S_ISDIR(st.st_mode):  # not a directory a moment ago
                 raise UnsafePathError(_join(cur, comp), "changed while in use (became a directory)")
-            if queue:  # more to come: 'file/x', 'file/.' and 'file/' all need a directory
+            # Missing, or a file with more to come ('file/x', 'file/.' and 'file/'
+            # all need a directory): an error when strict, else the rest is lexical.
+            if st is None or queue:
                 if strict:
-                    raise NotADirectoryError(
-                        errno.ENOTDIR, f"{_join(cur, comp)} is not a directory", label
-                    )
+                    raise _not_there(_join(cur, comp), label, missing=st is None)
                 lexical = [comp]
                 continue
-            result = Resolved(
-                "file",
-                cur,
-                owned=cur in opened,
-                name=comp,
-                st=st,
-                link_target=first_target,
-                hops=hops,
-            )
+            result = Resolved("file", cur, owned=cur in opened, name=comp, st=st)
         if result is None:
-            if lexical is not None:
-                ensure_fd(cur, opened)
-                result = Resolved(
-                    "missing",
-                    cur,
-                    owned=cur in opened,
-                    rest=tuple(lexical),
-                    link_target=first_target,
-                    hops=hops,
-                )
-            else:
-                ensure_fd(cur, opened)
-                result = Resolved(
-                    "dir", cur, owned=cur in opened, link_target=first_target, hops=hops
-                )
+            ensure_fd(cur, opened)
+            kind: Kind = "dir" if lexical is None else "missing"
+            result = Resolved(kind, cur, owned=cur in opened, rest=tuple(lexical or ()))
         return result
     finally:
         keep = None if result is None else result.node
         for node in opened:
             if node is not keep:
                 close_dir(node)
+
+
+def _not_there(where: str, label: str, *, missing: bool) -> OSError:
+    if missing:
+        return FileNotFoundError(errno.ENOENT, f"{where} does not exist", label)
+    return NotADirectoryError(errno.ENOTDIR, f"{where} is not a directory", label)
 
 
 def checked_file(fd: int, label: str) -> int:
@@ -485,31 +470,87 @@ def read_link(name: str, dir_fd: int, where: str) -> str:
 
 
 def _escape(label: str, source: _Source) -> PathEscapeError:
+    """The escape of *label*, or of the link *source* when a link's target led out."""
     if source is None:
         return PathEscapeError(label)
     return PathEscapeError(*source)
 
 
-def _absolute(
-    root: Root,
-    where: str,
-    target: str,
-    source: _Source,
-    queue: deque[tuple[str, _Source]],
-    *,
-    allow_absolute: bool,
-) -> Dir:
-    """Restart at the root for an absolute *target* below its real path, or raise."""
+def _below_root(root: Root, path: str, source: _Source, *, allow_absolute: bool) -> tuple[str, ...]:
+    """
+    The components of the absolute *path* below *root*, or the error the rules give.
+
+    *path* is the target of the link *source*, or (*source* ``None``) a
+    caller's argument. Refused unless *allow_absolute*; then it must lie at
+    or below the root's real path or the root as given, compared component
+    by component and only up to the root: a ``..`` in that stretch would make
+    the comparison lexical, so it counts as out. A ``..`` after it is left to
+    `resolve_from`, which stops it at the root.
+    """
     if not allow_absolute:
-        raise AbsoluteSymlinkError(where, target)
-    parts = [c for c in target.split("/") if c not in {"", "."}]
+        if source is None:
+            raise UnsafePathError(path, "is absolute: give a path relative to the root")
+        raise AbsoluteSymlinkError(*source)
+    rest = _inside(root, path)
+    if rest is None:
+        raise _escape(path, source)
+    return rest
+
+
+def _inside(root: Root, path: str) -> tuple[str, ...] | None:
+    """The components of the absolute *path* after the root's (real or as given), or ``None``."""
+    parts = _components(path)
     for base in (root.parts, root.abs_parts):
-        # Compared component by component, and only up to the root: a '..' in
-        # that stretch would make the comparison lexical, so it counts as out.
-        if tuple(parts[: len(base)]) == base:
-            queue.extendleft((c, source) for c in reversed(parts[len(base) :]))
-            return root.node
-    raise PathEscapeError(where, target)
+        if parts[: len(base)] == base:
+            return parts[len(base) :]
+    return None
+
+
+def _absolute(
+    root: Root, link: tuple[str, str], queue: deque[tuple[str, _Source]], *, allow_absolute: bool
+) -> Dir:
+    """Restart at the root for *link*'s absolute target (queued below it), or raise."""
+    rest = _below_root(root, link[1], link, allow_absolute=allow_absolute)
+    queue.extendleft((c, link) for c in reversed(rest))
+    return root.node
+
+
+def relative_path(root: Root, path: str, *, allow_absolute: bool) -> str:
+    """
+    A caller's *path* inside *root* as a path relative to it (``"."`` for the root).
+
+    A relative *path* is returned as it is, for `resolve_from` to judge; an
+    absolute one is refused unless *allow_absolute*, and must lie below the
+    root (``_below_root``).
+    """
+    if not path.startswith("/"):
+        return path
+    return "/".join(_below_root(root, path, None, allow_absolute=allow_absolute)) or "."
+
+
+def relative_location(root: Root, path: str) -> str:
+    """
+    Where *path* (absolute, or relative to the working directory) is inside *root*: POSIX, relative.
+
+    *path* is taken lexically (`os.path.abspath`) when it is written at or
+    below the root, so that it keeps the names it is reached by
+    (``repo/overlays/prod`` under ``repo``); otherwise by its physical place
+    (`os.path.realpath`: ``/real/checkout/overlays/prod`` under a symlinked
+    ``repo``); else it is a [`PathEscapeError`][syncsafe.errors.PathEscapeError]
+    naming *path* and, when it differs, its physical place. Either way the
+    result is then resolved from the root component by component (strict), so
+    a link on the way that leaves the root raises, as does a missing path.
+    """
+    lexical = os.path.abspath(path)  # noqa: PTH100 - lexical on purpose, as above
+    rest = _inside(root, lexical)
+    if rest is None:
+        physical = os.path.realpath(path)
+        rest = _inside(root, physical)
+        if rest is None:
+            raise PathEscapeError(path, None if physical == lexical else physical)
+    rel = "/".join(rest) or "."
+    resolve_from(root, root.node, rel, label=rel, strict=True, allow_absolute=False).release()
+    return rel
 
 
 # ----------------------------------------------------------- openat2 fast path

@@ -9,17 +9,26 @@ is resolved where the link lives, before a later ``..`` applies, as the
 kernel does — and opening happens relative to directory descriptors with
 ``O_NOFOLLOW`` per component, so what was checked is what is read.
 
-The rules, in one place ([`syncsafe.walk`][syncsafe.walker.walk] uses the same code):
+The rules below are decided once, by the resolver that this module,
+[`walk`][syncsafe.walker.walk] and [`checksum`][syncsafe.checksums.checksum]
+all call, so the three cannot disagree; this module applies them to a path
+you give. The walk adds one rule of its own, for links to a directory it is
+already in (see [`walk`][syncsafe.walker.walk]).
 
 - ``..`` that stays inside the root is fine; one above the root is a
   [`PathEscapeError`][syncsafe.errors.PathEscapeError] at once, even if a later
   component would come back in (``../repo/x`` only works at one location).
 - A relative symlink is resolved from its own directory, by the same rules.
-- An absolute symlink target is an [`AbsoluteSymlinkError`][syncsafe.errors.AbsoluteSymlinkError]
+- An absolute symlink target, or an absolute *path* argument, is refused
+  ([`AbsoluteSymlinkError`][syncsafe.errors.AbsoluteSymlinkError] for a link)
   unless ``allow_absolute=True``; then it must lie below the root's real path
   (or the root as given), compared component by component.
 - At most 40 links per resolution, as Linux; more is a
   [`SymlinkLoopError`][syncsafe.errors.SymlinkLoopError].
+
+What this module adds is how a file is opened: [`open_inside`][syncsafe.paths.open_inside]
+first asks the kernel (``openat2(RESOLVE_BENEATH)``, which applies the same
+rules) and takes the portable path for anything it refuses.
 
 !!! note "Added in version 0.1.0"
 """
@@ -32,12 +41,17 @@ from pathlib import Path
 from typing import BinaryIO
 
 from syncsafe import _fs
-from syncsafe._fs import FILE_FLAGS, Root, StrPath, checked_file, open_resolved, resolve_from
-from syncsafe.errors import PathEscapeError, UnsafePathError
+from syncsafe._fs import (
+    FILE_FLAGS,
+    Root,
+    StrPath,
+    checked_file,
+    open_resolved,
+    relative_path,
+    resolve_from,
+)
 
 __all__ = ["open_inside", "resolve"]
-
-_checked = checked_file  # the regular-file check after an open, shared with the closure
 
 
 def resolve(
@@ -63,7 +77,7 @@ def resolve(
     to read, use [`open_inside`][syncsafe.paths.open_inside], which has no such gap.
     """
     with Root(root) as r:
-        rel = _relative(r, path, allow_absolute=allow_absolute)
+        rel = relative_path(r, os.fspath(path), allow_absolute=allow_absolute)
         res = resolve_from(
             r, r.node, rel, label=os.fspath(path), strict=strict, allow_absolute=allow_absolute
         )
@@ -96,7 +110,7 @@ def open_inside(root: StrPath, path: StrPath, *, allow_absolute: bool = False) -
     The caller closes the file (use ``with``).
     """
     with Root(root) as r:
-        rel = _relative(r, path, allow_absolute=allow_absolute)
+        rel = relative_path(r, os.fspath(path), allow_absolute=allow_absolute)
         label = os.fspath(path)
         fd = _open_fast(r, rel, label) if _fs.openat2_available else None
         if fd is None:
@@ -106,19 +120,6 @@ def open_inside(root: StrPath, path: StrPath, *, allow_absolute: bool = False) -
     except BaseException:  # pragma: no cover - fdopen of a fresh descriptor does not fail
         os.close(fd)
         raise
-
-
-def _relative(r: Root, path: StrPath, *, allow_absolute: bool) -> str:
-    text = os.fspath(path)
-    if not text.startswith("/"):
-        return text
-    if not allow_absolute:
-        raise UnsafePathError(text, "is absolute: give a path relative to the root")
-    parts = [c for c in text.split("/") if c not in {"", "."}]
-    for base in (r.parts, r.abs_parts):
-        if tuple(parts[: len(base)]) == base:
-            return "/".join(parts[len(base) :]) or "."
-    raise PathEscapeError(text)
 
 
 def _open_fast(r: Root, rel: str, label: str) -> int | None:
@@ -141,7 +142,7 @@ def _open_fast(r: Root, rel: str, label: str) -> int | None:
             fd = os.open(name, FILE_FLAGS, dir_fd=parent)
         except OSError:
             return None  # it changed since the lstat: let the portable path say how
-        return _checked(fd, label)
+        return checked_file(fd, label)
     except FileNotFoundError:
         return None
     finally:

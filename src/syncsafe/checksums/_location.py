@@ -1,13 +1,18 @@
-"""Where a checksum starts: a directory (or file) inside the root, named relative to it."""
+"""
+Where a checksum starts: a directory (or file) inside the root, named relative to it.
+
+It owns no path rule: where *path* lies inside the root, and whether it lies
+inside at all, is `syncsafe._fs.relative_location`'s to decide (the
+containment of every component with it); this module only gives the
+checksum's form of the answer, ``""`` for the root itself.
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from syncsafe.errors import PathEscapeError
-from syncsafe.paths import resolve
+from syncsafe._fs import Root, relative_location
 
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath
@@ -26,15 +31,6 @@ def relative_inside(root: StrPath, path: StrPath) -> str:
     ``repo``). Either way it is then resolved component by component, so a
     symlink on the way that leaves the root is an error, as is a missing path.
     """
-    root_s, path_s = os.fspath(root), os.fspath(path)
-    # abspath is lexical on purpose: the path keeps the names it was written with.
-    rel = os.path.relpath(os.path.abspath(path_s), os.path.abspath(root_s))  # noqa: PTH100
-    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
-        real_root, real_path = os.path.realpath(root_s), os.path.realpath(path_s)
-        rel = os.path.relpath(real_path, real_root)
-        if rel == os.pardir or rel.startswith(os.pardir + os.sep):
-            lexical = os.path.abspath(path_s)  # noqa: PTH100 - lexical, as above
-            raise PathEscapeError(path_s, None if real_path == lexical else real_path)
-    posix = Path(rel).as_posix()
-    resolve(root_s, posix)  # every component checked: a link that leaves the root raises
-    return "" if posix == "." else posix
+    with Root(root) as opened:
+        rel = relative_location(opened, os.fspath(path))
+    return "" if rel == "." else rel

@@ -3,8 +3,9 @@ A deterministic, loop-safe, escape-safe walk of a tree, and a findings report.
 
 [`walk`][syncsafe.walker.walk] yields one [`WalkEntry`][syncsafe.walker.WalkEntry] per regular file
 reachable from the root, in ascending byte order of its path (git's tree order), following
-symlinks that stay inside the root by the rules of [`syncsafe.paths`][syncsafe.paths] —
-the same code decides. [`scan`][syncsafe.walker.scan] walks everything and reports every unsafe
+symlinks that stay inside the root by the rules of [`syncsafe.paths`][syncsafe.paths],
+decided by the same code, and one rule of its own: no ancestor loops (below).
+[`scan`][syncsafe.walker.scan] walks everything and reports every unsafe
 entry instead of raising, for pre-sync hooks (``syncsafe scan``).
 
 How it differs from `os.walk`: it never builds a path string longer

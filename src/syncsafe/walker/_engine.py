@@ -2,11 +2,16 @@
 The walking engine of [`syncsafe.walker.walk`][] and [`syncsafe.walker.scan`][].
 
 ``_Walker`` holds the descriptors of the directories on the walk's path,
-lists each directory once, sorts it in byte order, checks its links (the
-ancestor-loop rule is decided here, in ``_Walker._accept_link``; escapes and
-absolute targets by `syncsafe._fs`) and hands out its files in runs of
+lists each directory once, sorts it in byte order, checks its links and
+hands out its files in runs of
 [`WalkEntry`][syncsafe.walker.WalkEntry] made in C. ``_Walk`` is the iterator that
 [`walk`][syncsafe.walker.walk] returns.
+
+Of the path rules, the walker owns one: a directory link back to a directory
+on the walk's path is an ancestor loop (``_Walker._accept_link``, with the
+path's identities from ``_Walker._ancestors``), which only the walk can know.
+Every other rule (a ``..`` above the root, absolute targets, the hop limit)
+is `syncsafe._fs.resolve_from`'s, which ``_Walker._check`` calls for each link.
 """
 
 from __future__ import annotations
@@ -405,6 +410,17 @@ class _Walker:
     def _accept_link(
         self, res: Resolved, path: str, name: str, target: str, extra: dict[str, _Extra]
     ) -> None:
+        """
+        Take the link *path* (its text *target*) into *extra*, resolved to *res*, or report it.
+
+        The resolution has already refused escapes and absolute targets. What
+        is left is the ancestor-loop rule: a link to a directory the walk is in
+        (one on its path, or the one being listed) would be walked without end,
+        so it is a [`SymlinkLoopError`][syncsafe.errors.SymlinkLoopError] naming
+        that directory; it is compared by identity (device, inode), not by
+        name, so a link that reaches it by another way is caught too. Beside
+        it, the ``dangling`` and ``specials`` policies for where a link ends.
+        """
         if res.kind == "missing":
             if self.dangling == "error":
                 self.problem(path, DanglingSymlinkError(path, target))
