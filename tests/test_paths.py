@@ -312,3 +312,23 @@ def test_the_fast_path_hands_a_failed_open_to_the_portable_path(
     with open_inside(tree, "base/deployment.yaml") as f:
         assert b"deployment" == f.read()
     assert ["deployment.yaml", "base", "deployment.yaml", "deployment.yaml"] == calls[1:]
+
+
+def test_name_inside_takes_a_deleted_file_by_its_directory(tmp_path: Path) -> None:
+    """A changed path that no longer exists is named by its directory's real place."""
+    repo = tmp_path / "repo"
+    (repo / "real").mkdir(parents=True)
+    (repo / "link").symlink_to("real")
+    assert "real/gone.yaml" == _fs.name_inside(str(repo), str(repo / "link" / "gone.yaml"))
+    assert "." == _fs.name_inside(str(repo), str(repo))
+
+
+def test_name_inside_refuses_a_path_whose_directory_is_outside(tmp_path: Path) -> None:
+    """A path whose directory resolves outside the repository is a PathEscapeError naming it."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "out").symlink_to(tmp_path)
+    given = str(repo / "out" / "x.yaml")
+    with pytest.raises(PathEscapeError) as caught:
+        _fs.name_inside(str(repo), given)
+    assert (given, str(tmp_path / "x.yaml")) == (caught.value.path, caught.value.target)

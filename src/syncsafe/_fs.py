@@ -15,7 +15,10 @@ overlay closure hold no copy):
 - the 40-link hop limit ([`SymlinkLoopError`][syncsafe.errors.SymlinkLoopError]
   without an ancestor, in `resolve_from`);
 - the relative path of a location inside a root, given lexically or by its
-  physical place (`relative_location`, which the checksum calls).
+  physical place (`relative_location`, which the checksum calls);
+- the name inside a repository of a path that may no longer exist (a
+  changed file that was deleted): its directory resolved physically, its last
+  component taken as written (`name_inside`, which ``syncsafe affected`` calls).
 
 One rule is not here: a directory link back to a directory the walk is in
 (an ancestor loop) needs the walk's path, so the walker decides it
@@ -49,6 +52,7 @@ import stat
 import sys
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Final, Literal, TypeAlias, final
 
 import attrs
@@ -74,6 +78,7 @@ __all__ = [
     "ensure_fd",
     "file_kind",
     "identity",
+    "name_inside",
     "open_resolved",
     "openat2_beneath",
     "read_link",
@@ -551,6 +556,25 @@ def relative_location(root: Root, path: str) -> str:
     rel = "/".join(rest) or "."
     resolve_from(root, root.node, rel, label=rel, strict=True, allow_absolute=False).release()
     return rel
+
+
+def name_inside(root: str, path: str) -> str:
+    """
+    The name of *path* (absolute, or relative to the working directory) inside *root*: POSIX.
+
+    For a path that need not exist (a file a change deleted): its directory is
+    resolved physically (`os.path.realpath`), its last component is taken as
+    written, and the result must be *root* (``.``) or below the root's real
+    path, else [`PathEscapeError`][syncsafe.errors.PathEscapeError] names *path*
+    and its physical place. Nothing is opened: the name is for matching, not
+    for reading.
+    """
+    where = Path(path).absolute()
+    physical = Path(os.path.realpath(where.parent), where.name)
+    real_root = Path(os.path.realpath(root))
+    if physical != real_root and not physical.is_relative_to(real_root):
+        raise PathEscapeError(path, str(physical))
+    return physical.relative_to(real_root).as_posix()
 
 
 # ----------------------------------------------------------- openat2 fast path

@@ -14,8 +14,9 @@ from pathlib import Path
 from syncsafe._cli import add_command
 from syncsafe._cli._errors import CommandError
 from syncsafe._cli._quote import quote
+from syncsafe._fs import name_inside
 from syncsafe.affected import AffectedOverlay, affected_overlays, changed_paths, revision_tree
-from syncsafe.errors import PathEscapeError, UnknownCommit
+from syncsafe.errors import UnknownCommit
 
 __all__ = ["register", "run"]
 
@@ -75,23 +76,13 @@ def _require_directory(path: str) -> None:
         raise OSError(code, os.strerror(code), path)
 
 
-def _relative(root: str, path: str) -> str:
-    """*path* (as given, relative to .) relative to *root*; its last component not resolved."""
-    where = Path(path).absolute()
-    physical = Path(os.path.realpath(where.parent), where.name)
-    real_root = Path(os.path.realpath(root))
-    if physical != real_root and not physical.is_relative_to(real_root):
-        raise PathEscapeError(path, str(physical))
-    return physical.relative_to(real_root).as_posix()
-
-
 def _given(args: argparse.Namespace, root: str) -> list[str]:
     paths: list[str] = []
     for path in args.paths:
         if path == "-":
             paths.extend(line.rstrip("\n") for line in sys.stdin if line.strip())
         else:
-            paths.append(_relative(root, path))
+            paths.append(name_inside(root, path))
     return paths
 
 
