@@ -13,7 +13,7 @@ import pytest
 from filelock import FileLock
 
 from _files import open_fds
-from syncsafe import FileGuardState, FileSyncGuard, GuardStateCorrupt, SyncInProgress
+from syncsafe import FileGuardState, FileSyncGuard, GuardStateCorrupt, SyncInProgress, _atomic
 from syncsafe.guard import _file
 from syncsafe.guard._record import blank_slot, parse
 
@@ -121,6 +121,7 @@ def test_the_ceiling_is_on_disk_before_the_start_record(
     events: list[str] = []
     fsync, replace = os.fsync, os.replace
     real_write_at: Callable[[int, bytes, int], None] = _file._write_at
+    real_write_all: Callable[[int, bytes], None] = _atomic._write_all
 
     def name(fd: int) -> str:
         return Path(f"/proc/self/fd/{fd}").readlink().name.removeprefix(guard.files("app")[0].stem)
@@ -137,9 +138,14 @@ def test_the_ceiling_is_on_disk_before_the_start_record(
         events.append("write " + name(fd))
         real_write_at(fd, data, offset)
 
+    def spy_write_all(fd: int, data: bytes) -> None:  # a whole new file's bytes
+        events.append("write " + name(fd))
+        real_write_all(fd, data)
+
     monkeypatch.setattr(os, "fsync", spy_fsync)
     monkeypatch.setattr(os, "replace", spy_replace)
     monkeypatch.setattr(_file, "_write_at", spy_write_at)
+    monkeypatch.setattr(_atomic, "_write_all", spy_write_all)
     ceiling_first = ["write .ceiling.tmp", "fsync .ceiling.tmp", "rename .ceiling.tmp"]
     ceiling_first += ["fsync directory"]
     ran(guard, 1)  # the state file is new: its start record is a new file, renamed into place

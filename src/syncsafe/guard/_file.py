@@ -96,6 +96,7 @@ from typing import Final, TypeVar, cast, final
 import attrs
 from filelock import FileLock, Timeout
 
+from syncsafe._atomic import atomic_replace, atomic_replace_open, fsync_directory
 from syncsafe.errors import (
     GuardStateCorrupt,
     SyncFailed,
@@ -293,7 +294,7 @@ class FileSyncGuard:
         where.mkdir(parents=True, exist_ok=True)
         if self.durable:  # a ceiling is no safer than the names of the directories it is in
             for directory in reversed(made or [where]):  # made now, or by anyone before
-                _fsync_directory(os.fspath(directory.parent))
+                fsync_directory(directory.parent)
 
     def run(
         self,
@@ -782,19 +783,8 @@ class FileSyncGuard:
     def _write_ceiling(self, key: str, path: str, reserved: int) -> None:
         """Put *reserved* on disk as *key*'s ceiling: a new file, fsynced, renamed, dir fsynced."""
         data = json.dumps({"format": 1, "key": key, "reserved": reserved}) + "\n"
-        temp = path + ".tmp"  # one writer at a time; a leftover from a killed one is truncated
-        new = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        try:
-            try:
-                _write_at(new, data.encode("ascii"), 0)
-                os.fsync(new)
-            finally:
-                os.close(new)
-            os.replace(temp, path)  # noqa: PTH105 - str paths, built once
-        except BaseException:
-            _unlink_quietly(temp)
-            raise
-        self._sync_directory()
+        # A fixed temporary name: one writer at a time, under the key's lock.
+        atomic_replace(path, data.encode("ascii"), mode=0o644, temp=path + ".tmp")
 
     def _parse(self, raw: bytes, key: str, path: str, *, no_record: Record | None = None) -> Record:
         """
@@ -903,25 +893,18 @@ class FileSyncGuard:
         Replace the state file (absent, unslotted or too small) by a new one: its fd and bytes.
 
         The new file is written in full and renamed into place, so no reader
-        ever finds it partly written.
+        ever finds it partly written. Unlike every other whole-file
+        replacement, not durable (no fsync of the file or its directory): the
+        state file is never fsynced, and a power loss that takes it back is
+        what the ceiling is for. Its descriptor stays open: the run goes on
+        writing its records in place through it.
         """
         raw = record_slot(record, size=size) + blank_slot(size)
-        temp = path + ".tmp"  # one writer at a time; a leftover from a killed one is truncated
-        new = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        try:
-            _write_at(new, raw, 0)
-            os.replace(temp, path)  # noqa: PTH105 - str paths, built once
-        except BaseException:
-            os.close(new)
-            _unlink_quietly(temp)
-            raise
+        new = atomic_replace_open(path, raw, mode=0o644, temp=path + ".tmp", durable=False)
         if fd is not None:
             with contextlib.suppress(OSError):  # the old file is replaced: its close cannot matter
                 os.close(fd)
         return new, raw
-
-    def _sync_directory(self) -> None:
-        _fsync_directory(self._dir)
 
     def _read(self, key: str, path: Path) -> FileGuardState:
         """The state file at *path*, read as an unlocked caller reads it."""
@@ -1121,21 +1104,6 @@ def _read_all(fd: int) -> bytes:
         chunks.append(chunk)
         if len(chunk) < _READ_SIZE:
             return b"".join(chunks)
-
-
-def _fsync_directory(path: str) -> None:
-    """Make the names in the directory *path* durable."""
-    directory = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
-def _unlink_quietly(path: str) -> None:
-    """Remove the temporary file at *path*, if it is there (a failed write's leftover)."""
-    with contextlib.suppress(OSError):
-        os.unlink(path)  # noqa: PTH108 - a str path
 
 
 def _write_at(fd: int, data: bytes, offset: int) -> None:
