@@ -213,3 +213,47 @@ def test_a_reader_never_sees_a_partial_file(
     assert [old] * len(chunks) == seen
     assert b"".join(chunks) == target.read_bytes()
     assert [target] == list(directory.iterdir())
+
+
+def test_a_taken_temporary_name_is_never_written_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name that exists (a planted file or link) is skipped for another; never opened."""
+    target = tmp_path / "out"
+    names = iter([b"\x00" * 6, b"\x01" * 6])
+    monkeypatch.setattr(os, "urandom", lambda _: next(names))
+    planted = tmp_path / f".out.{'00' * 6}.tmp"
+    planted.write_bytes(b"planted")
+    atomic_replace(target, b"new")
+    assert b"new" == target.read_bytes()
+    assert b"planted" == planted.read_bytes()
+    assert sorted([".out.000000000000.tmp", "out"]) == sorted(p.name for p in tmp_path.iterdir())
+
+
+def test_no_free_temporary_name_is_an_error_that_names_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every name tried taken: FileExistsError naming the target, and nothing written."""
+    target = tmp_path / "out"
+    monkeypatch.setattr(os, "urandom", lambda _: b"\x00" * 6)
+    (tmp_path / f".out.{'00' * 6}.tmp").write_bytes(b"planted")
+    with pytest.raises(FileExistsError, match=f"{target}: no unused temporary name"):
+        atomic_replace(target, b"new")
+    assert not target.exists()
+
+
+def test_a_failed_directory_fsync_surfaces_and_leaves_no_fd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rename is done but not durable: the error reaches the caller, no fd is left open."""
+    target = tmp_path / "out"
+    fds = open_fds()
+
+    def fail(_path: str) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(_atomic, "fsync_directory", fail)
+    with pytest.raises(OSError, match="Input/output error"):
+        atomic_replace(target, b"new")
+    assert b"new" == target.read_bytes()
+    assert fds == open_fds()

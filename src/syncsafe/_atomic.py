@@ -120,10 +120,10 @@ def _create(target: str, temp: str | None, mode: int) -> tuple[int, str]:
         name = os.path.join(head, f".{tail}.{os.urandom(6).hex()}.tmp")  # noqa: PTH118 - str
         try:
             return os.open(name, flags | os.O_EXCL, mode), name
-        except FileExistsError:  # pragma: no cover - 48 random bits
+        except FileExistsError:  # 48 random bits: only ever a name made on purpose
             continue
     msg = f"{target}: no unused temporary name beside it after {_NAMES_TRIED} tries"
-    raise FileExistsError(msg)  # pragma: no cover
+    raise FileExistsError(msg)
 
 
 def _write_all(fd: int, data: bytes) -> None:
