@@ -146,7 +146,7 @@ def test_a_failed_save_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.M
     def fail(*_: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Path, "replace", fail)
+    monkeypatch.setattr(os, "replace", fail)
     cache.record("xxh3-128", _key(0, ino=8), DIGEST, HOUR)
     with pytest.raises(OSError, match="No space left"):
         cache.save()

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -91,6 +93,33 @@ def test_manifest_and_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         report["removed"],
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.json", "old.json", "repo"]
+
+
+def test_the_manifest_is_created_as_a_new_file_is_and_its_rename_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--manifest is 0666 less the umask (not a temporary file's 0600); its directory is fsynced."""
+    repo = REPO.write(tmp_path / "repo")
+    out = tmp_path / "out" / "m.json"
+    out.parent.mkdir()
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            synced.append(Path(f"/proc/self/fd/{fd}").readlink().name)
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    old = os.umask(0o022)
+    try:
+        assert main(["checksum", str(repo), "--manifest", str(out)]) == 0
+    finally:
+        os.umask(old)
+    assert 0o644 == stat.S_IMODE(out.stat().st_mode)
+    assert ["out"] == synced
+    assert checksum(repo).digest == Checksum.from_json(out.read_text()).digest
+    assert ["m.json"] == [p.name for p in out.parent.iterdir()]
 
 
 def test_diff_reports_a_changed_annotation_key(

@@ -13,8 +13,8 @@ import pytest
 from filelock import FileLock
 
 from _files import open_fds
-from syncsafe import FileGuardState, FileSyncGuard, GuardStateCorrupt, SyncInProgress
-from syncsafe.guard import _file
+from syncsafe import FileGuardState, FileSyncGuard, GuardStateCorrupt, SyncInProgress, _atomic
+from syncsafe.guard import _ceiling, _file_state, _holder
 from syncsafe.guard._record import blank_slot, parse
 
 pytestmark = pytest.mark.timeout(30)
@@ -42,7 +42,7 @@ def syncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def boot(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """This boot's id as the guard sees it: ``boot[0]``, "boot-a" until a test changes it."""
     current = ["boot-a"]
-    monkeypatch.setattr(_file, "_boot_id", lambda: current[0])
+    monkeypatch.setattr(_holder, "boot_id", lambda: current[0])
     return current
 
 
@@ -90,7 +90,7 @@ def test_the_run_past_the_block_reserves_the_next_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With RESERVE 3, runs 1, 4 and 7 reserve: reserved is the generation + RESERVE - 1."""
-    monkeypatch.setattr(_file, "RESERVE", 3)
+    monkeypatch.setattr(_ceiling, "RESERVE", 3)
     guard = FileSyncGuard(tmp_path)
     calls = syncs(monkeypatch)
     seen: list[tuple[int, list[str], object]] = []
@@ -116,11 +116,12 @@ def test_the_ceiling_is_on_disk_before_the_start_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The ceiling is written, fsynced, renamed and its directory fsynced before run 1 starts."""
-    monkeypatch.setattr(_file, "RESERVE", 2)
+    monkeypatch.setattr(_ceiling, "RESERVE", 2)
     guard = FileSyncGuard(tmp_path)
     events: list[str] = []
     fsync, replace = os.fsync, os.replace
-    real_write_at: Callable[[int, bytes, int], None] = _file._write_at
+    real_write_at: Callable[[int, bytes, int], None] = _file_state._write_at
+    real_write_all: Callable[[int, bytes], None] = _atomic._write_all
 
     def name(fd: int) -> str:
         return Path(f"/proc/self/fd/{fd}").readlink().name.removeprefix(guard.files("app")[0].stem)
@@ -137,9 +138,14 @@ def test_the_ceiling_is_on_disk_before_the_start_record(
         events.append("write " + name(fd))
         real_write_at(fd, data, offset)
 
+    def spy_write_all(fd: int, data: bytes) -> None:  # a whole new file's bytes
+        events.append("write " + name(fd))
+        real_write_all(fd, data)
+
     monkeypatch.setattr(os, "fsync", spy_fsync)
     monkeypatch.setattr(os, "replace", spy_replace)
-    monkeypatch.setattr(_file, "_write_at", spy_write_at)
+    monkeypatch.setattr(_file_state, "_write_at", spy_write_at)
+    monkeypatch.setattr(_atomic, "_write_all", spy_write_all)
     ceiling_first = ["write .ceiling.tmp", "fsync .ceiling.tmp", "rename .ceiling.tmp"]
     ceiling_first += ["fsync directory"]
     ran(guard, 1)  # the state file is new: its start record is a new file, renamed into place
@@ -209,12 +215,12 @@ def test_durable_false_never_syncs_nor_writes_a_ceiling(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """durable=False: no fsync and no fdatasync, even when the file is created; no ceiling file."""
-    monkeypatch.setattr(_file, "RESERVE", 2)
+    monkeypatch.setattr(_ceiling, "RESERVE", 2)
     calls = syncs(monkeypatch)
     guard = FileSyncGuard(tmp_path, durable=False)
     assert [1, 2, 3, 4, 5] == ran(guard, 5)
     assert [] == calls
-    assert (_file._boot_id(), 0) == record(guard)  # its boot, so its next run trusts it
+    assert (_holder.boot_id(), 0) == record(guard)  # its boot, so its next run trusts it
     assert [".lock", ".state"] == sorted(p.suffix for p in tmp_path.iterdir())
 
 
@@ -373,8 +379,8 @@ def test_a_format_1_state_file_below_an_existing_ceiling_goes_on_above_it(
 def test_the_boot_id_is_read_from_proc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The boot id is the file's text, stripped; "" if the file is missing or not ASCII."""
     boot_id = tmp_path / "boot_id"
-    monkeypatch.setattr(_file, "_BOOT_ID", str(boot_id))
-    read: Callable[[], str] = _file._boot_id.__wrapped__
+    monkeypatch.setattr(_holder, "_BOOT_ID", str(boot_id))
+    read: Callable[[], str] = _holder.boot_id.__wrapped__
     boot_id.write_text("0f2e6a3c-5b8d-4c1e-9a7f-123456789abc\n")
     assert "0f2e6a3c-5b8d-4c1e-9a7f-123456789abc" == read()
     boot_id.write_bytes(b"\xff\xfe\n")

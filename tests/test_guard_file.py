@@ -12,6 +12,7 @@ from pathlib import Path
 import filelock
 import pytest
 
+from _guard_files import write_state
 from _threads import Threads, in_run
 from syncsafe import (
     FileGuardState,
@@ -22,7 +23,7 @@ from syncsafe import (
     SyncInProgress,
     SyncTimeout,
 )
-from syncsafe.guard import _file
+from syncsafe.guard import _file, _holder
 from syncsafe.guard._file import key_file_stem
 from syncsafe.guard._record import Record
 
@@ -60,7 +61,7 @@ def test_an_uncontended_run_writes_the_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run leads, gets generation 1, and leaves a state file saying run 1 finished."""
-    monkeypatch.setattr(_file, "_boot_id", lambda: "boot-a")
+    monkeypatch.setattr(_holder, "boot_id", lambda: "boot-a")
     guard = FileSyncGuard(tmp_path / "locks")
     assert Outcome("v", 1, True, True, 0) == guard.run("app", lambda: "v")  # noqa: FBT003
     lock_file, state_file, ceiling_file = guard.files("app")
@@ -75,7 +76,7 @@ def test_an_uncontended_run_writes_the_state(
     expected = {"format": 3, "key": "app", "started": 1, "finished": 1, "error": None}
     expected |= {"boot": "boot-a", "reserved": 1024, "lock": [0, 0]}
     record = newest_record(state_file)
-    assert _file._process(os.getpid()) == ("R", record.pop("since"))
+    assert _holder._process(os.getpid()) == ("R", record.pop("since"))
     assert expected == {k: v for k, v in record.items() if k != "pid"}
     assert {"format": 1, "key": "app", "reserved": 1024} == json.loads(ceiling_file.read_text())
     assert FileGuardState("app", 1, 1, None, os.getpid()) == guard.state("app")
@@ -286,7 +287,7 @@ def test_a_caller_served_by_another_process_returns_without_running(tmp_path: Pa
         with held:
             holder_ready.set()
             acquire(blocked)  # the request has been made and read the state
-            other._write(state_file, FileGuardState("app", 1, 1, None, 4242))
+            write_state(other, state_file, FileGuardState("app", 1, 1, None, 4242))
         done.set()
 
     threads.start("other", other_process)
@@ -325,7 +326,9 @@ def test_a_caller_that_waited_in_process_keeps_its_ticket_at_the_file_lock(
     release.set()
     acquire(blocked)  # then behind the other process, on the file lock
     assert handed_off.is_set()
-    other._write(state_file, FileGuardState("app", 2, 2, None, 4242))  # its run 2, started later
+    write_state(
+        other, state_file, FileGuardState("app", 2, 2, None, 4242)
+    )  # its run 2, started later
     other_process.release()
     results = threads.join()
     assert Outcome("first", 1, True, True, 0) == results["first"]  # noqa: FBT003
@@ -345,7 +348,7 @@ def test_another_process_failure_is_reported_as_text(tmp_path: Path) -> None:
             holder_ready.set()
             acquire(blocked)
             state = FileGuardState("app", 1, 1, "OSError('disk full')", 4242)
-            guard._write(state_file, state)
+            write_state(guard, state_file, state)
 
     threads.start("other", other_process)
     assert holder_ready.wait(10)
@@ -569,16 +572,16 @@ def test_a_locked_file_no_longer_at_its_path_is_refused_at_acquisition(tmp_path:
     """
     path = tmp_path / "app.lock"
     fd = _flocked(path)
-    check = _file._Locked(os.fspath(path))
+    check = _holder.Locked(os.fspath(path))
     check(fd)  # the file at the path: accepted
     assert (path.stat().st_dev, path.stat().st_ino) == check.ident
     assert check.still()
     path.unlink()
     assert not check.still()
-    with pytest.raises(_file._Moved):
+    with pytest.raises(_holder.Moved):
         check(fd)
     other = _flocked(path)
-    with pytest.raises(_file._Moved):
+    with pytest.raises(_holder.Moved):
         check(fd)
     check(other)
     os.close(fd)
@@ -606,7 +609,7 @@ print("done", outcome.generation, flush=True)
 """
 
 
-def _holder(directory: Path) -> subprocess.Popen[str]:
+def _process_holding(directory: Path) -> subprocess.Popen[str]:
     """Another process running key "app" in *directory*, held until a line reaches its stdin."""
     child = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(directory)],
@@ -632,7 +635,7 @@ def test_a_lock_file_removed_under_a_run_lets_no_other_process_run_the_key(
     guard = FileSyncGuard(tmp_path)
     blocked = blocked_counter(guard)
     lock_file = guard.files("app")[0]
-    with _holder(tmp_path) as a:
+    with _process_holding(tmp_path) as a:
         assert a.stdin is not None
         assert a.stdout is not None
         lock_file.unlink()  # a cleaner of temporary files
@@ -665,7 +668,7 @@ def test_a_holder_killed_after_its_lock_file_was_removed_leaves_the_key_free(
 ) -> None:
     """SIGKILL of a holder whose lock file was removed: the next caller runs (not reaped yet)."""
     guard = FileSyncGuard(tmp_path)
-    with _holder(tmp_path) as a:
+    with _process_holding(tmp_path) as a:
         guard.files("app")[0].unlink()
         a.kill()  # not waited for yet: a zombie, until reaped, is gone too
         outcome = guard.run("app", lambda: "after the crash", timeout=30)
@@ -687,7 +690,7 @@ def test_a_run_whose_lock_file_goes_before_its_start_record_runs_once_on_the_new
     """
     guard = FileSyncGuard(tmp_path)
     lock_file = guard.files("app")[0]
-    boot_id = _file._boot_id
+    boot_id = _holder.boot_id
     removed: list[bool] = []
 
     def boot_and_remove() -> str:  # read between the lock and the start record
@@ -696,7 +699,7 @@ def test_a_run_whose_lock_file_goes_before_its_start_record_runs_once_on_the_new
             lock_file.unlink()
         return boot_id()
 
-    monkeypatch.setattr(_file, "_boot_id", boot_and_remove)
+    monkeypatch.setattr(_holder, "boot_id", boot_and_remove)
     calls: list[str] = []
 
     def sync() -> str:
@@ -711,26 +714,26 @@ def test_a_run_whose_lock_file_goes_before_its_start_record_runs_once_on_the_new
 
 def test_which_record_names_a_live_holder_through_another_lock_file() -> None:
     """Only a run in flight, of this boot, through another file, by a live process of that start."""
-    boot = _file._boot_id()
-    pid, since = _file._self()
+    boot = _holder.boot_id()
+    pid, since = _holder.this_process()
     parent = os.getppid()
-    parent_since = _file._process(parent)
+    parent_since = _holder._process(parent)
     assert parent_since is not None
     held, other = (1, 2), (1, 3)
 
     def record(pid: int, since: int, lock: tuple[int, int] = other, b: str = boot) -> Record:
         return Record(2, 1, None, pid, b, 0, 256, 0, *lock, since)
 
-    assert _file._holds_elsewhere(record(parent, parent_since[1]), held)
-    assert not _file._holds_elsewhere(record(parent, parent_since[1] + 1), held)  # pid reused
-    assert not _file._holds_elsewhere(record(parent, parent_since[1], lock=held), held)
-    assert not _file._holds_elsewhere(record(parent, parent_since[1], lock=(0, 0)), held)
-    assert not _file._holds_elsewhere(record(parent, 0), held)  # an older format's record
-    assert not _file._holds_elsewhere(record(parent, parent_since[1], b="another boot"), held)
-    assert not _file._holds_elsewhere(record(pid, since), held)  # this process: not held here
-    _file._HELD.add(other)
+    assert _holder.holds_elsewhere(record(parent, parent_since[1]), held)
+    assert not _holder.holds_elsewhere(record(parent, parent_since[1] + 1), held)  # pid reused
+    assert not _holder.holds_elsewhere(record(parent, parent_since[1], lock=held), held)
+    assert not _holder.holds_elsewhere(record(parent, parent_since[1], lock=(0, 0)), held)
+    assert not _holder.holds_elsewhere(record(parent, 0), held)  # an older format's record
+    assert not _holder.holds_elsewhere(record(parent, parent_since[1], b="another boot"), held)
+    assert not _holder.holds_elsewhere(record(pid, since), held)  # this process: not held here
+    _holder.HELD.add(other)
     try:
-        assert _file._holds_elsewhere(record(pid, since), held)  # another guard's run, here
+        assert _holder.holds_elsewhere(record(pid, since), held)  # another guard's run, here
     finally:
-        _file._HELD.discard(other)
-    assert _file._process(-1) is None
+        _holder.HELD.discard(other)
+    assert _holder._process(-1) is None

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from _guard_files import write_state
 from syncsafe import FileGuardState, FileSyncGuard, GuardStateCorrupt, Outcome
-from syncsafe.guard import _file
+from syncsafe.guard import _file_state
 from syncsafe.guard._record import Record, blank_slot, encode, parse, record_slot, update
 
 pytestmark = pytest.mark.timeout(30)
@@ -229,7 +230,7 @@ def test_a_reader_without_the_lock_is_kept_out_of_a_write(
     ran(guard, 1)
     state_file = guard.files("app")[1]
     shut_out: list[bool] = []
-    real_write_at: Callable[[int, bytes, int], None] = _file._write_at
+    real_write_at: Callable[[int, bytes, int], None] = _file_state._write_at
 
     def write_at(fd: int, data: bytes, offset: int) -> None:
         with state_file.open("rb") as file:  # as a reader in another process
@@ -241,7 +242,7 @@ def test_a_reader_without_the_lock_is_kept_out_of_a_write(
                 shut_out.append(False)
         real_write_at(fd, data, offset)
 
-    monkeypatch.setattr(_file, "_write_at", write_at)
+    monkeypatch.setattr(_file_state, "_write_at", write_at)
     guard.run("app", lambda: None)
     assert [True, True] == shut_out  # the run's start and its end
 
@@ -314,7 +315,7 @@ def test_a_failed_replace_leaves_the_old_file_and_no_fd(
 
     monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(PermissionError):
-        guard._write(tmp_path / "new.state", FileGuardState("new", 1, 0, None, 1))
+        write_state(guard, tmp_path / "new.state", FileGuardState("new", 1, 0, None, 1))
 
     def fail_long() -> None:
         raise ValueError("z" * 600)  # its record outgrows the 256-byte slots: a new file
@@ -345,7 +346,7 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         keys.append(key)
         return real_parse(raw, key, path)
 
-    monkeypatch.setattr(_file, "parse", parse_)
+    monkeypatch.setattr(_file_state, "parse", parse_)
     return keys
 
 
@@ -375,7 +376,7 @@ def test_a_state_file_changed_behind_the_guards_back_is_parsed_again(
     ran(other, 1)
     assert FileGuardState("app", 2, 2, None, pid) == guard.state("app")
     assert 3 == guard.run("app", lambda: None).generation
-    other._write(state_file, FileGuardState("app", 7, 7, "OSError()", pid))
+    write_state(other, state_file, FileGuardState("app", 7, 7, "OSError()", pid))
     assert FileGuardState("app", 7, 7, "OSError()", pid) == guard.state("app")
     earlier = state_file.read_bytes()
     assert 8 == guard.run("app", lambda: None).generation
@@ -401,7 +402,7 @@ def test_the_memo_keeps_the_64_state_files_written_last(
     assert [] == parsed
     assert 1 == guard.state(keys[0]).finished
     assert [keys[0]] == parsed
-    assert 64 == len(guard._known)
+    assert 64 == len(guard._states.known)
 
 
 def test_the_memo_changes_only_under_the_guards_mutex(
@@ -422,9 +423,9 @@ def test_the_memo_changes_only_under_the_guards_mutex(
                 unguarded.append(f"del {path}")
             super().__delitem__(path)
 
-    monkeypatch.setattr(guard, "_known", Watched())
-    monkeypatch.setattr(_file, "_KNOWN_MAX", 2)
+    monkeypatch.setattr(guard._states, "known", Watched())
+    monkeypatch.setattr(_file_state, "_KNOWN_MAX", 2)
     for key in ("a", "b", "c", "a"):
         ran(guard, 1, key)
     assert [] == unguarded
-    assert 2 == len(guard._known)
+    assert 2 == len(guard._states.known)

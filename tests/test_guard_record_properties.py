@@ -11,7 +11,7 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from syncsafe import FileSyncGuard, GuardStateCorrupt
-from syncsafe.guard import _file
+from syncsafe.guard import _ceiling, _holder
 from syncsafe.guard._record import (
     Record,
     blank_slot,
@@ -275,8 +275,8 @@ def generations_increase(data: st.DataObject, *, durable: bool) -> None:
     reserve = data.draw(st.integers(2, 4), label="RESERVE")
     with tempfile.TemporaryDirectory() as directory, pytest.MonkeyPatch.context() as patch:
         host = _Host(directory, durable=durable)
-        patch.setattr(_file, "RESERVE", reserve)
-        patch.setattr(_file, "_boot_id", lambda: host.boot)
+        patch.setattr(_ceiling, "RESERVE", reserve)
+        patch.setattr(_holder, "boot_id", lambda: host.boot)
         for _ in range(data.draw(st.integers(1, 14), label="steps")):
             operation = data.draw(st.sampled_from(OPERATIONS))
             if operation == "power loss":

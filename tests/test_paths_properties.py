@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from syncsafe._path_model import Model, ModelError
 from syncsafe.buggy import paths as buggy
 from syncsafe.errors import (
     AbsoluteSymlinkError,
@@ -21,7 +22,6 @@ from syncsafe.errors import (
 from syncsafe.paths import resolve
 from syncsafe.strategies import file_trees, symlink_trees
 from syncsafe.testing import TreeSpec, build_tree
-from syncsafe.testing._model import Model, ModelError
 from syncsafe.walker import walk
 
 pytestmark = pytest.mark.property

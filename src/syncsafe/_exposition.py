@@ -11,13 +11,12 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Final, Literal, final
 
 import attrs
 
+from syncsafe._atomic import atomic_replace
 from syncsafe.errors import InvalidMetric
 
 __all__ = ["MetricFamily", "render_exposition", "write_textfile"]
@@ -120,28 +119,11 @@ def write_textfile(path: str | os.PathLike[str], text: str) -> None:
     Replace the file at *path* with *text*, atomically, as node_exporter's textfile collector needs.
 
     The text goes to a temporary file in the same directory (named so that the
-    collector, which reads ``*.prom``, ignores it), is flushed and ``fsync``-ed,
+    collector, which reads ``*.prom``, ignores it), is ``fsync``-ed,
     made world-readable, then renamed over *path*; the directory is synced so
     that the rename survives a crash. A reader sees the old file or the new
     one, never half of one; the file is never appended to, so it cannot grow
     with every run. On any error the temporary file is removed.
     """
-    target = Path(path)
-    directory = target.parent
-    fd, name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.chmod(0o644)  # mkstemp's 0600 would hide it from a collector running as nobody
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    # 0644 whatever the umask: the collector may run as nobody.
+    atomic_replace(path, text.encode("utf-8"), mode=0o644, umask=False)

@@ -22,8 +22,8 @@ import yaml
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from syncsafe.testing._model import Model, ModelError
-from syncsafe.testing._trees import SECRET, Entry, File, Folder, Symlink, TreeSpec
+from syncsafe._path_model import Model, ModelError
+from syncsafe.testing import SECRET, File, Folder, Symlink, TreeSpec
 
 if TYPE_CHECKING:
     from syncsafe.storm import SyncEvent
@@ -296,7 +296,7 @@ _DIRS = _dir_paths()
 def _tree(draw: st.DrawFn, *, links: bool, escaping: bool | None) -> TreeSpec:
     dirs = sorted(draw(st.sets(st.sampled_from(_DIRS[1:]), max_size=6)))
     where = ["", *dirs]
-    entries: list[Entry] = [Folder(d.rstrip("/")) for d in dirs]
+    entries: list[Folder | File | Symlink] = [Folder(d.rstrip("/")) for d in dirs]
     files = draw(
         st.sets(st.tuples(st.sampled_from(where), st.sampled_from(_FILE_NAMES)), max_size=8)
     )

@@ -6,7 +6,6 @@ import argparse
 import errno
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from syncsafe._cli import add_command, writing_to
@@ -117,18 +116,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def write_atomically(path: str, text: str) -> None:
-    """Write *text* to *path* through a temporary file and a rename: never half a file."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """
+    Write *text* and a newline to *path* through a temporary file and a rename: never half a file.
+
+    The directory is fsynced too, as for every whole-file replacement: a
+    command that exits 0 has its manifest on disk, not only in the page cache.
+    """
+    from syncsafe._atomic import atomic_replace  # noqa: PLC0415 - only --manifest writes
+
+    atomic_replace(path, (text + "\n").encode("utf-8"))
 
 
 def _tree(args: argparse.Namespace) -> Checksum:

@@ -132,7 +132,7 @@ def run() -> list[Row]:
     try:
         import urllib3  # noqa: F401, PLC0415 - the etcd extra
 
-        from syncsafe.testing._etcd import EtcdCluster  # noqa: PLC0415
+        from syncsafe.testing import EtcdCluster  # noqa: PLC0415
     except ModuleNotFoundError as missing:
         return _skipped(missing.name)
     with tempfile.TemporaryDirectory() as directory:

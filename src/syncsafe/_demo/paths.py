@@ -9,7 +9,7 @@ from pathlib import Path
 from syncsafe._demo._table import Row, Variant
 from syncsafe.buggy import paths as buggy
 from syncsafe.errors import UnsafePathError
-from syncsafe.testing._trees import attack_corpus, benign_corpus, build_tree
+from syncsafe.testing import attack_corpus, benign_corpus, build_tree
 from syncsafe.walker import walk
 
 INCIDENT = "symlink traversal"

@@ -24,7 +24,6 @@ import errno
 import os
 import stat
 import struct
-import tempfile
 import time
 import warnings
 from operator import itemgetter
@@ -253,20 +252,12 @@ class ChecksumCache:
         """Write the entries used or added to the file, atomically, under the lock."""
         import filelock  # noqa: PLC0415 - only a save needs it; a checksum without a cache never
 
+        from syncsafe._atomic import atomic_replace  # noqa: PLC0415 - as filelock
+
         data = self._encode(self._live, _now_ns())
         self.file.parent.mkdir(parents=True, exist_ok=True)
         with filelock.FileLock(f"{self.file}.lock", timeout=_LOCK_TIMEOUT):
-            fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=f".{self.file.name}.")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(data)
-                    out.flush()
-                    os.fsync(out.fileno())
-                Path(tmp).replace(self.file)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            _fsync_dir(self.file.parent)
+            atomic_replace(self.file, data, mode=0o600)  # its owner's runs read it, no one else's
         self._dirty = False
 
     def save_if_changed(self) -> None:
@@ -395,17 +386,5 @@ def _read_regular(path: Path) -> bytes:
             raise OSError(errno.EINVAL, f"a {file_kind(mode)}, not a regular file", str(path))
         with os.fdopen(os.dup(fd), "rb") as file:
             return file.read()
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename in *path* durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
     finally:
         os.close(fd)

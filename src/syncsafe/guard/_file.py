@@ -15,7 +15,7 @@ below; nothing of the policy is written here):
 2. Holding ``L`` it reads ``S`` again and asks the policy: a finished run
    may serve it (under ``"coalesce"``, ``finished > seen.started``), or it
    runs: it writes ``started = g + 1`` (with ``durable``, below a ceiling on
-   disk: see below), calls the function, writes ``finished = g + 1`` and
+   disk: `syncsafe.guard._ceiling`), calls the function, writes ``finished = g + 1`` and
    releases ``L``. Its flight's followers get its outcome.
 3. A process killed while it runs leaves ``started > finished``. The OS
    releases ``L`` with the process; the next caller finds no newer finished
@@ -34,43 +34,12 @@ which the run in flight holds. The generation that had started when the
 caller asked is its ticket; comparing it with the newest finished run under
 ``L`` gives the same answer a counter would.
 
-How ``S`` is written (the format: `syncsafe.guard._record`): in place,
-not replaced by rename. ``S`` has two fixed-size slots, each blank or one
-JSON record followed by its CRC-32 (written in JSON whitespace). A write puts
-the new record into the slot that does not hold the newest one, which stays
-whole beside it; the newest record whose CRC matches is the state. Why every
-reader sees one whole version, as a rename would give:
-
-- each in-place write holds an exclusive ``flock`` of ``S``, and a reader
-  without ``L`` (step 1, and [`FileSyncGuard.state`][syncsafe.guard.FileSyncGuard.state]) reads
-  under a shared one. Without it, a read that copies slot 0 and then slot 1 while
-  the second of two writes tears it finds only the record *before* the
-  newest whole: older than the state the caller asked in, which could let a
-  run that started before it asked serve it;
-- a process killed in the middle of a write leaves a torn slot beside the
-  previous record, which counts. A file is only ever created, or enlarged,
-  by writing a new one in full and renaming it into place.
-
-``S`` is never fsynced: a power loss can take it back to any earlier
-version, take it away, or leave it empty, zeroed or torn in both slots. With
-``durable``, generations survive that anyway, the way database sequences do:
-a run hands out a generation only below a ceiling that is on disk, in ``C``
-(``<stem>.ceiling``, replaced whole by an fsynced rename), reserved a block
-of `RESERVE` at a time, so one run in `RESERVE` pays for an
-fsync. Each record says in which boot of the machine (Linux's ``boot_id``)
-its generation was handed out. A power loss is a reboot, so a record of this
-boot is taken as the truth, and a record of another boot (or of no known
-boot) may be stale: the next generation is taken from above the ceiling
-instead, and a file with no whole record is started over from there. Where
-the boot cannot be told, every durable run reserves its own generation (an
-fsync per run). A guard that is not durable reserves nothing but reads the
-ceiling after a reboot too, so it never hands out a generation a durable
-one did; its own generations are only promised within a boot.
-
-The assumption under "a record of this boot is the truth": within one boot
-the page cache loses no write. That fails on a write-back error (the page is
-dropped and the disk's older block read again) and on a volume detached
-while the machine runs; neither is detected.
+Where the rest lives: how ``S`` is read and written in place, so that no
+reader and no crash sees half a record, is `syncsafe.guard._file_state`'s
+(the record format: `syncsafe.guard._record`); the durable ceiling of the
+generations handed out, which a power loss cannot take back, is
+`syncsafe.guard._ceiling`'s; who holds ``L`` and whether it is still alive
+(boot, pid, process start time; step 4) is `syncsafe.guard._holder`'s.
 
 A value cannot cross processes: a caller served by a run in another process
 gets ``Outcome(value=None, remote=True)``, or [`SyncFailed`][syncsafe.errors.SyncFailed]
@@ -82,27 +51,24 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 import os
 import re
-import stat
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final, TypeVar, cast, final
+from typing import TYPE_CHECKING, Final, TypeVar, cast, final
 
 import attrs
 from filelock import FileLock, Timeout
 
-from syncsafe.errors import (
-    GuardStateCorrupt,
-    SyncFailed,
-    SyncInProgress,
-    SyncTimeout,
-)
+from syncsafe._atomic import fsync_directory
+from syncsafe.errors import SyncFailed, SyncInProgress, SyncTimeout
 from syncsafe.guard import _policy
+from syncsafe.guard._ceiling import next_generation
+from syncsafe.guard._file_state import UNKNOWN, StateFiles, open_state
+from syncsafe.guard._holder import HELD, Locked, Moved, holds_elsewhere
 from syncsafe.guard._machine import (
     Caller,
     Flight,
@@ -113,31 +79,16 @@ from syncsafe.guard._machine import (
     _validate_policy,
 )
 from syncsafe.guard._policy import Serve
-from syncsafe.guard._record import (
-    SLOT_OVERHEAD,
-    Record,
-    blank_slot,
-    encode,
-    holds_a_record,
-    parse,
-    record_slot,
-    slot_size_for,
-    update,
-)
 from syncsafe.guard._values import GuardStatistics, Outcome, new_outcome
 
-if sys.platform != "win32":  # pragma: no branch - the state file is read and written under flock
-    import fcntl
+if TYPE_CHECKING:
+    from syncsafe.guard._record import Record
 
-__all__ = ["RESERVE", "FileGuardState", "FileSyncGuard", "key_file_stem"]
+__all__ = ["FileGuardState", "FileSyncGuard", "key_file_stem"]
 
 T = TypeVar("T")
 
-_READ_SIZE: Final = 1 << 16
-RESERVE: Final = 1024
-"""How many generations a durable [`FileSyncGuard`][] reserves on disk at a time."""
 _LOCKS_MAX: Final = 256  # pooled FileLock instances, one per key recently run
-_KNOWN_MAX: Final = 64  # state files whose content this guard last wrote, kept parsed
 _STEM_MAX: Final = 48
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -158,17 +109,6 @@ def key_file_stem(key: str) -> str:
 
 # A run names its files once; the hash need not be taken again for a key in use.
 _stem: Final = functools.lru_cache(maxsize=256)(key_file_stem)
-_BOOT_ID: Final = "/proc/sys/kernel/random/boot_id"
-
-
-@functools.cache
-def _boot_id() -> str:
-    """This boot of the machine (Linux's ``boot_id``), or ``""`` where it cannot be told."""
-    try:
-        with open(_BOOT_ID, encoding="ascii") as file:  # noqa: PTH123 - one small read
-            return file.read().strip()
-    except (OSError, ValueError):
-        return ""
 
 
 @final
@@ -274,13 +214,17 @@ class FileSyncGuard:
     of the key. For tests that order callers without sleeping.
     """
     _machine: Machine = attrs.field(init=False, repr=False, factory=lambda: Machine(notify=True))
-    _locks: dict[str, tuple[FileLock, _Locked]] = attrs.field(init=False, repr=False, factory=dict)
+    _locks: dict[str, tuple[FileLock, Locked]] = attrs.field(init=False, repr=False, factory=dict)
     # Mutable, and not an attrs field of its own: a run counts without
     # going through the class's frozen-field check on every assignment.
     _counts: _Counts = attrs.field(init=False, repr=False, factory=_Counts)
-    # For the last state files this guard wrote: the bytes it left and their
-    # record. A run that finds the file as it was left needs no parse.
-    _known: dict[str, tuple[bytes, Record]] = attrs.field(init=False, repr=False, factory=dict)
+    _states: StateFiles = attrs.field(
+        init=False,
+        repr=False,
+        default=attrs.Factory(
+            lambda self: StateFiles(self._mutex, durable=self.durable), takes_self=True
+        ),
+    )
 
     def __attrs_post_init__(self) -> None:
         if sys.platform == "win32":  # pragma: no cover
@@ -293,7 +237,7 @@ class FileSyncGuard:
         where.mkdir(parents=True, exist_ok=True)
         if self.durable:  # a ceiling is no safer than the names of the directories it is in
             for directory in reversed(made or [where]):  # made now, or by anyone before
-                _fsync_directory(os.fspath(directory.parent))
+                fsync_directory(directory.parent)
 
     def run(
         self,
@@ -547,7 +491,7 @@ class FileSyncGuard:
         fresh = fresh and caller.fresh
         return Outcome(value, generation, False, fresh, flight.served - 1, remote)  # noqa: FBT003
 
-    def _lock(self, key: str, base: str) -> tuple[FileLock, _Locked]:
+    def _lock(self, key: str, base: str) -> tuple[FileLock, Locked]:
         """
         The key's pooled ``FileLock``: only the leader of the key's run in this guard acquires it.
 
@@ -560,7 +504,7 @@ class FileSyncGuard:
         pooled = locks.get(key)
         if pooled is None:
             path = base + ".lock"
-            check = _Locked(path)
+            check = Locked(path)
             pooled = FileLock(path, thread_local=False, on_acquired=check), check
             with self._mutex:
                 if len(locks) >= _LOCKS_MAX:  # the oldest unheld ones go
@@ -594,7 +538,7 @@ class FileSyncGuard:
         while True:
             if not _try(lock, 0):
                 if seen is None:
-                    seen = self._peek(key, base + ".state")
+                    seen = self._states.peek(key, base + ".state")
                     self._contended(key, policy, seen)
                 if not told:
                     told = True
@@ -654,7 +598,7 @@ class FileSyncGuard:
         seen: Record | None,
         base: str,
         ran: list[int],
-        check: _Locked,
+        check: Locked,
     ) -> Serve | tuple[T, int] | _Retry:
         """
         Holding the key's file lock: what `_policy` decides, done.
@@ -665,20 +609,20 @@ class FileSyncGuard:
         its run could begin, nothing runs (a `_Retry`).
         """
         path = base + ".state"
-        fd = _open_state(path)
+        fd = open_state(path)
         try:
-            raw, state = self._read_held(fd, key, path)
+            raw, state = self._states.read_held(fd, key, path)
             served = _policy.decide(policy, seen, state)
             if served is not None:
                 return served
             held = check.ident
-            if state.started > state.finished and _holds_elsewhere(state, held):
+            if state.started > state.finished and holds_elsewhere(state, held):
                 return _Retry(state)
-            generation, boot, reserved = self._next_generation(key, base, state)
+            generation, boot, reserved = next_generation(key, base, state, durable=self.durable)
             start = _policy.start(state, generation)
-            _HELD.add(held)  # before the start record names it: see _holds_elsewhere
+            HELD.add(held)  # before the start record names it: see holds_elsewhere
             try:
-                fd, raw, state = self._store(
+                fd, raw, state = self._states.store(
                     fd, raw, path, key, state, fields=(*start, boot, reserved), lock=held
                 )
                 # A newcomer that made a new lock file before this record was
@@ -692,7 +636,7 @@ class FileSyncGuard:
                     end = _policy.end(state, generation, repr(exc))
                     try:
                         if end is not None:  # pragma: no branch - this run holds the key
-                            fd, raw, state = self._store(
+                            fd, raw, state = self._states.store(
                                 fd, raw, path, key, state, fields=(*end, boot, reserved)
                             )
                     except Exception as write_error:  # noqa: BLE001 - the run's own error goes on
@@ -700,258 +644,31 @@ class FileSyncGuard:
                         if hasattr(exc, "add_note"):  # pragma: no branch - Python 3.11 and later
                             exc.add_note(f"{key}: the run's end was not recorded: {write_error!r}")
                     else:
-                        self._remember(path, raw, state)
+                        self._states.remember(path, raw, state)
                     raise
                 end = _policy.end(state, generation, None)
                 if end is not None:  # pragma: no branch - this run holds the key
                     fields = (*end, boot, reserved)
-                    fd, raw, state = self._store(fd, raw, path, key, state, fields=fields)
-                    self._remember(path, raw, state)
+                    fd, raw, state = self._states.store(fd, raw, path, key, state, fields=fields)
+                    self._states.remember(path, raw, state)
                 return value, generation
             finally:
-                _HELD.discard(held)
+                HELD.discard(held)
         finally:
             if fd is not None:
                 os.close(fd)
-
-    def _read_held(self, fd: int | None, key: str, path: str) -> tuple[bytes, Record]:
-        """The bytes and the state of the state file open as *fd*, read holding the key's lock."""
-        if fd is None:
-            return b"", _ZERO
-        raw = os.pread(fd, _READ_SIZE, 0)
-        if len(raw) == _READ_SIZE:  # a long error message: read it all
-            raw = _read_all(fd)
-        # A file with no record goes on as after a record of no boot: above
-        # the ceiling, and rewritten by this run.
-        return raw, self._parse(raw, key, path, no_record=_ZERO)
-
-    def _next_generation(self, key: str, base: str, state: Record) -> tuple[int, str, int]:
-        """
-        The generation of a run starting after *state*, the boot, and the ceiling that covers it.
-
-        The next one if the newest record is of this boot and, for a durable
-        guard, below its ceiling. Else (a record of another boot, or of no
-        known boot, may have lost writes) the next above both the record and
-        the ceiling file, whichever guard wrote them; a durable guard then
-        reserves a new block on disk before the run, a guard that is not
-        durable only reads the ceiling, so that it never hands out a
-        generation a durable one already did.
-        """
-        boot = _boot_id()
-        this_boot = bool(boot) and state.boot == boot
-        if not self.durable:
-            if this_boot:
-                return state.started + 1, boot, state.reserved
-            floor = max(state.started, self._read_ceiling(key, base + ".ceiling"))
-            return floor + 1, boot, state.reserved
-        if this_boot and state.started < state.reserved:
-            return state.started + 1, boot, state.reserved
-        floor = state.started
-        if not this_boot:
-            floor = max(floor, self._read_ceiling(key, base + ".ceiling"))
-        generation = floor + 1
-        reserved = generation + RESERVE - 1 if boot else generation
-        self._write_ceiling(key, base + ".ceiling", reserved)
-        return generation, boot, reserved
-
-    def _read_ceiling(self, key: str, path: str) -> int:
-        """The ceiling file's reserved generation; 0 if there is none."""
-        fd = _open_state(path, os.O_RDONLY)
-        if fd is None:
-            return 0
-        try:
-            raw = _read_all(fd)
-        finally:
-            os.close(fd)
-        try:
-            data = json.loads(raw)
-            fields = (data["format"], data["key"])
-            reserved = data["reserved"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise GuardStateCorrupt(path, f"unreadable ({exc!r})") from exc
-        if (
-            fields != (1, key)
-            or type(fields[0]) is not int
-            or type(reserved) is not int
-            or reserved < 0
-        ):
-            msg = f"not the ceiling of key {key!r} (format 1, reserved an integer >= 0)"
-            raise GuardStateCorrupt(path, msg)
-        return reserved
-
-    def _write_ceiling(self, key: str, path: str, reserved: int) -> None:
-        """Put *reserved* on disk as *key*'s ceiling: a new file, fsynced, renamed, dir fsynced."""
-        data = json.dumps({"format": 1, "key": key, "reserved": reserved}) + "\n"
-        temp = path + ".tmp"  # one writer at a time; a leftover from a killed one is truncated
-        new = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        try:
-            try:
-                _write_at(new, data.encode("ascii"), 0)
-                os.fsync(new)
-            finally:
-                os.close(new)
-            os.replace(temp, path)  # noqa: PTH105 - str paths, built once
-        except BaseException:
-            _unlink_quietly(temp)
-            raise
-        self._sync_directory()
-
-    def _parse(self, raw: bytes, key: str, path: str, *, no_record: Record | None = None) -> Record:
-        """
-        The record in *raw*, the state file at *path*: not parsed again if this guard left it.
-
-        A durable guard given *no_record* returns it for a file that holds no
-        whole record. Never fsynced, the file can come back from a power loss
-        empty, zeroed or torn in both slots, and a durable guard's ceiling is
-        above every generation it handed out (none was, without one), so it
-        can go on from there. A whole record that is wrong (another key's),
-        and any damage without ``durable``, is
-        [`GuardStateCorrupt`][syncsafe.errors.GuardStateCorrupt].
-        """
-        known = self._known.get(path)
-        if known is not None and known[0] == raw:
-            return known[1]
-        try:
-            return parse(raw, key, path)
-        except GuardStateCorrupt:
-            if no_record is None or not self.durable or holds_a_record(raw):
-                raise
-            return no_record
-
-    def _peek(self, key: str, path: str) -> Record:
-        """
-        The state file, read without the key's lock: as it was before or after a write.
-
-        Under a shared ``flock`` of the file, which each in-place write holds
-        exclusively: a read must not overlap a write. Without it a read that
-        copies one slot, then the other while a second write tears it, finds
-        only the record before the newest, whole: a state older than the one
-        the caller asked in, which could let a run that started before the
-        caller asked serve it.
-        """
-        fd = _open_state(path, os.O_RDONLY)
-        if fd is None:
-            return _ZERO
-        try:
-            # flock, not fcntl: it is held per open file, so it also excludes
-            # a writer in another thread of this process.
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            try:
-                raw = _read_all(fd)
-            finally:
-                # Unlocked before the close: a child forked meanwhile shares
-                # the open file, and the close alone would leave it locked.
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-        # A file with no record: the holder of the lock starts it over.
-        return self._parse(raw, key, path, no_record=_UNKNOWN)
-
-    def _store(
-        self,
-        fd: int | None,
-        raw: bytes,
-        path: str,
-        key: str,
-        current: Record,
-        *,
-        fields: tuple[int, int, str | None, str, int],
-        lock: tuple[int, int] = (0, 0),
-    ) -> tuple[int, bytes, Record]:
-        """
-        Write *fields* as the newest record of the state file open as *fd*, holding *raw*.
-
-        Returns the file's fd (a new one if the file was replaced), the
-        bytes it now holds, and the record. Only the holder of the key's
-        file lock writes; a start record names that file as *lock*.
-        """
-        started, finished, error, boot, reserved = fields
-        pid, since = _self()
-        record = encode(
-            key, started, finished, error, pid, boot=boot, reserved=reserved, lock=lock, since=since
-        )
-        size = current.slot_size
-        if fd is not None and len(record) + SLOT_OVERHEAD <= size:  # in place, the usual case
-            at, data = update(current, record)
-            fcntl.flock(fd, fcntl.LOCK_EX)  # readers without the key's lock read around it
-            try:
-                _write_at(fd, data, at)
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            raw = raw[:at] + data + raw[at + size :]
-        else:
-            size = max(size, slot_size_for(record))
-            fd, raw = self._replace(fd, path, record, size)
-            at = 0
-        index = at // size
-        return (
-            fd,
-            raw,
-            Record(started, finished, error, pid, boot, reserved, size, index, *lock, since),
-        )
-
-    def _remember(self, path: str, raw: bytes, record: Record) -> None:
-        known = self._known
-        with self._mutex:  # threads running other keys remember too: no iteration unguarded
-            known.pop(path, None)
-            if len(known) >= _KNOWN_MAX:  # the least recently written goes
-                del known[next(iter(known))]
-            known[path] = (raw, record)
-
-    def _replace(self, fd: int | None, path: str, record: bytes, size: int) -> tuple[int, bytes]:
-        """
-        Replace the state file (absent, unslotted or too small) by a new one: its fd and bytes.
-
-        The new file is written in full and renamed into place, so no reader
-        ever finds it partly written.
-        """
-        raw = record_slot(record, size=size) + blank_slot(size)
-        temp = path + ".tmp"  # one writer at a time; a leftover from a killed one is truncated
-        new = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        try:
-            _write_at(new, raw, 0)
-            os.replace(temp, path)  # noqa: PTH105 - str paths, built once
-        except BaseException:
-            os.close(new)
-            _unlink_quietly(temp)
-            raise
-        if fd is not None:
-            with contextlib.suppress(OSError):  # the old file is replaced: its close cannot matter
-                os.close(fd)
-        return new, raw
-
-    def _sync_directory(self) -> None:
-        _fsync_directory(self._dir)
 
     def _read(self, key: str, path: Path) -> FileGuardState:
         """The state file at *path*, read as an unlocked caller reads it."""
-        r = self._peek(key, os.fspath(path))
-        if r is _UNKNOWN:
+        r = self._states.peek(key, os.fspath(path))
+        if r is UNKNOWN:
             return FileGuardState(key)
         return FileGuardState(key, r.started, r.finished, r.error, r.pid)
-
-    def _write(self, path: Path, state: FileGuardState) -> None:
-        """Write *state* as the newest record of the state file at *path* (holding its lock)."""
-        path_ = os.fspath(path)
-        fd = _open_state(path_)
-        try:
-            raw = b"" if fd is None else _read_all(fd)
-            current = _ZERO if fd is None else self._parse(raw, state.key, path_)
-            fields = (state.started, state.finished, state.error, current.boot, current.reserved)
-            fd, _, _ = self._store(fd, raw, path_, state.key, current, fields=fields)
-        finally:
-            if fd is not None:
-                os.close(fd)
 
     def _about_to_wait(self, key: str) -> None:
         hook = self.on_wait
         if hook is not None:
             hook(key)
-
-
-_ZERO: Final = Record(0, 0, None, 0)
-# A state no run can serve: what a waiter saw in a file that held no record.
-_UNKNOWN: Final = Record(sys.maxsize, sys.maxsize, None, 0)
 
 
 _allocate_lock: Final = threading.Lock
@@ -972,47 +689,9 @@ def _try(lock: FileLock, timeout: float) -> bool:
             lock.acquire(timeout=timeout)
         except Timeout:
             return False
-        except _Moved:
+        except Moved:
             continue  # the file was removed or replaced while this caller waited on it
         return True
-
-
-class _Moved(Exception):
-    """The locked file is no longer the one at the lock's path."""
-
-
-@final
-class _Locked:
-    """
-    The check that the file just locked is the one at *path*, run at each acquisition.
-
-    A caller that opened the lock file, then waited while the file was
-    removed (a cleaner of temporary files) and another made a new one, holds
-    a lock no later caller contends for: it must lock the new file instead.
-    It also keeps the identity of the file locked, which a start record
-    names, and `still` checks it again.
-    """
-
-    __slots__ = ("ident", "path")
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.ident = (0, 0)
-        """``(st_dev, st_ino)`` of the file last locked."""
-
-    def __call__(self, fd: int) -> None:
-        held = os.fstat(fd)
-        self.ident = (held.st_dev, held.st_ino)
-        if not self.still():
-            raise _Moved(self.path)
-
-    def still(self) -> bool:
-        """Whether the file last locked is still the one at the path."""
-        try:
-            here = os.stat(self.path)  # noqa: PTH116 - a str path, and a stat to compare
-        except FileNotFoundError:
-            return False
-        return (here.st_dev, here.st_ino) == self.ident
 
 
 @final
@@ -1027,122 +706,6 @@ class _Retry:
 
 _PAUSE_MIN: Final = 0.001
 _PAUSE_MAX: Final = 0.05  # seconds between looks at a hold through a removed lock file
-_HELD: Final[set[tuple[int, int]]] = set()
-"""The lock files (``st_dev``, ``st_ino``) this process holds for a run, from its start on."""
-_SELF: list[tuple[int, int]] = [(0, 0)]  # this process: (pid, start time), read again after a fork
-
-
-def _self() -> tuple[int, int]:
-    """This process's pid and start time (0 if it cannot be told)."""
-    pid = os.getpid()
-    known = _SELF[0]
-    if known[0] != pid:
-        found = _process(pid)
-        known = pid, 0 if found is None else found[1]
-        _SELF[0] = known
-    return known
-
-
-def _process(pid: int) -> tuple[str, int] | None:
-    """
-    The state and start time of process *pid* (``/proc/<pid>/stat`` fields 3 and 22).
-
-    ``None`` if there is no such process (or no ``/proc``).
-    """
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as file:  # noqa: PTH123 - one small read
-            raw = file.read()
-    except OSError:
-        return None
-    fields = raw[raw.rfind(b")") + 2 :].split()  # after the command name, which may hold anything
-    try:
-        return fields[0].decode("ascii"), int(fields[19])
-    except (IndexError, ValueError, UnicodeDecodeError):
-        return None
-
-
-def _holds_elsewhere(record: Record, held: tuple[int, int]) -> bool:
-    """
-    Whether the run in flight *record* names holds the key through a lock file other than *held*.
-
-    That is, through a lock file that was removed from the path while it
-    ran, by a process that is still alive: of this boot, its pid alive (not
-    a zombie) with the start time the record gives, or, in this process, a
-    run that still holds that lock file. A record that does not name its
-    lock file (written before format 3), or its process's start time, names
-    no such holder: its holder is taken to be gone, as before.
-    """
-    lock = (record.lock_dev, record.lock_ino)
-    if lock in {held, (0, 0)} or not record.since:
-        return False  # the file this caller holds: its holder is gone
-    boot = _boot_id()
-    if not boot or record.boot != boot:
-        return False  # every process of another boot is gone
-    pid, since = _self()
-    if record.pid == pid and record.since == since:
-        return lock in _HELD
-    found = _process(record.pid)
-    return found is not None and found[0] not in {"Z", "X"} and found[1] == record.since
-
-
-def _open_state(path: str, flags: int = os.O_RDWR) -> int | None:
-    """
-    An fd of the state (or ceiling) file at *path*, or ``None`` if there is none yet.
-
-    Opened without blocking and refused unless it is a regular file: a FIFO
-    put in its place would otherwise block the open, or the read, for ever.
-
-    :raises GuardStateCorrupt: *path* is not a regular file.
-    """
-    try:
-        fd = os.open(path, flags | os.O_CLOEXEC | os.O_NONBLOCK)
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        raise GuardStateCorrupt(path, "a directory, not a guard's file") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        what = (
-            "a FIFO"
-            if stat.S_ISFIFO(mode)
-            else "a directory"
-            if stat.S_ISDIR(mode)
-            else "not a regular file"
-        )
-        raise GuardStateCorrupt(path, f"{what}, not a guard's file: remove it")
-    return fd
-
-
-def _read_all(fd: int) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        chunk = os.pread(fd, _READ_SIZE, _READ_SIZE * len(chunks))
-        chunks.append(chunk)
-        if len(chunk) < _READ_SIZE:
-            return b"".join(chunks)
-
-
-def _fsync_directory(path: str) -> None:
-    """Make the names in the directory *path* durable."""
-    directory = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
-def _unlink_quietly(path: str) -> None:
-    """Remove the temporary file at *path*, if it is there (a failed write's leftover)."""
-    with contextlib.suppress(OSError):
-        os.unlink(path)  # noqa: PTH108 - a str path
-
-
-def _write_at(fd: int, data: bytes, offset: int) -> None:
-    written = os.pwrite(fd, data, offset)
-    if written != len(data):  # pragma: no cover - a regular file takes a whole small write
-        msg = f"short write to a guard state file: {written} of {len(data)} bytes"
-        raise OSError(msg)
 
 
 def _remaining(deadline: float | None) -> float:

@@ -7,7 +7,9 @@ function over it, written from the rules (``path_resolution(7)`` plus
 syncsafe's containment rules), not from syncsafe's code. Property tests
 build a [`TreeSpec`][syncsafe.testing._trees.TreeSpec] on disk and compare what
 [`syncsafe.resolve`][syncsafe.paths.resolve] and [`syncsafe.walk`][syncsafe.walker.walk] do
-with what this model says they should do.
+with what this model says they should do. It sits in `syncsafe`, not in
+`syncsafe.testing`, because a public module uses it: `syncsafe.strategies`
+keeps only the trees it was asked for by asking the model.
 
 Outcomes are plain tags: ``"escape"``, ``"absolute"``, ``"loop"``,
 ``"missing"``, ``"notdir"``, ``"dangling"``, ``"special"``.
@@ -20,7 +22,7 @@ from typing import Final, final
 
 import attrs
 
-from syncsafe.testing._trees import Fifo, File, Folder, Symlink, TreeSpec
+from syncsafe.testing import Fifo, File, Folder, Symlink, TreeSpec
 
 __all__ = ["Model", "ModelError", "Resolution"]
 
