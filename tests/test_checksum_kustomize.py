@@ -12,7 +12,7 @@ from syncsafe import (
     UnsafePathError,
     overlay_checksum,
 )
-from syncsafe.checksums._kustomize import Chart, parse_kustomization
+from syncsafe._kustomization import Chart, parse_kustomization
 from syncsafe.strategies import FileTree
 
 EVERY_FIELD = b"""\

@@ -18,7 +18,7 @@ from syncsafe import (
     UnsafePathError,
     overlay_checksum,
 )
-from syncsafe.checksums._kustomize import parse_plugin_configs
+from syncsafe._kustomization import parse_plugin_configs
 from syncsafe.strategies import FileTree
 
 CM = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {a: '1'}\n"

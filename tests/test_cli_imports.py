@@ -60,7 +60,7 @@ _TREE_CHECKSUM = {
     "syncsafe.checksums._value",
     "syncsafe.paths",
 }
-_KUSTOMIZE = {"syncsafe.checksums._kustomize", "syncsafe.checksums._overlay"}
+_KUSTOMIZE = {"syncsafe._kustomization", "syncsafe.checksums._overlay"}
 
 # argv (placeholders: {tree}, {manifest}) -> exactly the modules it loads
 EXPECTED: dict[str, set[str]] = {

@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING, Literal, final
 
 import attrs
 
+from syncsafe._kustomization import KUSTOMIZATION_NAMES
 from syncsafe.checksums import overlay_checksum
-from syncsafe.checksums._kustomize import KUSTOMIZATION_NAMES
 from syncsafe.errors import SyncsafeError, UnknownCommit
 
 if TYPE_CHECKING:

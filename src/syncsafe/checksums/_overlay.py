@@ -36,9 +36,7 @@ from syncsafe._fs import (
     open_resolved,
     resolve_from,
 )
-from syncsafe.annotations import AnnotationKey
-from syncsafe.checksums._algorithms import DEFAULT_ALGORITHM, Algorithm, get_algorithm
-from syncsafe.checksums._kustomize import (
+from syncsafe._kustomization import (
     KUSTOMIZATION_NAMES,
     Chart,
     Kustomization,
@@ -47,6 +45,8 @@ from syncsafe.checksums._kustomize import (
     parse_kustomization,
     parse_plugin_configs,
 )
+from syncsafe.annotations import AnnotationKey
+from syncsafe.checksums._algorithms import DEFAULT_ALGORITHM, Algorithm, get_algorithm
 from syncsafe.checksums._location import relative_inside
 from syncsafe.checksums._tree import hash_stream
 from syncsafe.checksums._value import Checksum

@@ -4,7 +4,8 @@ Read a kustomization file into the list of everything a build of it reads.
 This module only parses: it turns the YAML into `Reference` values,
 each with the field and the line it came from. Following them (opening
 files, recursing into bases, confining every path to the root) is
-``_overlay``'s job.
+``syncsafe.checksums._overlay``'s job; ``syncsafe.affected`` takes the
+file names kustomize looks for from here too.
 
 The fields, as ``kustomize build`` reads them, and the builtin plugins'
 file fields, are tabled in ``docs/reference/checksums.md`` ("What the overlay
