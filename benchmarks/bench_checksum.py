@@ -26,7 +26,7 @@ from syncsafe import ChecksumCache, checksum, walk
 from syncsafe.checksums._cache import RACY_MARGIN_NS
 
 if TYPE_CHECKING:
-    from syncsafe._fs import Dir
+    from syncsafe.walker._engine import _Listed
 
 Measure = Callable[[str, bool], BenchmarkFixture]
 
@@ -139,7 +139,7 @@ def test_walk_and_stat_floor(measure: Measure, tree: Path) -> None:
     def run() -> int:
         stats = 0
         for rel, ref in walk(tree):  # as the warm cache stats: by name, in the listed directory
-            where = cast("Dir", ref)
+            where = cast("_Listed", ref).node
             name = rel.rpartition("/")[2]
             stats += os.stat(name, dir_fd=where.fd, follow_symlinks=False).st_size > 0
         return stats
@@ -162,7 +162,8 @@ def test_checksum_cache_interleaved(measure: Measure, tree: Path, warm_cache: Pa
 
     def floor() -> None:
         for rel, ref in walk(tree):
-            os.stat(rel.rpartition("/")[2], dir_fd=cast("Dir", ref).fd, follow_symlinks=False)
+            where = cast("_Listed", ref).node
+            os.stat(rel.rpartition("/")[2], dir_fd=where.fd, follow_symlinks=False)
 
     candidates = {
         "cold": lambda: checksum(tree),

@@ -5,16 +5,19 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from _files import open_fds, write_files
-from syncsafe._fs import Dir
 from syncsafe.errors import StaleEntryError, UnsafePathError
 from syncsafe.walker import WalkEntry, walk
 
 entry_module = importlib.import_module("syncsafe.walker._entry")
 engine_module = importlib.import_module("syncsafe.walker._engine")
+
+if TYPE_CHECKING:
+    from syncsafe.walker._engine import _Listed
 
 
 def _replace(path: Path, text: str) -> None:
@@ -59,9 +62,9 @@ def test_open_fd_needs_no_stat(tmp_path: Path) -> None:
     for entry in walk(tmp_path):
         data, _ = _read_fd(entry)
         assert b"a" == data
-        node = entry[1]
-        assert isinstance(node, Dir)
-        assert node.stats is None
+        listed = entry[1]
+        assert isinstance(listed, engine_module._Listed)
+        assert listed.stats is None
 
 
 def test_a_file_swapped_after_the_listing_is_refused(tmp_path: Path) -> None:
@@ -116,8 +119,8 @@ def test_a_listing_without_inode_numbers_checks_the_name(
 ) -> None:
     """Where the listing gives no inode number (FUSE), the name must name the file opened."""
 
-    def unknown(node: Dir) -> dict[str, int]:
-        inodes = node.inodes = dict.fromkeys((e.name for e in node.listing or ()), 0xFFFFFFFF)
+    def unknown(listed: _Listed) -> dict[str, int]:
+        inodes = listed.inodes = dict.fromkeys((e.name for e in listed.listing), 0xFFFFFFFF)
         return inodes
 
     monkeypatch.setattr(entry_module, "_inodes", unknown)

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast, final
 
 from pathspec import GitIgnoreSpec, PathSpec
 
-from syncsafe._fs import Dir
 from syncsafe.annotations import AnnotationKey
 from syncsafe.checksums._algorithms import DEFAULT_ALGORITHM, Algorithm, get_algorithm
 from syncsafe.checksums._cache import ChecksumCache, StatKey, TreeMemo
@@ -32,6 +31,7 @@ from syncsafe.checksums._value import Checksum
 from syncsafe.errors import FileChangedWhileHashing, UnsafePathError
 from syncsafe.paths import open_inside
 from syncsafe.walker import WalkEntry, walk
+from syncsafe.walker._engine import _Listed
 
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath
@@ -447,8 +447,8 @@ def _hash_cached(  # noqa: C901, PLR0912, PLR0915 - one loop, inlined on purpose
             rel, ref = entry  # (path, where): the walker's own form, used in-package
         except TypeError:  # an entry that offers only path, stat and open()
             rel, ref = entry.path, None
-        if type(ref) is Dir and ref.fd >= 0:  # a file listed in its own, open directory
-            st = lstat(rel.rpartition("/")[2], dir_fd=ref.fd, follow_symlinks=False)
+        if type(ref) is _Listed and ref.node.fd >= 0:  # a file listed in its own, open directory
+            st = lstat(rel.rpartition("/")[2], dir_fd=ref.node.fd, follow_symlinks=False)
         else:
             st = entry.stat
         stat_key_now = (  # _stat_key(st), inline
@@ -510,8 +510,8 @@ def _follow(
             rel, ref = entry  # (path, where): the walker's own form, used in-package
         except TypeError:  # an entry that offers only path, stat and open()
             rel, ref = entry.path, None
-        if type(ref) is Dir and ref.fd >= 0:  # a file listed in its own, open directory
-            st = lstat(rel.rpartition("/")[2], dir_fd=ref.fd, follow_symlinks=False)
+        if type(ref) is _Listed and ref.node.fd >= 0:  # a file listed in its own, open directory
+            st = lstat(rel.rpartition("/")[2], dir_fd=ref.node.fd, follow_symlinks=False)
         else:
             st = entry.stat
         if (

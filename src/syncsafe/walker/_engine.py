@@ -77,13 +77,37 @@ _Extras: TypeAlias = "list[tuple[str, _Extra]]"
 
 
 @final
+class _Listed:
+    """
+    What the walk knows of a directory it listed, beyond its `Dir`: the entries' state.
+
+    Each [`WalkEntry`][syncsafe.walker.WalkEntry] of a file listed in the
+    directory points here: ``listing`` is the listing of its regular files
+    (kept for the inode numbers it gave: an entry's open checks that it opened
+    the file listed, not one put in its place since), ``inodes`` those numbers
+    by name (built from the listing when an entry is first opened or stat-ed),
+    ``stats`` the files' stats its entries fetched, by name. Resolution's
+    `Dir` holds none of this: only the walker lists directories.
+    """
+
+    __slots__ = ("inodes", "listing", "node", "stats")
+
+    def __init__(self, node: Dir) -> None:
+        self.node = node
+        self.listing: list[os.DirEntry[str]] = []
+        self.inodes: dict[str, int] | None = None
+        self.stats: dict[str, os.stat_result] | None = None
+
+
+@final
 class _Frame:
     """A directory on the walk's path: its sorted files, its other entries, how far along."""
 
-    __slots__ = ("built", "extras", "files", "i", "j", "node", "order", "rel")
+    __slots__ = ("built", "extras", "files", "i", "j", "listed", "node", "order", "rel")
 
     def __init__(self, node: Dir, rel: str) -> None:
         self.node = node
+        self.listed = _Listed(node)  # what its files' entries point to
         self.rel = rel  # the path as reached, "" or ending in "/"
         self.files: list[str] = []  # regular files, sorted
         self.extras: _Extras = []  # (sort key, what): directories and links, sorted
@@ -141,6 +165,10 @@ class _Walker:
         self.allow_absolute = allow_absolute
         self.problem = problem
         self.frames: list[_Frame] = []
+        # The stack index of each directory that is one of the frames: a
+        # directory reopened for a frame is kept open, one reopened on the way
+        # to it is closed again unless it is a frame inside the window.
+        self.on_path: dict[Dir, int] = {}
         # The directories on the walk's path, by identity, for the loop check;
         # filled in only when a directory link needs them (most walks never do).
         self.idents: dict[tuple[int, int], str] = {}
@@ -214,13 +242,13 @@ class _Walker:
         else:
             paths = (rel + ("\0" + rel).join(names)).split("\0")
         self.run = paths
-        return map(_make, zip(paths, repeat(frame.node)))
+        return map(_make, zip(paths, repeat(frame.listed)))
 
     # ----------------------------------------------------------- frames
     def _push(self, node: Dir, rel: str) -> None:
         frames = self.frames
         index = len(frames)
-        node.frame = index
+        self.on_path[node] = index
         frame = _Frame(node, rel)
         frames.append(frame)
         if index - _WINDOW >= 1:  # keep the deepest _WINDOW open; the root always
@@ -234,7 +262,7 @@ class _Walker:
         frames = self.frames
         frame = frames.pop()
         node = frame.node
-        node.frame = -1
+        del self.on_path[node]
         if self.registered > len(frames):
             self.registered = len(frames)
             if node.ident is not None:
@@ -258,14 +286,16 @@ class _Walker:
             ensure_fd(frame.node, opened)
         except (UnsafePathError, OSError) as exc:
             for node in opened:
-                if node.frame < 0:
+                if node not in self.on_path:
                     close_dir(node)
             self._pop()
             self.problem(frame.rel.rstrip("/") or ".", exc)
             return False
         low = len(self.frames) - _WINDOW
+        on_path = self.on_path
         for node in opened:
-            if node is not frame.node and not (node.frame >= low and node.frame > 0):
+            index = on_path.get(node, -1)
+            if node is not frame.node and not (index >= low and index > 0):
                 close_dir(node)
         return True
 
@@ -327,9 +357,7 @@ class _Walker:
         except OSError as exc:
             self.problem(rel.rstrip("/") or ".", exc)
             return
-        # Kept for the inode numbers the listing gave: an entry's open() checks
-        # that it opened the file listed, not one put in its place since.
-        node.listing = listing
+        frame.listed.listing = listing  # for the inode numbers it gave (see _Listed)
         files = [e.name for e in listing]
         match = self.match
         if not others:  # only regular files: build their paths now, and sort those

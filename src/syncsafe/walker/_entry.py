@@ -22,17 +22,16 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, TypeAlias, final
 
-from syncsafe._fs import (
-    FILE_FLAGS,
-    Dir,
-    file_kind,
-    identity,
-)
+from syncsafe._fs import FILE_FLAGS, file_kind, identity
 from syncsafe.errors import (
     SpecialFileError,
     StaleEntryError,
     UnsafePathError,
 )
+
+if TYPE_CHECKING:
+    from syncsafe._fs import Dir
+    from syncsafe.walker._engine import _Listed
 
 # Sorting names as str gives their UTF-8 byte order unless a name holds an
 # undecodable byte (a lone surrogate, from surrogateescape): then sort bytes.
@@ -51,7 +50,9 @@ class _FileRef:
         self.st = st
 
 
-_Ref: TypeAlias = "Dir | _FileRef | None"
+# Where an entry's file is: listed in its own directory (the walker's _Listed
+# state of it), reached through a link (a _FileRef), or nowhere (hand-made).
+_Ref: TypeAlias = "_Listed | _FileRef | None"
 
 
 class _EntryType(type):
@@ -127,14 +128,14 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
 
     def _where(self) -> tuple[Dir, str, os.stat_result | None]:
         ref = self[1]
-        if isinstance(ref, _FileRef):
+        if type(ref) is _FileRef:
             return ref.node, ref.name, ref.st
         if ref is None:
             msg = f"{self[0]}: this entry was not produced by syncsafe.walk()"
             raise ValueError(msg)
         name = self[0].rpartition("/")[2]  # a file listed in its own directory
         stats = ref.stats
-        return ref, name, None if stats is None else stats.get(name)
+        return ref.node, name, None if stats is None else stats.get(name)
 
     @property
     def real(self) -> Path:
@@ -155,7 +156,7 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
         file was replaced since it was listed.
         """
         path, ref = self
-        if type(ref) is not Dir:
+        if type(ref) is _FileRef or ref is None:
             st = self._where()[2]
             assert st is not None  # noqa: S101 - a file reached through a link has its lstat
             return st
@@ -165,10 +166,11 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
             stats = ref.stats = {}
         elif (st := stats.get(name)) is not None:
             return st
-        if ref.fd >= 0:
-            st = os.stat(name, dir_fd=ref.fd, follow_symlinks=False)
+        node = ref.node
+        if node.fd >= 0:
+            st = os.stat(name, dir_fd=node.fd, follow_symlinks=False)
         else:
-            st = os.lstat(os.path.join(ref.real(), name))  # noqa: PTH118 - a str is wanted
+            st = os.lstat(os.path.join(node.real(), name))  # noqa: PTH118 - a str is wanted
         inodes = ref.inodes
         if inodes is None:
             inodes = _inodes(ref)
@@ -224,52 +226,58 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
         [`StaleEntryError`][syncsafe.errors.StaleEntryError].
         """
         path, ref = self
-        if type(ref) is Dir:
-            node = ref
-            name = path.rpartition("/")[2]  # a file listed in its own directory
-        else:
+        if type(ref) is _FileRef or ref is None:
             node, name, _ = self._where()
+            listed = None
+        else:
+            node = ref.node
+            name = path.rpartition("/")[2]  # a file listed in its own directory
+            listed = ref
         if node.fd < 0:
             raise StaleEntryError(path)
         fd = _open_listed(name, node.fd, path)
         try:
             st = os.fstat(fd)
-            if node is ref:  # the common case, checked inline
+            if listed is not None:  # the common case, checked inline
                 ident = node.ident
                 if ident is None:  # the directory's device, once per directory
                     ident = node.ident = identity(node.fd)
-                inodes = node.inodes
+                inodes = listed.inodes
                 if inodes is None:
-                    inodes = _inodes(node)
+                    inodes = _inodes(listed)
                 if not (
                     S_ISREG(st.st_mode)
                     and st.st_ino == inodes.get(name, 0)
                     and st.st_dev == ident[0]
                 ):
-                    self._check(node, name, st)
+                    self._check(listed, name, st)
             else:
-                self._check(node, name, st)
+                self._check(None, name, st)
         except BaseException:
             os.close(fd)
             raise
         return fd, st
 
-    def _check(self, node: Dir, name: str, st: os.stat_result) -> None:
-        """Whether the file opened (*st*) is the one listed: return if so, else raise."""
+    def _check(self, listed: _Listed | None, name: str, st: os.stat_result) -> None:
+        """
+        Whether the file opened (*st*) is the one listed: return if so, else raise.
+
+        *listed* is the state of the directory the file was listed in, or
+        ``None`` for a file reached through a link.
+        """
         path = self[0]
         if not S_ISREG(st.st_mode):
-            stats = node.stats
-            if node is self[1] and (stats is None or name not in stats):
+            if listed is not None and (listed.stats is None or name not in listed.stats):
                 # compared with the listing alone, as the stat would have been
                 raise UnsafePathError(path, "changed since it was listed: not a regular file")
             raise SpecialFileError(path, file_kind(st.st_mode))
-        if node is not self[1]:  # reached through a link: its resolution's lstat
+        if listed is None:  # reached through a link: its resolution's lstat
             if not _same_file(st, self.stat):
                 raise UnsafePathError(path, "was replaced since it was listed")
         else:
-            self._confirm(node, name, st)
+            self._confirm(listed, name, st)
 
-    def _confirm(self, node: Dir, name: str, st: os.stat_result) -> None:
+    def _confirm(self, listed: _Listed, name: str, st: os.stat_result) -> None:
         """
         The slow check of [`open_fd`][]: the opened file is the listed one, or refuse it.
 
@@ -278,11 +286,11 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
         replaced file. Otherwise the name, stat-ed again, must name the
         opened file, and so must the entry's stat if it was taken.
         """
-        listed = (node.inodes or _inodes(node)).get(name, 0)
-        known = node.stats.get(name) if node.stats is not None else None
+        inode = (listed.inodes or _inodes(listed)).get(name, 0)
+        known = listed.stats.get(name) if listed.stats is not None else None
         if (
-            (st.st_ino != listed and listed not in _UNKNOWN_INODES)
-            or not _same_file(st, os.stat(name, dir_fd=node.fd, follow_symlinks=False))
+            (st.st_ino != inode and inode not in _UNKNOWN_INODES)
+            or not _same_file(st, os.stat(name, dir_fd=listed.node.fd, follow_symlinks=False))
             or (known is not None and not _same_file(st, known))
         ):
             raise UnsafePathError(self[0], "was replaced since it was listed")
@@ -294,9 +302,9 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
 _UNKNOWN_INODES: Final = frozenset({0, 0xFFFFFFFF})
 
 
-def _inodes(node: Dir) -> dict[str, int]:
-    """The inode numbers the listing of *node* gave for its regular files, by name (no syscall)."""
-    inodes = node.inodes = {e.name: e.inode() for e in node.listing or ()}
+def _inodes(listed: _Listed) -> dict[str, int]:
+    """The inode numbers *listed*'s listing gave for its regular files, by name (no syscall)."""
+    inodes = listed.inodes = {e.name: e.inode() for e in listed.listing}
     return inodes
 
 
