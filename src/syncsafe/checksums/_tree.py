@@ -31,7 +31,7 @@ from syncsafe.checksums._value import Checksum
 from syncsafe.errors import FileChangedWhileHashing, UnsafePathError
 from syncsafe.paths import open_inside
 from syncsafe.walker import WalkEntry, walk
-from syncsafe.walker._engine import _Listed
+from syncsafe.walker._entry import stat_key as _stat_key
 
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath
@@ -380,7 +380,7 @@ def _hash_all(
     return paths, digests
 
 
-def _hash_cached(  # noqa: C901, PLR0912, PLR0915 - one loop, inlined on purpose
+def _hash_cached(  # noqa: PLR0915 - one loop, inlined on purpose
     entries: Iterable[WalkEntry],
     algo: Algorithm,
     scoped: _Scoped,
@@ -426,7 +426,6 @@ def _hash_cached(  # noqa: C901, PLR0912, PLR0915 - one loop, inlined on purpose
     cached, live = cache.tables(name)
     buffer = memoryview(bytearray(_CHUNK))
     lookup = cached.get
-    lstat = os.stat
     misses = 0
     trusted = True
     walked = iter(entries)
@@ -443,22 +442,9 @@ def _hash_cached(  # noqa: C901, PLR0912, PLR0915 - one loop, inlined on purpose
         if first is not None:  # stat-ed again below: one system call, once
             rest = chain((first,), walked)
     for entry in rest:
-        try:
-            rel, ref = entry  # (path, where): the walker's own form, used in-package
-        except TypeError:  # an entry that offers only path, stat and open()
-            rel, ref = entry.path, None
-        if type(ref) is _Listed and ref.node.fd >= 0:  # a file listed in its own, open directory
-            st = lstat(rel.rpartition("/")[2], dir_fd=ref.node.fd, follow_symlinks=False)
-        else:
-            st = entry.stat
-        stat_key_now = (  # _stat_key(st), inline
-            st.st_dev,
-            st.st_ino,
-            st.st_size,
-            st.st_mtime_ns,
-            st.st_ctime_ns,
-            st.st_mode,
-        )
+        rel = entry.path
+        stat_key_now = _key_of(entry)
+        size = stat_key_now[2]
         digest = lookup(stat_key_now)
         if digest is not None:
             live[stat_key_now] = digest
@@ -467,11 +453,12 @@ def _hash_cached(  # noqa: C901, PLR0912, PLR0915 - one loop, inlined on purpose
             try:
                 open_fd = entry.open_fd
             except AttributeError:  # an entry that offers only stat and open()
-                digest = _hash_entry(entry, st.st_size, algo, buffer)
+                digest = _hash_entry(entry, size, algo, buffer)
             else:
                 fd, st = open_fd()
                 try:
-                    digest = _hash_fd(fd, st.st_size, rel, algo, buffer)
+                    size = st.st_size
+                    digest = _hash_fd(fd, size, rel, algo, buffer)
                 finally:
                     os.close(fd)
                 stat_key_now = _stat_key(st)
@@ -483,7 +470,7 @@ def _hash_cached(  # noqa: C901, PLR0912, PLR0915 - one loop, inlined on purpose
         digests.append(digest)
         keys.append(stat_key_now)
         if progress is not None:
-            progress(rel, st.st_size)
+            progress(rel, size)
     cache.hits += len(paths) - misses
     cache.misses += misses
     cache.save_if_changed()
@@ -503,29 +490,17 @@ def _follow(
     """
     known_paths, known_keys = memo.paths, memo.keys
     count = len(known_keys)
-    lstat = os.stat
     same = 0
     for entry in entries:
-        try:
-            rel, ref = entry  # (path, where): the walker's own form, used in-package
-        except TypeError:  # an entry that offers only path, stat and open()
-            rel, ref = entry.path, None
-        if type(ref) is _Listed and ref.node.fd >= 0:  # a file listed in its own, open directory
-            st = lstat(rel.rpartition("/")[2], dir_fd=ref.node.fd, follow_symlinks=False)
-        else:
-            st = entry.stat
-        if (
-            same == count
-            or rel != known_paths[same]
-            or (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
-            != known_keys[same]
-        ):
+        rel = entry.path
+        key = _key_of(entry)
+        if same == count or rel != known_paths[same] or key != known_keys[same]:
             return same, entry
         same += 1
         if rel.endswith(_NESTED_IGNORE):
             _scope(entry, rel, scoped)
         if progress is not None:
-            progress(rel, st.st_size)
+            progress(rel, key[2])
     return same, None
 
 
@@ -539,9 +514,13 @@ def _memo_prefix(
     return memo.paths[:count], digests, keys
 
 
-def _stat_key(st: os.stat_result) -> StatKey:
-    """What a cache entry is keyed on (spelled out inline in the loop above, too)."""
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+def _key_of(entry: WalkEntry) -> StatKey:
+    """*entry*'s stat key now: [`stat_key`][syncsafe.walker.WalkEntry.stat_key], or its stat's."""
+    try:
+        key = entry.stat_key
+    except AttributeError:  # an entry that offers only path, stat and open()
+        return _stat_key(entry.stat)
+    return key()
 
 
 def _hash_fd(fd: int, size: int, rel: str, algo: Algorithm, buffer: memoryview) -> bytes:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from itertools import chain, repeat
 from operator import itemgetter
 from stat import S_ISDIR, S_ISLNK, S_ISREG
-from typing import Any, Final, Literal, TypeAlias, final
+from typing import Any, Final, Literal, TypeAlias, cast, final
 
 import pathspec
 
@@ -40,7 +40,7 @@ from syncsafe.errors import (
     SymlinkLoopError,
     UnsafePathError,
 )
-from syncsafe.walker._entry import _UTF8_FS, WalkEntry, _FileRef, _make
+from syncsafe.walker._entry import _UTF8_FS, WalkEntry, WalkRun, _FileRef, _make
 
 Policy = Literal["skip", "error"]
 
@@ -173,21 +173,25 @@ class _Walker:
         # filled in only when a directory link needs them (most walks never do).
         self.idents: dict[tuple[int, int], str] = {}
         self.registered = 0  # frames[:registered] are in idents
-        self.run: list[str] = []  # the names the current run of entries comes from
+        self.run: list[str] = []  # the paths the current run of entries comes from
+        self.batched = False  # hand out WalkRun objects (see _Walk.runs), not iterators
+        self.started = False
         self.root: Root
 
     # ------------------------------------------------------------ the loop
-    def runs(self) -> Generator[Iterator[WalkEntry], None, None]:
+    def runs(self) -> Generator[Iterable[WalkEntry], None, None]:
         """
         The entries in runs: a directory's files up to its next subdirectory or link.
+
+        Each run is an iterator made in C, or with ``batched`` a
+        [`WalkRun`][syncsafe.walker.WalkRun]. A walker walks once.
 
         The walk moves on (into a subdirectory, out of a finished directory)
         only when the next run is asked for, after the consumer has gone
         through this one: so each entry's directory is still open while the
         consumer holds it, as [`WalkEntry.open`][syncsafe.walker.WalkEntry.open] needs.
         """
-        given = self.root_arg
-        self.root = given if isinstance(given, Root) else Root(given)
+        self.root = self._begin()
         frames = self.frames
         try:
             self._push(self.root.node, "")
@@ -225,7 +229,16 @@ class _Walker:
             frames.clear()
             self.root.close()
 
-    def _files(self, frame: _Frame, stop: int) -> Iterator[WalkEntry]:
+    def _begin(self) -> Root:
+        """The root, opened; a walker that walked already raises `RuntimeError`."""
+        if self.started:
+            msg = "a walk is gone through once: its entries or its runs, not both"
+            raise RuntimeError(msg)
+        self.started = True
+        given = self.root_arg
+        return given if isinstance(given, Root) else Root(given)
+
+    def _files(self, frame: _Frame, stop: int) -> Iterable[WalkEntry]:
         """
         The entries for ``frame.files[frame.i:stop]``, made as they are asked for.
 
@@ -234,14 +247,19 @@ class _Walker:
         NUL), and each entry is made in C from its path and directory.
         """
         files, i = frame.files, frame.i
-        names = files[i:stop] if i or stop < len(files) else files
         frame.i = stop
         rel = frame.rel
+        names: list[str] | None
         if frame.built or not rel:
-            paths = names
+            paths = names = files[i:stop]  # a copy: close() empties the run's list
+            if rel:
+                names = None  # files holds the paths: WalkRun cuts the names if asked
         else:
+            names = files[i:stop] if i or stop < len(files) else files
             paths = (rel + ("\0" + rel).join(names)).split("\0")
         self.run = paths
+        if self.batched:
+            return WalkRun(paths, frame.listed, names)
         return map(_make, zip(paths, repeat(frame.listed)))
 
     # ----------------------------------------------------------- frames
@@ -335,12 +353,12 @@ class _Walker:
                 close_dir(other)
         self._push(node, rel)
 
-    def _link_file(self, path: str, ref: _FileRef) -> Iterator[Iterator[WalkEntry]]:
+    def _link_file(self, path: str, ref: _FileRef) -> Iterator[Iterable[WalkEntry]]:
         opened = self._open_linked(ref.node, path)
         if opened is None:
             return
         try:
-            yield iter((WalkEntry(path, ref),))
+            yield WalkRun([path], ref) if self.batched else iter((WalkEntry(path, ref),))
         finally:
             for other in opened:
                 close_dir(other)
@@ -464,9 +482,10 @@ class _Walk(chain[WalkEntry]):
     measures against `os.walk`.
     """
 
-    __slots__ = ("_runs", "_walker")
+    __slots__ = ("_batches", "_runs", "_walker")
 
-    _runs: Generator[Iterator[WalkEntry], None, None]
+    _runs: Generator[Iterable[WalkEntry], None, None]
+    _batches: Generator[Iterable[WalkEntry], None, None] | None
     _walker: _Walker
 
     def __new__(cls, walker: _Walker) -> _Walk:
@@ -475,8 +494,28 @@ class _Walk(chain[WalkEntry]):
         self = super().from_iterable(runs)  # chain's C constructor, for this class
         assert isinstance(self, _Walk)  # noqa: S101 - from_iterable makes the subclass
         self._runs = runs
+        self._batches = None
         self._walker = walker
         return self
+
+    def runs(self) -> Iterator[WalkRun]:
+        """
+        The same walk, a [`WalkRun`][syncsafe.walker.WalkRun] (a directory's files) at a time.
+
+        For a caller that handles a directory's files in one pass (a cache
+        that stats them all, then looks them up). Go through a walk's entries
+        or its runs, not both: the second raises `RuntimeError`. Closing the
+        walk ends its runs too.
+
+        !!! note "Added in version 0.1.0"
+        """
+        walker = self._walker
+        if walker.started:
+            msg = "a walk is gone through once: its entries or its runs, not both"
+            raise RuntimeError(msg)
+        walker.batched = True
+        self._batches = batches = walker.runs()
+        return cast("Iterator[WalkRun]", batches)
 
     def close(self) -> None:
         """Stop the walk: release its directory descriptors; no more entries come."""
@@ -486,6 +525,8 @@ class _Walk(chain[WalkEntry]):
         # already closed comes after close().
         self._walker.run.clear()
         self._runs.close()
+        if self._batches is not None:
+            self._batches.close()
 
 
 def _spec(exclude: Iterable[str] | pathspec.PathSpec[Any]) -> pathspec.PathSpec[Any] | None:
