@@ -41,6 +41,7 @@ from syncsafe.errors import (
     UnsafePathError,
 )
 from syncsafe.walker._entry import _UTF8_FS, WalkEntry, WalkRun, _FileRef, _make
+from syncsafe.walker._listings import Kept, Listings, dir_key
 
 Policy = Literal["skip", "error"]
 
@@ -139,6 +140,14 @@ def _order(joined: str) -> Order:
 
 _first: Final = itemgetter(0)
 
+
+def _sorted(extra: dict[str, _Extra], order: Order) -> _Extras:
+    """*extra*'s items sorted by key in byte order (see `_order`)."""
+    if order is None:
+        return sorted(extra.items(), key=_first)
+    return sorted(extra.items(), key=lambda item: order(item[0]))
+
+
 Problem = Callable[[str, Exception], None]
 
 
@@ -157,8 +166,10 @@ class _Walker:
         dangling: Policy,
         allow_absolute: bool,
         problem: Problem,
+        listings: Listings | None = None,
     ) -> None:
         self.root_arg = root
+        self.listings = listings  # directories listed by earlier walks (see _listings)
         self.match = None if exclude is None else exclude.match_file
         self.specials = specials
         self.dangling = dangling
@@ -192,42 +203,48 @@ class _Walker:
         consumer holds it, as [`WalkEntry.open`][syncsafe.walker.WalkEntry.open] needs.
         """
         self.root = self._begin()
-        frames = self.frames
         try:
             self._push(self.root.node, "")
-            while frames:
-                frame = frames[-1]
-                node = frame.node
-                if node.fd < 0 and not self._reopen(frame):
-                    continue
-                files, extras, i, j = frame.files, frame.extras, frame.i, frame.j
-                if j == len(extras):  # only files left: a leaf directory's whole listing
-                    if i < len(files):
-                        yield self._files(frame, len(files))
-                    self._pop()
-                    continue
-                key, info = extras[j]
-                frame.j = j + 1
-                order = frame.order
-                if order is None:
-                    cut = bisect_left(files, key, i)
-                else:
-                    cut = bisect_left(files, order(key), i, key=order)
-                if cut > i:  # the files that sort before this entry
-                    yield self._files(frame, cut)
-                if type(info) is _SubDir:
-                    self._enter_dir(node, info.name, frame.rel + key)
-                elif type(info) is _DirLink:
-                    self._enter_link(info.node, info.ident, frame.rel + key)
-                else:
-                    assert type(info) is _FileRef  # noqa: S101 - the three kinds of _Extra
-                    yield from self._link_file(frame.rel + key, info)
+            yield from self._steps()
+            if self.listings is not None:
+                self.listings.end()  # a walk that finished: what it did not reach is gone
         finally:
             self.run = []
-            for frame in frames:
+            for frame in self.frames:
                 close_dir(frame.node)
-            frames.clear()
+            self.frames.clear()
             self.root.close()
+
+    def _steps(self) -> Generator[Iterable[WalkEntry], None, None]:
+        """The loop of [`runs`][]: the runs of the frame on top, until there is none."""
+        frames = self.frames
+        while frames:
+            frame = frames[-1]
+            node = frame.node
+            if node.fd < 0 and not self._reopen(frame):
+                continue
+            files, extras, i, j = frame.files, frame.extras, frame.i, frame.j
+            if j == len(extras):  # only files left: a leaf directory's whole listing
+                if i < len(files):
+                    yield self._files(frame, len(files))
+                self._pop()
+                continue
+            key, info = extras[j]
+            frame.j = j + 1
+            order = frame.order
+            if order is None:
+                cut = bisect_left(files, key, i)
+            else:
+                cut = bisect_left(files, order(key), i, key=order)
+            if cut > i:  # the files that sort before this entry
+                yield self._files(frame, cut)
+            if type(info) is _SubDir:
+                self._enter_dir(node, info.name, frame.rel + key)
+            elif type(info) is _DirLink:
+                self._enter_link(info.node, info.ident, frame.rel + key)
+            else:
+                assert type(info) is _FileRef  # noqa: S101 - the three kinds of _Extra
+                yield from self._link_file(frame.rel + key, info)
 
     def _begin(self) -> Root:
         """The root, opened; a walker that walked already raises `RuntimeError`."""
@@ -235,6 +252,8 @@ class _Walker:
             msg = "a walk is gone through once: its entries or its runs, not both"
             raise RuntimeError(msg)
         self.started = True
+        if self.listings is not None:
+            self.listings.begin()
         given = self.root_arg
         return given if isinstance(given, Root) else Root(given)
 
@@ -366,6 +385,16 @@ class _Walker:
     # ---------------------------------------------------------- listing
     def _list(self, frame: _Frame) -> None:
         node, rel = frame.node, frame.rel
+        listings = self.listings
+        if listings is not None:  # a kept listing, if the directory's stat is unchanged
+            key = dir_key(node.fd)
+            if node.ident is None:
+                node.ident = key[:2]
+            kept = listings.get(rel, key)
+            if kept is not None:
+                self._relist(frame, kept)
+                return
+            listed_at = listings.clock()  # before the listing, as key is: see Listings.keep
         others: list[os.DirEntry[str]] = []
         aside: Callable[[os.DirEntry[str]], object] = others.append  # returns None
         try:
@@ -378,6 +407,8 @@ class _Walker:
         frame.listed.listing = listing  # for the inode numbers it gave (see _Listed)
         files = [e.name for e in listing]
         match = self.match
+        subdirs: _Extras = []
+        odd: list[str] = []
         if not others:  # only regular files: build their paths now, and sort those
             if files:
                 joined = rel + ("\0" + rel).join(files)  # a name never holds a NUL
@@ -388,34 +419,67 @@ class _Walker:
                 files.sort(key=order)
                 frame.files = files
                 frame.built = True
-            return
-        joined = "".join(files) + "".join(e.name for e in others)
-        frame.order = order = _order(joined)
-        if match is not None:
-            files = [k for k in files if not match(rel + k)]
-        files.sort(key=order)
-        frame.files = files
-        if others:  # subdirectories, links, special files
-            self._list_others(frame, others)
+        else:
+            joined = "".join(files) + "".join(e.name for e in others)
+            frame.order = order = _order(joined)
+            if match is not None:
+                files = [k for k in files if not match(rel + k)]
+            files.sort(key=order)
+            frame.files = files
+            subdirs, odd = self._list_others(frame, others)
+        if listings is not None:
+            kept = Kept(
+                key,
+                files=frame.files,
+                built=frame.built,
+                order=frame.order,
+                subdirs=subdirs,
+                odd=odd,
+                listing=listing,
+            )
+            listings.keep(rel, kept, listed_at)
 
-    def _list_others(self, frame: _Frame, others: list[os.DirEntry[str]]) -> None:
+    def _relist(self, frame: _Frame, kept: Kept) -> None:
+        """The listing *kept* of an unchanged directory; its links and odd entries checked again."""
+        frame.files, frame.built, frame.order = kept.files, kept.built, kept.order
+        frame.listed.listing = kept.listing
+        if not kept.odd:
+            frame.extras = kept.subdirs
+            return
+        extra = dict(kept.subdirs)
+        for name in kept.odd:
+            self._check(frame.node, frame.rel, name, extra)
+        frame.extras = _sorted(extra, frame.order)
+
+    def _list_others(
+        self, frame: _Frame, others: list[os.DirEntry[str]]
+    ) -> tuple[_Extras, list[str]]:
+        """
+        The directory's entries other than regular files, into ``frame.extras``.
+
+        Returns its subdirectories (as sorted extras) and the names of its
+        other entries (sorted), which are checked here: what a kept listing
+        holds of them.
+        """
         node, rel, order, match = frame.node, frame.rel, frame.order, self.match
-        extra: dict[str, _Extra] = {}
+        subdirs: dict[str, _Extra] = {}
         odd: list[str] = []
         for e in others:
             name = e.name
             if e.is_dir(follow_symlinks=False):
                 if match is None or not match(rel + name + "/"):
-                    extra[name + "/"] = _SubDir(name)
+                    subdirs[name + "/"] = _SubDir(name)
             elif match is None or not match(rel + name):
                 odd.append(name)
         odd.sort(key=order)
+        if not odd:
+            frame.extras = _sorted(subdirs, order)
+            return frame.extras, odd
+        extra = dict(subdirs)
         for name in odd:
             self._check(node, rel, name, extra)
-        if order is None:
-            frame.extras = sorted(extra.items(), key=_first)
-        else:
-            frame.extras = sorted(extra.items(), key=lambda item: order(item[0]))
+        frame.extras = _sorted(extra, order)
+        return _sorted(subdirs, order), odd
 
     def _check(self, node: Dir, rel: str, name: str, extra: dict[str, _Extra]) -> None:
         """A symlink or special entry: resolve or reject it now, in name order."""
@@ -527,6 +591,19 @@ class _Walk(chain[WalkEntry]):
         self._runs.close()
         if self._batches is not None:
             self._batches.close()
+
+
+def remember(walk: Iterable[WalkEntry], listings: Listings) -> None:
+    """
+    Let *walk*, not yet started, reuse and keep directory listings in *listings*.
+
+    For the checksum's kept cache (``syncsafe.checksums._tree``), and only
+    for a walk whose exclusion answers from the path alone (see
+    [`Listings`][syncsafe.walker._listings.Listings]). Anything but a walk
+    that `walk` made is left as it is.
+    """
+    if type(walk) is _Walk and not walk._walker.started:  # noqa: SLF001 - this module's class
+        walk._walker.listings = listings  # noqa: SLF001
 
 
 def _spec(exclude: Iterable[str] | pathspec.PathSpec[Any]) -> pathspec.PathSpec[Any] | None:
