@@ -17,7 +17,7 @@ entry_module = importlib.import_module("syncsafe.walker._entry")
 engine_module = importlib.import_module("syncsafe.walker._engine")
 
 if TYPE_CHECKING:
-    from syncsafe.walker._engine import _Listed
+    from syncsafe.walker._engine import _Frame
 
 
 def _replace(path: Path, text: str) -> None:
@@ -63,7 +63,7 @@ def test_open_fd_needs_no_stat(tmp_path: Path) -> None:
         data, _ = _read_fd(entry)
         assert b"a" == data
         listed = entry[1]
-        assert isinstance(listed, engine_module._Listed)
+        assert isinstance(listed, engine_module._Frame)
         assert listed.stats is None
 
 
@@ -119,7 +119,7 @@ def test_a_listing_without_inode_numbers_checks_the_name(
 ) -> None:
     """Where the listing gives no inode number (FUSE), the name must name the file opened."""
 
-    def unknown(listed: _Listed) -> dict[str, int]:
+    def unknown(listed: _Frame) -> dict[str, int]:
         inodes = listed.inodes = dict.fromkeys((e.name for e in listed.listing), 0xFFFFFFFF)
         return inodes
 

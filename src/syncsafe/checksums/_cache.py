@@ -16,6 +16,11 @@ mtime and ctime when a clean page is first written through the mapping, not
 on later writes to it, nor on ``msync``.
 [`ChecksumCache.verify`][syncsafe.checksums.ChecksumCache.verify] reads every file and reports the
 entries such an edit made wrong.
+
+This module owns the cache: its key and racy rule, its file format, and the
+loops that use it (``hash_runs`` for a checksum, ``verify_entries`` for
+``verify``); the checksum hands them the walk and reads nothing of the
+cache's tables itself.
 """
 
 from __future__ import annotations
@@ -155,7 +160,9 @@ class ChecksumCache:
     with their stat keys, and the result. A run whose files all have the
     same paths and stat keys, in the same order, returns that result without
     a lookup per file or a new encoding; that is what a poll that finds
-    nothing changed costs, about a stat per file.
+    nothing changed costs, about a stat per file. It also keeps the listing
+    of each directory, and does not read again one whose own stat is
+    unchanged since (git's untracked cache; see ``docs/how-to/checksums.md``).
 
     Unlike a plain ``dict`` memo, it never trusts a key it cannot prove is
     stable, and unlike git's index it stores nothing but digests.

@@ -7,8 +7,11 @@ special files are skipped. Each file is then read through
 [`open_fd`][syncsafe.walker.WalkEntry.open_fd], relative to the walker's open
 descriptor of its directory, never by resolving its path again from the
 root; that is both the safe way (no check-then-use gap) and the fast one.
-A small file costs four system calls: open, fstat, one read, close; with
-a [`ChecksumCache`][syncsafe.checksums.ChecksumCache] holding it, one: its stat.
+A small file costs four system calls: open, fstat, one read, close
+(`syncsafe.checksums._read`); with a
+[`ChecksumCache`][syncsafe.checksums.ChecksumCache] holding it, one: its stat,
+in the cache's own loop (`syncsafe.checksums._cache.hash_runs`), which
+this module hands the walk's runs and what else decides the result.
 """
 
 from __future__ import annotations

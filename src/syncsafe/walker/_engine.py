@@ -5,8 +5,13 @@ The walking engine of [`syncsafe.walker.walk`][] and [`syncsafe.walker.scan`][].
 lists each directory once, sorts it in byte order, checks its links (the
 ancestor-loop rule is decided here, in ``_Walker._accept_link``; escapes and
 absolute targets by `syncsafe._fs`) and hands out its files in runs of
-[`WalkEntry`][syncsafe.walker.WalkEntry] made in C. ``_Walk`` is the iterator that
-[`walk`][syncsafe.walker.walk] returns.
+[`WalkEntry`][syncsafe.walker.WalkEntry] made in C, or as
+[`WalkRun`][syncsafe.walker.WalkRun] objects. ``_Walk`` is the iterator that
+[`walk`][syncsafe.walker.walk] returns. What the walk knows of a directory it
+listed (its listing, the inode numbers it gave, its entries' stats) is its
+own (its ``_Frame``), not resolution's `Dir`; given
+[`Listings`][syncsafe.walker._listings.Listings] of earlier walks, it reuses
+the listing of a directory whose stat is unchanged and checks its links again.
 """
 
 from __future__ import annotations
@@ -78,37 +83,37 @@ _Extras: TypeAlias = "list[tuple[str, _Extra]]"
 
 
 @final
-class _Listed:
-    """
-    What the walk knows of a directory it listed, beyond its `Dir`: the entries' state.
-
-    Each [`WalkEntry`][syncsafe.walker.WalkEntry] of a file listed in the
-    directory points here: ``listing`` is the listing of its regular files
-    (kept for the inode numbers it gave: an entry's open checks that it opened
-    the file listed, not one put in its place since), ``inodes`` those numbers
-    by name (built from the listing when an entry is first opened or stat-ed),
-    ``stats`` the files' stats its entries fetched, by name. Resolution's
-    `Dir` holds none of this: only the walker lists directories.
-    """
-
-    __slots__ = ("inodes", "listing", "node", "stats")
-
-    def __init__(self, node: Dir) -> None:
-        self.node = node
-        self.listing: list[os.DirEntry[str]] = []
-        self.inodes: dict[str, int] | None = None
-        self.stats: dict[str, os.stat_result] | None = None
-
-
-@final
 class _Frame:
-    """A directory on the walk's path: its sorted files, its other entries, how far along."""
+    """
+    The walker's state of a directory on its path: what it listed, and how far along it is.
 
-    __slots__ = ("built", "extras", "files", "i", "j", "listed", "node", "order", "rel")
+    ``files`` are its regular files, sorted; ``extras`` its other entries
+    (subdirectories, links), checked and sorted; ``i`` and ``j`` how many of
+    each are handed out. Each [`WalkEntry`][syncsafe.walker.WalkEntry] of a file
+    listed in it points here: ``listing`` is the listing of its regular files
+    (kept for the inode numbers it gave: an entry's open checks that it
+    opened the file listed, not one put in its place since), ``inodes`` those
+    numbers by name (built from the listing when an entry is first opened or
+    stat-ed), ``stats`` the files' stats its entries fetched, by name.
+    Resolution's `Dir` holds none of this: only the walker lists directories.
+    """
+
+    __slots__ = (
+        "built",
+        "extras",
+        "files",
+        "i",
+        "inodes",
+        "j",
+        "listing",
+        "node",
+        "order",
+        "rel",
+        "stats",
+    )
 
     def __init__(self, node: Dir, rel: str) -> None:
         self.node = node
-        self.listed = _Listed(node)  # what its files' entries point to
         self.rel = rel  # the path as reached, "" or ending in "/"
         self.files: list[str] = []  # regular files, sorted
         self.extras: _Extras = []  # (sort key, what): directories and links, sorted
@@ -116,6 +121,9 @@ class _Frame:
         self.i = 0  # files[:i] handed out
         self.j = 0  # extras[:j] handed out
         self.built = False  # files holds the paths (a leaf directory), not the names
+        self.listing: list[os.DirEntry[str]] = []
+        self.inodes: dict[str, int] | None = None
+        self.stats: dict[str, os.stat_result] | None = None
 
 
 def _order(joined: str) -> Order:
@@ -270,7 +278,11 @@ class _Walker:
         rel = frame.rel
         names: list[str] | None
         if frame.built or not rel:
-            paths = names = files[i:stop]  # a copy: close() empties the run's list
+            if i or stop < len(files) or self.listings is not None:
+                # A copy: close() empties the run's list, and a kept listing's must stay.
+                paths = names = files[i:stop]
+            else:
+                paths = names = files
             if rel:
                 names = None  # files holds the paths: WalkRun cuts the names if asked
         else:
@@ -278,8 +290,8 @@ class _Walker:
             paths = (rel + ("\0" + rel).join(names)).split("\0")
         self.run = paths
         if self.batched:
-            return WalkRun(paths, frame.listed, names)
-        return map(_make, zip(paths, repeat(frame.listed)))
+            return WalkRun(paths, frame, names)
+        return map(_make, zip(paths, repeat(frame)))
 
     # ----------------------------------------------------------- frames
     def _push(self, node: Dir, rel: str) -> None:
@@ -404,7 +416,7 @@ class _Walker:
         except OSError as exc:
             self.problem(rel.rstrip("/") or ".", exc)
             return
-        frame.listed.listing = listing  # for the inode numbers it gave (see _Listed)
+        frame.listing = listing  # for the inode numbers it gave (see _Frame)
         files = [e.name for e in listing]
         match = self.match
         subdirs: _Extras = []
@@ -442,7 +454,7 @@ class _Walker:
     def _relist(self, frame: _Frame, kept: Kept) -> None:
         """The listing *kept* of an unchanged directory; its links and odd entries checked again."""
         frame.files, frame.built, frame.order = kept.files, kept.built, kept.order
-        frame.listed.listing = kept.listing
+        frame.listing = kept.listing
         if not kept.odd:
             frame.extras = kept.subdirs
             return

@@ -32,7 +32,7 @@ from syncsafe.errors import (
 
 if TYPE_CHECKING:
     from syncsafe._fs import Dir
-    from syncsafe.walker._engine import _Listed
+    from syncsafe.walker._engine import _Frame
 
 # Sorting names as str gives their UTF-8 byte order unless a name holds an
 # undecodable byte (a lone surrogate, from surrogateescape): then sort bytes.
@@ -59,9 +59,9 @@ class _FileRef:
         self.st = st
 
 
-# Where an entry's file is: listed in its own directory (the walker's _Listed
-# state of it), reached through a link (a _FileRef), or nowhere (hand-made).
-_Ref: TypeAlias = "_Listed | _FileRef | None"
+# Where an entry's file is: listed in its own directory (the walker's _Frame of it),
+# reached through a link (a _FileRef), or nowhere (hand-made).
+_Ref: TypeAlias = "_Frame | _FileRef | None"
 
 
 class _EntryType(type):
@@ -71,16 +71,13 @@ class _EntryType(type):
         return _new_entry(cls, (path, ref))
 
 
-def _open_listed(name: str, dir_fd: int, path: str) -> int:
-    """Open the listed file *name* in *dir_fd* without following a link; errors name *path*."""
-    try:
-        return os.open(name, FILE_FLAGS, dir_fd=dir_fd)
-    except FileNotFoundError:
-        raise
-    except PermissionError as exc:  # unreadable is not "changed": say so, with the path
-        raise PermissionError(exc.errno, exc.strerror, path) from exc
-    except OSError as exc:  # ELOOP: it is a symlink now
-        raise UnsafePathError(path, f"changed since it was listed: {exc.strerror}") from exc
+def _open_error(exc: OSError, path: str) -> Exception:
+    """What a failed open of the listed file at *path* raises: *exc*, or what it means."""
+    if isinstance(exc, FileNotFoundError):
+        return exc
+    if isinstance(exc, PermissionError):  # unreadable is not "changed": say so, with the path
+        return PermissionError(exc.errno, exc.strerror, path)
+    return UnsafePathError(path, f"changed since it was listed: {exc.strerror}")  # ELOOP: a link
 
 
 @final
@@ -280,7 +277,13 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
             listed = ref
         if node.fd < 0:
             raise StaleEntryError(path)
-        fd = _open_listed(name, node.fd, path)
+        try:  # without following a link (O_NOFOLLOW); inline, as this runs once per file read
+            fd = os.open(name, FILE_FLAGS, dir_fd=node.fd)
+        except OSError as exc:
+            error = _open_error(exc, path)
+            if error is exc:
+                raise
+            raise error from exc
         try:
             st = os.fstat(fd)
             if listed is not None:  # the common case, checked inline
@@ -303,7 +306,7 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
             raise
         return fd, st
 
-    def _check(self, listed: _Listed | None, name: str, st: os.stat_result) -> None:
+    def _check(self, listed: _Frame | None, name: str, st: os.stat_result) -> None:
         """
         Whether the file opened (*st*) is the one listed: return if so, else raise.
 
@@ -322,7 +325,7 @@ class WalkEntry(tuple[str, _Ref], metaclass=_EntryType):
         else:
             self._confirm(listed, name, st)
 
-    def _confirm(self, listed: _Listed, name: str, st: os.stat_result) -> None:
+    def _confirm(self, listed: _Frame, name: str, st: os.stat_result) -> None:
         """
         The slow check of [`open_fd`][]: the opened file is the listed one, or refuse it.
 
@@ -417,7 +420,7 @@ class WalkRun:
 _UNKNOWN_INODES: Final = frozenset({0, 0xFFFFFFFF})
 
 
-def _inodes(listed: _Listed) -> dict[str, int]:
+def _inodes(listed: _Frame) -> dict[str, int]:
     """The inode numbers *listed*'s listing gave for its regular files, by name (no syscall)."""
     inodes = listed.inodes = {e.name: e.inode() for e in listed.listing}
     return inodes
