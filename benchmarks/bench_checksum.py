@@ -14,7 +14,6 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 import dirhash  # type: ignore[import-untyped]
 import pytest
@@ -24,9 +23,6 @@ from pytest_benchmark.fixture import BenchmarkFixture
 from benchmarks._interleave import compare
 from syncsafe import ChecksumCache, checksum, walk
 from syncsafe.checksums._cache import RACY_MARGIN_NS
-
-if TYPE_CHECKING:
-    from syncsafe._fs import Dir
 
 Measure = Callable[[str, bool], BenchmarkFixture]
 
@@ -54,6 +50,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
             directory.mkdir()
         start = (i * 131) % (len(pool) - FILE_SIZE)
         (directory / f"f{i:05d}.yaml").write_bytes(pool[start : start + FILE_SIZE])
+    assert {FILE_SIZE} == {p.stat().st_size for p in root.rglob("*.yaml")}  # exactly 2 KiB each
     _warm(root)
     return root
 
@@ -138,10 +135,8 @@ def test_walk_and_stat_floor(measure: Measure, tree: Path) -> None:
 
     def run() -> int:
         stats = 0
-        for rel, ref in walk(tree):  # as the warm cache stats: by name, in the listed directory
-            where = cast("Dir", ref)
-            name = rel.rpartition("/")[2]
-            stats += os.stat(name, dir_fd=where.fd, follow_symlinks=False).st_size > 0
+        for entry in walk(tree):  # as the warm cache stats: by name, in the listed directory
+            stats += entry.stat_key()[2] > 0
         return stats
 
     assert measure(f"{GROUP}-cache", False)(run) == FILES  # noqa: FBT003
@@ -161,8 +156,8 @@ def test_checksum_cache_interleaved(measure: Measure, tree: Path, warm_cache: Pa
         checksum(tree, cache=ChecksumCache(warm_cache))
 
     def floor() -> None:
-        for rel, ref in walk(tree):
-            os.stat(rel.rpartition("/")[2], dir_fd=cast("Dir", ref).fd, follow_symlinks=False)
+        for entry in walk(tree):
+            entry.stat_key()
 
     candidates = {
         "cold": lambda: checksum(tree),

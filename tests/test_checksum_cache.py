@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from _cache_tables import lookup
 from syncsafe import Changes, ChecksumCache, ChecksumCacheWarning, checksum
 from syncsafe.checksums import _cache
 from syncsafe.checksums._cache import RACY_MARGIN_NS
@@ -28,12 +29,12 @@ def test_entries_round_trip_through_the_file(tmp_path: Path) -> None:
     cache = ChecksumCache(file)
     started = ChecksumCache.start()
     key = _key(started - HOUR)
-    assert cache.lookup("xxh3-128", key) is None
+    assert lookup(cache, "xxh3-128", key) is None
     cache.record("xxh3-128", key, DIGEST, started)
     cache.save_if_changed()
     again = ChecksumCache(file)
-    assert DIGEST == again.lookup("xxh3-128", key)
-    assert again.lookup("sha256", key) is None
+    assert DIGEST == lookup(again, "xxh3-128", key)
+    assert lookup(again, "sha256", key) is None
     assert (1, 1) == (again.hits, again.misses)
     assert repr(again) == f"ChecksumCache({str(file)!r})"
 
@@ -46,8 +47,8 @@ def test_racy_entries_are_not_cached(tmp_path: Path) -> None:
     young_ctime = _key(started - HOUR, ctime_ns=started)
     cache.record("xxh3-128", young, DIGEST, started)
     cache.record("xxh3-128", young_ctime, DIGEST, started)
-    assert cache.lookup("xxh3-128", young) is None
-    assert cache.lookup("xxh3-128", young_ctime) is None
+    assert lookup(cache, "xxh3-128", young) is None
+    assert lookup(cache, "xxh3-128", young_ctime) is None
     cache.save_if_changed()
     assert not (tmp_path / "cache").exists()  # nothing worth saving
 
@@ -62,7 +63,7 @@ def test_entries_younger_than_the_save_are_dropped_on_load(
     cache.record("xxh3-128", key, DIGEST, 20 * HOUR)
     monkeypatch.setattr(_cache, "_now_ns", lambda: 10 * HOUR)  # written "before" the file aged
     cache.save()
-    assert ChecksumCache(file).lookup("xxh3-128", key) is None
+    assert lookup(ChecksumCache(file), "xxh3-128", key) is None
 
 
 @pytest.mark.parametrize(
@@ -86,10 +87,10 @@ def test_corrupt_or_foreign_cache_is_ignored_with_a_warning(
     file.write_bytes(damage(file.read_bytes()))  # type: ignore[operator]
     reread = ChecksumCache(file)
     with pytest.warns(ChecksumCacheWarning, match=message):
-        assert reread.lookup("xxh3-128", key) is None
+        assert lookup(reread, "xxh3-128", key) is None
     reread.record("xxh3-128", key, DIGEST, HOUR)
     reread.save()
-    assert DIGEST == ChecksumCache(file).lookup("xxh3-128", key)
+    assert DIGEST == lookup(ChecksumCache(file), "xxh3-128", key)
 
 
 def _raw_cache(*, version: int = 1, section: bytes, count: int, body: bytes) -> bytes:
@@ -123,7 +124,7 @@ def test_well_sealed_but_invalid_caches_are_ignored(
     """A file with a valid seal but impossible content is still not trusted."""
     (tmp_path / "cache").write_bytes(data)
     with pytest.warns(ChecksumCacheWarning, match=message):
-        assert ChecksumCache(tmp_path / "cache").lookup("xxh3-128", _key(0)) is None
+        assert lookup(ChecksumCache(tmp_path / "cache"), "xxh3-128", _key(0)) is None
 
 
 def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path: Path) -> None:
@@ -179,10 +180,10 @@ def test_concurrent_saves_never_tear_the_file(tmp_path: Path) -> None:
         thread.join()
     assert [] == errors
     reread = ChecksumCache(file)
-    found = [n for n in range(4) if reread.lookup("xxh3-128", _key(0, ino=n * 1000)) == DIGEST]
+    found = [n for n in range(4) if lookup(reread, "xxh3-128", _key(0, ino=n * 1000)) == DIGEST]
     assert len(found) == 1
     winner = found[0]
-    assert all(reread.lookup("xxh3-128", _key(0, ino=winner * 1000 + i)) for i in range(200))
+    assert all(lookup(reread, "xxh3-128", _key(0, ino=winner * 1000 + i)) for i in range(200))
 
 
 @pytest.fixture

@@ -5,16 +5,19 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from _files import open_fds, write_files
-from syncsafe._fs import Dir
 from syncsafe.errors import StaleEntryError, UnsafePathError
 from syncsafe.walker import WalkEntry, walk
 
 entry_module = importlib.import_module("syncsafe.walker._entry")
 engine_module = importlib.import_module("syncsafe.walker._engine")
+
+if TYPE_CHECKING:
+    from syncsafe.walker._engine import _Frame
 
 
 def _replace(path: Path, text: str) -> None:
@@ -59,9 +62,9 @@ def test_open_fd_needs_no_stat(tmp_path: Path) -> None:
     for entry in walk(tmp_path):
         data, _ = _read_fd(entry)
         assert b"a" == data
-        node = entry[1]
-        assert isinstance(node, Dir)
-        assert node.stats is None
+        listed = entry[1]
+        assert isinstance(listed, engine_module._Frame)
+        assert listed.stats is None
 
 
 def test_a_file_swapped_after_the_listing_is_refused(tmp_path: Path) -> None:
@@ -116,8 +119,8 @@ def test_a_listing_without_inode_numbers_checks_the_name(
 ) -> None:
     """Where the listing gives no inode number (FUSE), the name must name the file opened."""
 
-    def unknown(node: Dir) -> dict[str, int]:
-        inodes = node.inodes = dict.fromkeys((e.name for e in node.listing or ()), 0xFFFFFFFF)
+    def unknown(listed: _Frame) -> dict[str, int]:
+        inodes = listed.inodes = dict.fromkeys((e.name for e in listed.listing), 0xFFFFFFFF)
         return inodes
 
     monkeypatch.setattr(entry_module, "_inodes", unknown)
@@ -180,3 +183,70 @@ def test_an_unreadable_file_is_a_permission_error_naming_its_path(
         entry.open_fd()
     assert "d/secret.yaml" == info.value.filename
     walker.close()
+
+
+def _key(path: Path) -> tuple[int, int, int, int, int, int]:
+    st = path.lstat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+
+
+def test_stat_key_is_the_file_s_key_now(tmp_path: Path) -> None:
+    """stat_key is the lstat key of the file (a linked file's target), taken afresh at each call."""
+    write_files(tmp_path, {"base/x.yaml": "x", "y.yaml": "y"})
+    (tmp_path / "l").symlink_to("base/x.yaml")
+    seen = {}
+    for entry in walk(tmp_path):
+        seen[entry.path] = entry.stat_key()
+        if entry.path == "y.yaml":
+            (tmp_path / "y.yaml").write_text("longer")
+            assert _key(tmp_path / "y.yaml") == entry.stat_key()
+    assert {
+        "base/x.yaml": _key(tmp_path / "base/x.yaml"),
+        "l": _key(tmp_path / "base/x.yaml"),
+        "y.yaml": seen["y.yaml"],
+    } == seen
+    assert seen["y.yaml"] != _key(tmp_path / "y.yaml")
+
+
+def test_runs_are_the_walk_a_directory_at_a_time(tmp_path: Path) -> None:
+    """A walk's runs hold its entries' paths in order, their stat keys, and entries that open."""
+    write_files(tmp_path, {"a/x": "ax", "a/y": "ay", "b/c/z": "z", "m": "m", "n": "n"})
+    (tmp_path / "l").symlink_to("a/x")
+    before = open_fds()
+    runs = [
+        (run.paths, run.stat_keys(), [_read_fd(e)[0] for e in run], _read_fd(run.entry(0))[0])
+        for run in walk(tmp_path).runs()
+    ]
+    assert [
+        (["a/x", "a/y"], [_key(tmp_path / "a/x"), _key(tmp_path / "a/y")], [b"ax", b"ay"], b"ax"),
+        (["b/c/z"], [_key(tmp_path / "b/c/z")], [b"z"], b"z"),
+        (["l"], [_key(tmp_path / "a/x")], [b"ax"], b"ax"),
+        (["m", "n"], [_key(tmp_path / "m"), _key(tmp_path / "n")], [b"m", b"n"], b"m"),
+    ] == runs
+    assert [e.path for e in walk(tmp_path)] == [p for paths, *_ in runs for p in paths]
+    assert before == open_fds()
+
+
+def test_a_walk_is_gone_through_once(tmp_path: Path) -> None:
+    """Entries or runs, not both; closing the walk ends its runs and frees their descriptors."""
+    write_files(tmp_path, {"a/x": "x", "b/y": "y"})
+    it = walk(tmp_path)
+    next(it)
+    with pytest.raises(RuntimeError, match="its entries or its runs"):
+        it.runs()
+    it.close()
+    before = open_fds()
+    other = walk(tmp_path)
+    runs = other.runs()
+    first = next(runs)
+    assert ["a/x"] == first.paths
+    assert "<WalkRun of 1 files, first 'a/x'>" == repr(first)
+    with pytest.raises(RuntimeError, match="its entries or its runs"):
+        next(other)
+    second = next(runs)
+    with pytest.raises(StaleEntryError, match="a/x"):
+        first.stat_keys()  # the walk has left a/
+    other.close()
+    assert [] == list(runs)
+    assert ([], [], []) == (second.paths, second.stat_keys(), list(second))  # closed: empty
+    assert before == open_fds()

@@ -100,6 +100,7 @@ _EXPORTS: "Final[dict[str, str]]" = {
     # syncsafe.walker
     "Finding": "syncsafe.walker",
     "WalkEntry": "syncsafe.walker",
+    "WalkRun": "syncsafe.walker",
     "scan": "syncsafe.walker",
     "walk": "syncsafe.walker",
     # syncsafe.errors
@@ -217,6 +218,7 @@ __all__ = [
     "UnknownCommit",
     "UnsafePathError",
     "WalkEntry",
+    "WalkRun",
     "WindowMovedPast",
     "__version__",
     "affected_overlays",
@@ -357,6 +359,7 @@ if TYPE_CHECKING:  # what the lazy __getattr__ below gives, for type checkers an
     from syncsafe.storm import storm_metrics as storm_metrics
     from syncsafe.walker import Finding as Finding
     from syncsafe.walker import WalkEntry as WalkEntry
+    from syncsafe.walker import WalkRun as WalkRun
     from syncsafe.walker import scan as scan
     from syncsafe.walker import walk as walk
 

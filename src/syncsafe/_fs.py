@@ -121,20 +121,14 @@ def file_kind(mode: int) -> str:
 
 @final
 class Dir:
-    """One physical directory at or below the root; ``fd`` is -1 while closed."""
+    """
+    One physical directory at or below the root; ``fd`` is -1 while closed.
 
-    __slots__ = (
-        "_real",
-        "depth",
-        "fd",
-        "frame",
-        "ident",
-        "inodes",
-        "listing",
-        "name",
-        "parent",
-        "stats",
-    )
+    It holds what resolution needs and nothing more: what the walker knows of
+    a directory it listed is the walker's own (``syncsafe.walker._engine``).
+    """
+
+    __slots__ = ("_real", "depth", "fd", "ident", "name", "parent")
 
     def __init__(
         self, name: str, parent: Dir | None, fd: int, ident: tuple[int, int] | None
@@ -144,14 +138,7 @@ class Dir:
         self.depth: int = 0 if parent is None else parent.depth + 1
         self.fd = fd
         self.ident = ident
-        self.frame = -1  # the walker's stack index while this is one of its frames
         self._real: str | None = None
-        # the walker's entries cache their files' stats here, by name
-        self.stats: dict[str, os.stat_result] | None = None
-        # the walker's listing of its regular files, and their inode numbers by
-        # name (built from the listing when an entry is first opened or stat-ed)
-        self.listing: list[os.DirEntry[str]] | None = None
-        self.inodes: dict[str, int] | None = None
 
     def real(self) -> str:
         """The absolute physical path (built on demand, then cached)."""

@@ -7,31 +7,42 @@ special files are skipped. Each file is then read through
 [`open_fd`][syncsafe.walker.WalkEntry.open_fd], relative to the walker's open
 descriptor of its directory, never by resolving its path again from the
 root; that is both the safe way (no check-then-use gap) and the fast one.
-A small file costs four system calls: open, fstat, one read, close; with
-a [`ChecksumCache`][syncsafe.checksums.ChecksumCache] holding it, one: its stat.
+A small file costs four system calls: open, fstat, one read, close
+(`syncsafe.checksums._read`); with a
+[`ChecksumCache`][syncsafe.checksums.ChecksumCache] holding it, one: its stat,
+in the cache's own loop (`syncsafe.checksums._cache.hash_runs`), which
+this module hands the walk's runs and what else decides the result.
 """
 
 from __future__ import annotations
 
-import io
 import os
-from collections.abc import Callable, Iterable, Iterator
-from itertools import chain
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import methodcaller
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast, final
 
 from pathspec import GitIgnoreSpec, PathSpec
 
-from syncsafe._fs import Dir
 from syncsafe.annotations import AnnotationKey
 from syncsafe.checksums._algorithms import DEFAULT_ALGORITHM, Algorithm, get_algorithm
-from syncsafe.checksums._cache import ChecksumCache, StatKey, TreeMemo
+from syncsafe.checksums._cache import (
+    ChecksumCache,
+    StatKey,
+    TreeMemo,
+    hash_runs,
+    listings_of,
+    verify_entries,
+)
 from syncsafe.checksums._format import path_bytes
 from syncsafe.checksums._location import relative_inside
+from syncsafe.checksums._read import CHUNK, hash_stream, read_digest
 from syncsafe.checksums._sourceignore import EXCLUDE, IgnorePattern, decide, read_patterns
 from syncsafe.checksums._value import Checksum
-from syncsafe.errors import FileChangedWhileHashing, UnsafePathError
+from syncsafe.errors import UnsafePathError
 from syncsafe.paths import open_inside
-from syncsafe.walker import WalkEntry, walk
+from syncsafe.walker import WalkEntry, WalkRun, walk
+from syncsafe.walker._engine import remember
+from syncsafe.walker._entry import stat_key as _stat_key
 
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath
@@ -39,28 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["SOURCEIGNORE", "checksum", "hash_stream", "verify_cache"]
 
 SOURCEIGNORE: Final = ".sourceignore"
-_CHUNK: Final = 1 << 20  # 1 MiB: large enough for full read speed, small enough to not matter
-
-
-def hash_stream(
-    file: object, size: int, path: str, algorithm: Algorithm, buffer: memoryview
-) -> bytes:
-    """
-    The digest of *file*'s *size* bytes, read in chunks of ``len(buffer)``.
-
-    Memory stays constant: the file is fed to the hash chunk by chunk, to
-    its end. Raises [`FileChangedWhileHashing`][syncsafe.errors.FileChangedWhileHashing] when that
-    end is not at *size* bytes: the file changed since its size was taken.
-    """
-    readinto = cast("io.BufferedIOBase", file).readinto
-    hasher = algorithm.new()
-    done = 0
-    while got := readinto(buffer):
-        hasher.update(buffer[:got])
-        done += got
-    if done != size:
-        raise FileChangedWhileHashing(path, size, done)
-    return hasher.digest()
 
 
 def _read_ignore(root: str, rel: str) -> bytes | None:
@@ -262,14 +251,21 @@ def checksum(
     # What else decides the result, besides the files walked: the memo of
     # the last run is only for a run that agrees on all of it.
     context = (base, sub, algo.name, key, _fingerprint(spec), _scoped_fingerprint(scoped))
+    if type(spec) is _GitOnlySpec:  # it answers from the path alone: listings can be kept
+        remember(entries, listings_of(cache))
     memo = cache.memo  # read once: another thread may replace it
     if memo is not None and memo.context != context:
         memo = None
-    paths, digests, keys, trusted = _hash_cached(entries, algo, scoped, progress, cache, memo=memo)
-    if memo is not None and keys is memo.keys:  # every file as the memo has it: its result
+    seen = _Seen(scoped, progress)
+    hashed = hash_runs(cache, _runs(entries), algo, memo=memo, seen=seen)
+    if memo is not None and hashed.memo_hit:  # every file as the memo has it: its result
         return cast("Checksum", memo.result)
-    result = _result(algo, key, paths, digests, scoped)
-    cache.memo = TreeMemo(context, paths, keys, digests, result) if trusted else None
+    result = _result(algo, key, hashed.paths, hashed.digests, scoped)
+    cache.memo = (
+        TreeMemo(context, hashed.paths, hashed.keys, hashed.digests, result)
+        if hashed.trusted
+        else None
+    )
     return result
 
 
@@ -286,23 +282,9 @@ def verify_cache(
     base = os.fspath(path if root is None else root)
     sub = "" if root is None else relative_inside(root, path)
     spec, _ = _exclusions(base, sub, exclude)
-    cached, _ = cache.tables(algo.name)
-    buffer = memoryview(bytearray(_CHUNK))
-    differ: list[str] = []
     # Every file the walk reaches, even one a nested .sourceignore leaves out
     # of the result: a run hashes those too, so the cache may hold them.
-    for entry in walk(base, exclude=spec):
-        fd, st = entry.open_fd()
-        try:
-            digest = _hash_fd(fd, st.st_size, entry.path, algo, buffer)
-        finally:
-            os.close(fd)
-        key = _stat_key(st)
-        known = cached.get(key)
-        if known is not None and known != digest:
-            differ.append(entry.path)
-            cache.forget(algo.name, key)
-    cache.save_if_changed()
+    differ = verify_entries(cache, walk(base, exclude=spec), algo)
     return tuple(sorted(differ, key=path_bytes))
 
 
@@ -337,241 +319,77 @@ _NESTED_IGNORE: Final = "/" + SOURCEIGNORE
 def _hash_all(
     entries: Iterable[WalkEntry], algo: Algorithm, scoped: _Scoped, progress: _Progress
 ) -> tuple[list[str], list[bytes]]:
-    """
-    The paths and content digests of *entries*, every file read.
-
-    This is the loop that runs once per file, so it does the least: one
-    open ([`open_fd`][syncsafe.walker.WalkEntry.open_fd], whose ``fstat`` gives
-    the size), and for a small file one `os.read` of size + 1 bytes:
-    it returns exactly size bytes only if the file still ends where its
-    ``fstat`` said, so growth is seen without another system call.
-    """
-    buffer = memoryview(bytearray(_CHUNK))
+    """The paths and content digests of *entries*, every file read ([`read_digest`][])."""
+    buffer = memoryview(bytearray(CHUNK))
     paths: list[str] = []
     digests: list[bytes] = []
     add_path, add_digest = paths.append, digests.append
-    oneshot, read, close = algo.oneshot, os.read, os.close
     for entry in entries:
         rel = entry.path
-        try:
-            open_fd = entry.open_fd
-        except AttributeError:  # an entry that offers only stat and open()
-            size = entry.stat.st_size
-            digest = _hash_entry(entry, size, algo, buffer)
-        else:
-            fd, st = open_fd()
-            try:
-                size = st.st_size
-                if size < _CHUNK and len(data := read(fd, size + 1)) == size:
-                    digest = oneshot(data)  # _hash_fd's first case, inline
-                else:  # large, or it changed since the fstat: stream it, or raise
-                    if size < _CHUNK:
-                        os.lseek(fd, 0, os.SEEK_SET)
-                    with io.FileIO(fd, "rb", closefd=False) as file:
-                        digest = hash_stream(file, size, rel, algo, buffer)
-            finally:
-                close(fd)
+        digest, st = read_digest(entry, algo, buffer)
         if rel.endswith(_NESTED_IGNORE):
             _scope(entry, rel, scoped)
         add_path(rel)
         add_digest(digest)
         if progress is not None:
-            progress(rel, size)
+            progress(rel, st.st_size)
     return paths, digests
 
 
-def _hash_cached(  # noqa: C901, PLR0912, PLR0915 - one loop, inlined on purpose
-    entries: Iterable[WalkEntry],
-    algo: Algorithm,
-    scoped: _Scoped,
-    progress: _Progress,
-    cache: ChecksumCache,
-    *,
-    memo: TreeMemo | None,
-) -> tuple[list[str], list[bytes], list[StatKey], bool]:
+_nested: Final = methodcaller("endswith", _NESTED_IGNORE)
+
+
+@final
+class _Seen:
     """
-    `_hash_all` with *cache*: a file whose stat key is cached is not even opened.
+    What a cached run does with each run of files once hashed: progress, nested ``.sourceignore``.
 
-    A hit costs one ``fstatat`` relative to the walker's directory
-    descriptor, made here rather than through
-    [`stat`][syncsafe.walker.WalkEntry.stat], whose checks against the listing
-    (a regular file, the inode listed) cost half as much again as the call
-    itself and are not needed for a lookup: a key is only ever recorded
-    from the ``fstat`` of an opened regular file, so a name that became a
-    link, a FIFO or a directory has a key that misses, and a miss is opened
-    and checked as `_hash_all` does. A file renamed or linked over a
-    listed name misses too, on Linux, where that moves its ctime; where it
-    does not, it is a hit with that file's digest: what the name now holds.
-    A miss is read as
-    `_hash_all` reads it, and its digest recorded under the key of
-    the ``fstat`` taken after the open, before the read: an edit after that
-    moves the file's ctime, so the key never names other content (within
-    one clock tick, the racy-git rule in
-    [`ChecksumCache.record`][syncsafe.checksums.ChecksumCache.record] keeps it out).
-
-    With the *memo* of the cache's last run on this tree (same root,
-    algorithm, key and exclusions), each file is first compared with the
-    memo's file at the same place in the walk: while path and stat key are
-    the memo's, there is nothing to look up, and if every file is, the
-    memo's own key list comes back, which the caller takes to mean "the
-    memo's result". The first file that differs ends the comparison; the
-    files before it take their digests from the memo, the rest are looked
-    up.
-
-    Returns the paths, their digests, their stat keys, and whether every
-    one of those keys is now in the cache (a memo may be made of the run).
+    Called once per run (a directory's files), so a run without either costs
+    one pass in C over its paths.
     """
-    started = ChecksumCache.start()
-    name = algo.name
-    cached, live = cache.tables(name)
-    buffer = memoryview(bytearray(_CHUNK))
-    lookup = cached.get
-    lstat = os.stat
-    misses = 0
-    trusted = True
-    walked = iter(entries)
-    rest: Iterable[WalkEntry] = walked
-    paths: list[str] = []
-    digests: list[bytes] = []
-    keys: list[StatKey] = []
-    if memo is not None:
-        same, first = _follow(walked, memo, scoped, progress)
-        if first is None and same == len(memo.keys):  # every file as the memo has it
-            cache.hits += same
-            return memo.paths, memo.digests, memo.keys, True
-        paths, digests, keys = _memo_prefix(memo, same, live)
-        if first is not None:  # stat-ed again below: one system call, once
-            rest = chain((first,), walked)
-    for entry in rest:
-        try:
-            rel, ref = entry  # (path, where): the walker's own form, used in-package
-        except TypeError:  # an entry that offers only path, stat and open()
-            rel, ref = entry.path, None
-        if type(ref) is Dir and ref.fd >= 0:  # a file listed in its own, open directory
-            st = lstat(rel.rpartition("/")[2], dir_fd=ref.fd, follow_symlinks=False)
-        else:
-            st = entry.stat
-        stat_key_now = (  # _stat_key(st), inline
-            st.st_dev,
-            st.st_ino,
-            st.st_size,
-            st.st_mtime_ns,
-            st.st_ctime_ns,
-            st.st_mode,
-        )
-        digest = lookup(stat_key_now)
-        if digest is not None:
-            live[stat_key_now] = digest
-        else:
-            misses += 1
-            try:
-                open_fd = entry.open_fd
-            except AttributeError:  # an entry that offers only stat and open()
-                digest = _hash_entry(entry, st.st_size, algo, buffer)
-            else:
-                fd, st = open_fd()
-                try:
-                    digest = _hash_fd(fd, st.st_size, rel, algo, buffer)
-                finally:
-                    os.close(fd)
-                stat_key_now = _stat_key(st)
-            cache.record(name, stat_key_now, digest, started)
-            trusted = trusted and stat_key_now in cached
-        if rel.endswith(_NESTED_IGNORE):
-            _scope(entry, rel, scoped)
-        paths.append(rel)
-        digests.append(digest)
-        keys.append(stat_key_now)
-        if progress is not None:
-            progress(rel, st.st_size)
-    cache.hits += len(paths) - misses
-    cache.misses += misses
-    cache.save_if_changed()
-    return paths, digests, keys, trusted
+
+    __slots__ = ("progress", "scoped")
+
+    def __init__(self, scoped: _Scoped, progress: _Progress) -> None:
+        self.scoped = scoped
+        self.progress = progress
+
+    def __call__(self, run: WalkRun, keys: Sequence[StatKey]) -> None:
+        progress, paths = self.progress, run.paths
+        if progress is None and not any(map(_nested, paths)):
+            return
+        for i, rel in enumerate(paths):
+            if rel.endswith(_NESTED_IGNORE):
+                _scope(run.entry(i), rel, self.scoped)
+            if progress is not None:
+                progress(rel, keys[i][2])
 
 
-def _follow(
-    entries: Iterator[WalkEntry], memo: TreeMemo, scoped: _Scoped, progress: _Progress
-) -> tuple[int, WalkEntry | None]:
-    """
-    How many of *entries*, from the start, are the memo's files; and the first that is not.
+@final
+class _EntryRun:
+    """A run of one entry that offers only ``path``, ``stat`` and ``open()``, not the walker's."""
 
-    A file is the memo's if it has the path and the stat key of the memo's
-    file at the same place in the walk. Nothing is looked up: this loop is
-    what a run that finds nothing changed costs, a stat per file. The entry
-    that differs is handed back unconsumed (``None`` if none did).
-    """
-    known_paths, known_keys = memo.paths, memo.keys
-    count = len(known_keys)
-    lstat = os.stat
-    same = 0
-    for entry in entries:
-        try:
-            rel, ref = entry  # (path, where): the walker's own form, used in-package
-        except TypeError:  # an entry that offers only path, stat and open()
-            rel, ref = entry.path, None
-        if type(ref) is Dir and ref.fd >= 0:  # a file listed in its own, open directory
-            st = lstat(rel.rpartition("/")[2], dir_fd=ref.fd, follow_symlinks=False)
-        else:
-            st = entry.stat
-        if (
-            same == count
-            or rel != known_paths[same]
-            or (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
-            != known_keys[same]
-        ):
-            return same, entry
-        same += 1
-        if rel.endswith(_NESTED_IGNORE):
-            _scope(entry, rel, scoped)
-        if progress is not None:
-            progress(rel, st.st_size)
-    return same, None
+    __slots__ = ("_entry", "paths")
+
+    def __init__(self, entry: WalkEntry) -> None:
+        self._entry = entry
+        self.paths = [entry.path]
+
+    def stat_keys(self) -> list[StatKey]:
+        """The entry's stat key, from its ``stat``."""
+        return [_stat_key(self._entry.stat)]
+
+    def entry(self, index: int) -> WalkEntry:
+        """The entry itself."""
+        return (self._entry,)[index]
 
 
-def _memo_prefix(
-    memo: TreeMemo, count: int, live: dict[StatKey, bytes]
-) -> tuple[list[str], list[bytes], list[StatKey]]:
-    """The memo's first *count* files (paths, digests, keys), kept live in the cache."""
-    keys = memo.keys[:count]
-    digests = memo.digests[:count]
-    live.update(zip(keys, digests, strict=True))
-    return memo.paths[:count], digests, keys
-
-
-def _stat_key(st: os.stat_result) -> StatKey:
-    """What a cache entry is keyed on (spelled out inline in the loop above, too)."""
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
-
-
-def _hash_fd(fd: int, size: int, rel: str, algo: Algorithm, buffer: memoryview) -> bytes:
-    """
-    The digest of the *size* bytes of the file open at *fd* (at offset 0), as `_hash_all`.
-
-    A small file in one read of size + 1 bytes; a large one, or one whose
-    read did not end at *size*, streamed from its start in chunks of
-    ``len(buffer)`` (`hash_stream` raises if it changed).
-    """
-    if size < len(buffer):
-        data = os.read(fd, size + 1)
-        if len(data) == size:
-            return algo.oneshot(data)
-        os.lseek(fd, 0, os.SEEK_SET)
-    with io.FileIO(fd, "rb", closefd=False) as file:
-        return hash_stream(file, size, rel, algo, buffer)
-
-
-def _hash_entry(entry: WalkEntry, size: int, algo: Algorithm, buffer: memoryview) -> bytes:
-    """The digest of *entry* read through its ``open()``: for entries that offer nothing more."""
-    with entry.open() as file:
-        if size < len(buffer):
-            # One read of size + 1 bytes, past the buffered layer: it returns
-            # exactly size bytes only if the file still ends where its stat said.
-            raw = cast("io.RawIOBase", getattr(file, "raw", file))
-            if raw.readinto(buffer[: size + 1]) == size:
-                return algo.oneshot(buffer[:size])
-            file.seek(0)  # a short read, or the file changed: read it again, or raise
-        return hash_stream(file, size, entry.path, algo, buffer)
+def _runs(entries: Iterable[WalkEntry]) -> Iterator[WalkRun]:
+    """The walk's runs ([`runs`][syncsafe.walker.walk]), or one run per entry of other entries."""
+    runs = getattr(entries, "runs", None)
+    if runs is not None:
+        return cast("Iterator[WalkRun]", runs())
+    return cast("Iterator[WalkRun]", map(_EntryRun, entries))
 
 
 def _scope(entry: WalkEntry, rel: str, scoped: _Scoped) -> None:

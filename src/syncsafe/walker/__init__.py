@@ -43,14 +43,14 @@ from syncsafe.errors import (
     UnsafePathError,
 )
 from syncsafe.walker._engine import Policy, _policy, _raise, _spec, _Walk, _Walker
-from syncsafe.walker._entry import WalkEntry
+from syncsafe.walker._entry import WalkEntry, WalkRun
 
 if TYPE_CHECKING:
     import pathspec
 
     from syncsafe._fs import Root, StrPath
 
-__all__ = ["Finding", "WalkEntry", "scan", "walk"]
+__all__ = ["Finding", "WalkEntry", "WalkRun", "scan", "walk"]
 
 
 @final
@@ -110,7 +110,9 @@ def walk(
     ``for`` loop or close it (its ``close()``, or ``contextlib.closing``)
     when stopping early. It returns an iterator, not a generator: the entries
     of a directory are handed out from C, so the walk's cost per file stays
-    close to `os.walk`'s.
+    close to `os.walk`'s. Its ``runs()`` gives the same walk a directory's
+    files at a time, each a [`WalkRun`][syncsafe.walker.WalkRun]: go through
+    its entries or its runs, not both.
     """
     return _walk(root, _spec(exclude), specials, dangling, allow_absolute=allow_absolute)
 

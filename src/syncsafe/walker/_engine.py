@@ -4,8 +4,13 @@ The walking engine of [`syncsafe.walker.walk`][] and [`syncsafe.walker.scan`][].
 ``_Walker`` holds the descriptors of the directories on the walk's path,
 lists each directory once, sorts it in byte order, checks its links and
 hands out its files in runs of
-[`WalkEntry`][syncsafe.walker.WalkEntry] made in C. ``_Walk`` is the iterator that
-[`walk`][syncsafe.walker.walk] returns.
+[`WalkEntry`][syncsafe.walker.WalkEntry] made in C, or as
+[`WalkRun`][syncsafe.walker.WalkRun] objects. ``_Walk`` is the iterator that
+[`walk`][syncsafe.walker.walk] returns. What the walk knows of a directory it
+listed (its listing, the inode numbers it gave, its entries' stats) is its
+own (its ``_Frame``), not resolution's `Dir`; given
+``syncsafe.walker._listings.Listings`` of earlier walks, it reuses
+the listing of a directory whose stat is unchanged and checks its links again.
 
 Of the path rules, the walker owns one: a directory link back to a directory
 on the walk's path is an ancestor loop (``_Walker._accept_link``, with the
@@ -22,7 +27,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from itertools import chain, repeat
 from operator import itemgetter
 from stat import S_ISDIR, S_ISLNK, S_ISREG
-from typing import Any, Final, Literal, TypeAlias, final
+from typing import Any, Final, Literal, TypeAlias, cast, final
 
 import pathspec
 
@@ -45,7 +50,8 @@ from syncsafe.errors import (
     SymlinkLoopError,
     UnsafePathError,
 )
-from syncsafe.walker._entry import _UTF8_FS, WalkEntry, _FileRef, _make
+from syncsafe.walker._entry import _UTF8_FS, WalkEntry, WalkRun, _FileRef, _make
+from syncsafe.walker._listings import Kept, Listings, dir_key
 
 Policy = Literal["skip", "error"]
 
@@ -83,9 +89,33 @@ _Extras: TypeAlias = "list[tuple[str, _Extra]]"
 
 @final
 class _Frame:
-    """A directory on the walk's path: its sorted files, its other entries, how far along."""
+    """
+    The walker's state of a directory on its path: what it listed, and how far along it is.
 
-    __slots__ = ("built", "extras", "files", "i", "j", "node", "order", "rel")
+    ``files`` are its regular files, sorted; ``extras`` its other entries
+    (subdirectories, links), checked and sorted; ``i`` and ``j`` how many of
+    each are handed out. Each [`WalkEntry`][syncsafe.walker.WalkEntry] of a file
+    listed in it points here: ``listing`` is the listing of its regular files
+    (kept for the inode numbers it gave: an entry's open checks that it
+    opened the file listed, not one put in its place since), ``inodes`` those
+    numbers by name (built from the listing when an entry is first opened or
+    stat-ed), ``stats`` the files' stats its entries fetched, by name.
+    Resolution's `Dir` holds none of this: only the walker lists directories.
+    """
+
+    __slots__ = (
+        "built",
+        "extras",
+        "files",
+        "i",
+        "inodes",
+        "j",
+        "listing",
+        "node",
+        "order",
+        "rel",
+        "stats",
+    )
 
     def __init__(self, node: Dir, rel: str) -> None:
         self.node = node
@@ -96,6 +126,9 @@ class _Frame:
         self.i = 0  # files[:i] handed out
         self.j = 0  # extras[:j] handed out
         self.built = False  # files holds the paths (a leaf directory), not the names
+        self.listing: list[os.DirEntry[str]] = []
+        self.inodes: dict[str, int] | None = None
+        self.stats: dict[str, os.stat_result] | None = None
 
 
 def _order(joined: str) -> Order:
@@ -120,6 +153,14 @@ def _order(joined: str) -> Order:
 
 _first: Final = itemgetter(0)
 
+
+def _sorted(extra: dict[str, _Extra], order: Order) -> _Extras:
+    """*extra*'s items sorted by key in byte order (see `_order`)."""
+    if order is None:
+        return sorted(extra.items(), key=_first)
+    return sorted(extra.items(), key=lambda item: order(item[0]))
+
+
 Problem = Callable[[str, Exception], None]
 
 
@@ -138,71 +179,98 @@ class _Walker:
         dangling: Policy,
         allow_absolute: bool,
         problem: Problem,
+        listings: Listings | None = None,
     ) -> None:
         self.root_arg = root
+        self.listings = listings  # directories listed by earlier walks (see _listings)
         self.match = None if exclude is None else exclude.match_file
         self.specials = specials
         self.dangling = dangling
         self.allow_absolute = allow_absolute
         self.problem = problem
         self.frames: list[_Frame] = []
+        # The stack index of each directory that is one of the frames: a
+        # directory reopened for a frame is kept open, one reopened on the way
+        # to it is closed again unless it is a frame inside the window.
+        self.on_path: dict[Dir, int] = {}
         # The directories on the walk's path, by identity, for the loop check;
         # filled in only when a directory link needs them (most walks never do).
         self.idents: dict[tuple[int, int], str] = {}
         self.registered = 0  # frames[:registered] are in idents
-        self.run: list[str] = []  # the names the current run of entries comes from
+        self.run: list[str] = []  # the paths the current run of entries comes from
+        self.batched = False  # hand out WalkRun objects (see _Walk.runs), not iterators
+        self.started = False
         self.root: Root
 
     # ------------------------------------------------------------ the loop
-    def runs(self) -> Generator[Iterator[WalkEntry], None, None]:
+    def runs(self) -> Generator[Iterable[WalkEntry], None, None]:
         """
         The entries in runs: a directory's files up to its next subdirectory or link.
+
+        Each run is an iterator made in C, or with ``batched`` a
+        [`WalkRun`][syncsafe.walker.WalkRun]. A walker walks once.
 
         The walk moves on (into a subdirectory, out of a finished directory)
         only when the next run is asked for, after the consumer has gone
         through this one: so each entry's directory is still open while the
         consumer holds it, as [`WalkEntry.open`][syncsafe.walker.WalkEntry.open] needs.
         """
-        given = self.root_arg
-        self.root = given if isinstance(given, Root) else Root(given)
-        frames = self.frames
+        self.root = self._begin()
         try:
             self._push(self.root.node, "")
-            while frames:
-                frame = frames[-1]
-                node = frame.node
-                if node.fd < 0 and not self._reopen(frame):
-                    continue
-                files, extras, i, j = frame.files, frame.extras, frame.i, frame.j
-                if j == len(extras):  # only files left: a leaf directory's whole listing
-                    if i < len(files):
-                        yield self._files(frame, len(files))
-                    self._pop()
-                    continue
-                key, info = extras[j]
-                frame.j = j + 1
-                order = frame.order
-                if order is None:
-                    cut = bisect_left(files, key, i)
-                else:
-                    cut = bisect_left(files, order(key), i, key=order)
-                if cut > i:  # the files that sort before this entry
-                    yield self._files(frame, cut)
-                if type(info) is _SubDir:
-                    self._enter_dir(node, info.name, frame.rel + key)
-                elif type(info) is _DirLink:
-                    self._enter_link(info.node, info.ident, frame.rel + key)
-                else:
-                    assert type(info) is _FileRef  # noqa: S101 - the three kinds of _Extra
-                    yield from self._link_file(frame.rel + key, info)
+            yield from self._steps()
+            if self.listings is not None:
+                self.listings.end()  # a walk that finished: what it did not reach is gone
         finally:
             self.run = []
-            for frame in frames:
+            for frame in self.frames:
                 close_dir(frame.node)
-            frames.clear()
+            self.frames.clear()
             self.root.close()
 
-    def _files(self, frame: _Frame, stop: int) -> Iterator[WalkEntry]:
+    def _steps(self) -> Generator[Iterable[WalkEntry], None, None]:
+        """The loop of [`runs`][]: the runs of the frame on top, until there is none."""
+        frames = self.frames
+        while frames:
+            frame = frames[-1]
+            node = frame.node
+            if node.fd < 0 and not self._reopen(frame):
+                continue
+            files, extras, i, j = frame.files, frame.extras, frame.i, frame.j
+            if j == len(extras):  # only files left: a leaf directory's whole listing
+                if i < len(files):
+                    yield self._files(frame, len(files))
+                self._pop()
+                continue
+            key, info = extras[j]
+            frame.j = j + 1
+            order = frame.order
+            if order is None:
+                cut = bisect_left(files, key, i)
+            else:
+                cut = bisect_left(files, order(key), i, key=order)
+            if cut > i:  # the files that sort before this entry
+                yield self._files(frame, cut)
+            if type(info) is _SubDir:
+                self._enter_dir(node, info.name, frame.rel + key)
+            elif type(info) is _DirLink:
+                self._enter_link(info.node, info.ident, frame.rel + key)
+            else:
+                assert type(info) is _FileRef  # noqa: S101 - the three kinds of _Extra
+                yield from self._link_file(frame.rel + key, info)
+
+    def _begin(self) -> Root:
+        """The root, opened; a walker that walked already raises `RuntimeError`."""
+        if self.started:
+            msg = "a walk is gone through once: its entries or its runs, not both"
+            raise RuntimeError(msg)
+        self.started = True
+        if self.listings is not None:
+            self.listings.begin()
+        given = self.root_arg
+        return given if isinstance(given, Root) else Root(given)
+
+    def _files(self, frame: _Frame, stop: int) -> Iterable[WalkEntry]:
         """
         The entries for ``frame.files[frame.i:stop]``, made as they are asked for.
 
@@ -211,21 +279,30 @@ class _Walker:
         NUL), and each entry is made in C from its path and directory.
         """
         files, i = frame.files, frame.i
-        names = files[i:stop] if i or stop < len(files) else files
         frame.i = stop
         rel = frame.rel
+        names: list[str] | None
         if frame.built or not rel:
-            paths = names
+            if i or stop < len(files) or self.listings is not None:
+                # A copy: close() empties the run's list, and a kept listing's must stay.
+                paths = names = files[i:stop]
+            else:
+                paths = names = files
+            if rel:
+                names = None  # files holds the paths: WalkRun cuts the names if asked
         else:
+            names = files[i:stop] if i or stop < len(files) else files
             paths = (rel + ("\0" + rel).join(names)).split("\0")
         self.run = paths
-        return map(_make, zip(paths, repeat(frame.node)))
+        if self.batched:
+            return WalkRun(paths, frame, names)
+        return map(_make, zip(paths, repeat(frame)))
 
     # ----------------------------------------------------------- frames
     def _push(self, node: Dir, rel: str) -> None:
         frames = self.frames
         index = len(frames)
-        node.frame = index
+        self.on_path[node] = index
         frame = _Frame(node, rel)
         frames.append(frame)
         if index - _WINDOW >= 1:  # keep the deepest _WINDOW open; the root always
@@ -239,7 +316,7 @@ class _Walker:
         frames = self.frames
         frame = frames.pop()
         node = frame.node
-        node.frame = -1
+        del self.on_path[node]
         if self.registered > len(frames):
             self.registered = len(frames)
             if node.ident is not None:
@@ -263,14 +340,16 @@ class _Walker:
             ensure_fd(frame.node, opened)
         except (UnsafePathError, OSError) as exc:
             for node in opened:
-                if node.frame < 0:
+                if node not in self.on_path:
                     close_dir(node)
             self._pop()
             self.problem(frame.rel.rstrip("/") or ".", exc)
             return False
         low = len(self.frames) - _WINDOW
+        on_path = self.on_path
         for node in opened:
-            if node is not frame.node and not (node.frame >= low and node.frame > 0):
+            index = on_path.get(node, -1)
+            if node is not frame.node and not (index >= low and index > 0):
                 close_dir(node)
         return True
 
@@ -310,12 +389,12 @@ class _Walker:
                 close_dir(other)
         self._push(node, rel)
 
-    def _link_file(self, path: str, ref: _FileRef) -> Iterator[Iterator[WalkEntry]]:
+    def _link_file(self, path: str, ref: _FileRef) -> Iterator[Iterable[WalkEntry]]:
         opened = self._open_linked(ref.node, path)
         if opened is None:
             return
         try:
-            yield iter((WalkEntry(path, ref),))
+            yield WalkRun([path], ref) if self.batched else iter((WalkEntry(path, ref),))
         finally:
             for other in opened:
                 close_dir(other)
@@ -323,6 +402,16 @@ class _Walker:
     # ---------------------------------------------------------- listing
     def _list(self, frame: _Frame) -> None:
         node, rel = frame.node, frame.rel
+        listings = self.listings
+        if listings is not None:  # a kept listing, if the directory's stat is unchanged
+            key = dir_key(node.fd)
+            if node.ident is None:
+                node.ident = key[:2]
+            kept = listings.get(rel, key)
+            if kept is not None:
+                self._relist(frame, kept)
+                return
+            listed_at = listings.clock()  # before the listing, as key is: see Listings.keep
         others: list[os.DirEntry[str]] = []
         aside: Callable[[os.DirEntry[str]], object] = others.append  # returns None
         try:
@@ -332,11 +421,11 @@ class _Walker:
         except OSError as exc:
             self.problem(rel.rstrip("/") or ".", exc)
             return
-        # Kept for the inode numbers the listing gave: an entry's open() checks
-        # that it opened the file listed, not one put in its place since.
-        node.listing = listing
+        frame.listing = listing  # for the inode numbers it gave (see _Frame)
         files = [e.name for e in listing]
         match = self.match
+        subdirs: _Extras = []
+        odd: list[str] = []
         if not others:  # only regular files: build their paths now, and sort those
             if files:
                 joined = rel + ("\0" + rel).join(files)  # a name never holds a NUL
@@ -347,34 +436,67 @@ class _Walker:
                 files.sort(key=order)
                 frame.files = files
                 frame.built = True
-            return
-        joined = "".join(files) + "".join(e.name for e in others)
-        frame.order = order = _order(joined)
-        if match is not None:
-            files = [k for k in files if not match(rel + k)]
-        files.sort(key=order)
-        frame.files = files
-        if others:  # subdirectories, links, special files
-            self._list_others(frame, others)
+        else:
+            joined = "".join(files) + "".join(e.name for e in others)
+            frame.order = order = _order(joined)
+            if match is not None:
+                files = [k for k in files if not match(rel + k)]
+            files.sort(key=order)
+            frame.files = files
+            subdirs, odd = self._list_others(frame, others)
+        if listings is not None:
+            kept = Kept(
+                key,
+                files=frame.files,
+                built=frame.built,
+                order=frame.order,
+                subdirs=subdirs,
+                odd=odd,
+                listing=listing,
+            )
+            listings.keep(rel, kept, listed_at)
 
-    def _list_others(self, frame: _Frame, others: list[os.DirEntry[str]]) -> None:
+    def _relist(self, frame: _Frame, kept: Kept) -> None:
+        """The listing *kept* of an unchanged directory; its links and odd entries checked again."""
+        frame.files, frame.built, frame.order = kept.files, kept.built, kept.order
+        frame.listing = kept.listing
+        if not kept.odd:
+            frame.extras = kept.subdirs
+            return
+        extra = dict(kept.subdirs)
+        for name in kept.odd:
+            self._check(frame.node, frame.rel, name, extra)
+        frame.extras = _sorted(extra, frame.order)
+
+    def _list_others(
+        self, frame: _Frame, others: list[os.DirEntry[str]]
+    ) -> tuple[_Extras, list[str]]:
+        """
+        The directory's entries other than regular files, into ``frame.extras``.
+
+        Returns its subdirectories (as sorted extras) and the names of its
+        other entries (sorted), which are checked here: what a kept listing
+        holds of them.
+        """
         node, rel, order, match = frame.node, frame.rel, frame.order, self.match
-        extra: dict[str, _Extra] = {}
+        subdirs: dict[str, _Extra] = {}
         odd: list[str] = []
         for e in others:
             name = e.name
             if e.is_dir(follow_symlinks=False):
                 if match is None or not match(rel + name + "/"):
-                    extra[name + "/"] = _SubDir(name)
+                    subdirs[name + "/"] = _SubDir(name)
             elif match is None or not match(rel + name):
                 odd.append(name)
         odd.sort(key=order)
+        if not odd:
+            frame.extras = _sorted(subdirs, order)
+            return frame.extras, odd
+        extra = dict(subdirs)
         for name in odd:
             self._check(node, rel, name, extra)
-        if order is None:
-            frame.extras = sorted(extra.items(), key=_first)
-        else:
-            frame.extras = sorted(extra.items(), key=lambda item: order(item[0]))
+        frame.extras = _sorted(extra, order)
+        return _sorted(subdirs, order), odd
 
     def _check(self, node: Dir, rel: str, name: str, extra: dict[str, _Extra]) -> None:
         """A symlink or special entry: resolve or reject it now, in name order."""
@@ -452,9 +574,10 @@ class _Walk(chain[WalkEntry]):
     measures against `os.walk`.
     """
 
-    __slots__ = ("_runs", "_walker")
+    __slots__ = ("_batches", "_runs", "_walker")
 
-    _runs: Generator[Iterator[WalkEntry], None, None]
+    _runs: Generator[Iterable[WalkEntry], None, None]
+    _batches: Generator[Iterable[WalkEntry], None, None] | None
     _walker: _Walker
 
     def __new__(cls, walker: _Walker) -> _Walk:
@@ -463,8 +586,28 @@ class _Walk(chain[WalkEntry]):
         self = super().from_iterable(runs)  # chain's C constructor, for this class
         assert isinstance(self, _Walk)  # noqa: S101 - from_iterable makes the subclass
         self._runs = runs
+        self._batches = None
         self._walker = walker
         return self
+
+    def runs(self) -> Iterator[WalkRun]:
+        """
+        The same walk, a [`WalkRun`][syncsafe.walker.WalkRun] (a directory's files) at a time.
+
+        For a caller that handles a directory's files in one pass (a cache
+        that stats them all, then looks them up). Go through a walk's entries
+        or its runs, not both: the second raises `RuntimeError`. Closing the
+        walk ends its runs too.
+
+        !!! note "Added in version 0.1.0"
+        """
+        walker = self._walker
+        if walker.started:
+            msg = "a walk is gone through once: its entries or its runs, not both"
+            raise RuntimeError(msg)
+        walker.batched = True
+        self._batches = batches = walker.runs()
+        return cast("Iterator[WalkRun]", batches)
 
     def close(self) -> None:
         """Stop the walk: release its directory descriptors; no more entries come."""
@@ -474,6 +617,21 @@ class _Walk(chain[WalkEntry]):
         # already closed comes after close().
         self._walker.run.clear()
         self._runs.close()
+        if self._batches is not None:
+            self._batches.close()
+
+
+def remember(walk: Iterable[WalkEntry], listings: Listings) -> None:
+    """
+    Let *walk*, not yet started, reuse and keep directory listings in *listings*.
+
+    For the checksum's kept cache (``syncsafe.checksums._tree``), and only
+    for a walk whose exclusion answers from the path alone (see
+    [`Listings`][syncsafe.walker._listings.Listings]). Anything but a walk
+    that `walk` made is left as it is.
+    """
+    if type(walk) is _Walk and not walk._walker.started:  # noqa: SLF001 - this module's class
+        walk._walker.listings = listings  # noqa: SLF001
 
 
 def _spec(exclude: Iterable[str] | pathspec.PathSpec[Any]) -> pathspec.PathSpec[Any] | None:
