@@ -47,6 +47,7 @@ _WALK = {
     "syncsafe.walker",
     "syncsafe.walker._engine",
     "syncsafe.walker._entry",
+    "syncsafe.walker._listings",
 }
 _TREE_CHECKSUM = {
     "syncsafe.annotations",
@@ -55,6 +56,7 @@ _TREE_CHECKSUM = {
     "syncsafe.checksums._cache",
     "syncsafe.checksums._format",
     "syncsafe.checksums._location",
+    "syncsafe.checksums._read",
     "syncsafe.checksums._sourceignore",
     "syncsafe.checksums._tree",
     "syncsafe.checksums._value",

@@ -16,7 +16,6 @@ SRC = Path(syncsafe.__file__).parent
 KNOWN = {
     ("syncsafe._demo.partition", "syncsafe.guard._etcd_client"),
     ("syncsafe.buggy.election", "syncsafe.guard._etcd_client"),
-    ("syncsafe.checksums._overlay", "syncsafe.walker._walk"),
 }
 
 

@@ -40,8 +40,7 @@ import xxhash
 from syncsafe._fs import file_kind
 from syncsafe.checksums._algorithms import BY_NAME
 from syncsafe.checksums._read import CHUNK, read_digest
-from syncsafe.walker._entry import StatKey, stat_key
-from syncsafe.walker._listings import Listings
+from syncsafe.walker import Listings, StatKey, stat_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence

@@ -51,7 +51,7 @@ from syncsafe.checksums._location import relative_inside
 from syncsafe.checksums._tree import hash_stream
 from syncsafe.checksums._value import Checksum
 from syncsafe.errors import MalformedKustomization, RemoteReferenceRefused, UnsafePathError
-from syncsafe.walker import _walk
+from syncsafe.walker import walk_root
 
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath
@@ -489,7 +489,7 @@ class _Closure:
             finally:
                 res.release()
             try:
-                for entry in _walk(below, None):
+                for entry in walk_root(below, None):
                     rel = f"{physical}/{entry.path}"
                     with entry.open() as file:
                         digest = hash_stream(file, entry.size, rel, self.algorithm, self.buffer)

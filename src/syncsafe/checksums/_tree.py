@@ -40,9 +40,8 @@ from syncsafe.checksums._sourceignore import EXCLUDE, IgnorePattern, decide, rea
 from syncsafe.checksums._value import Checksum
 from syncsafe.errors import UnsafePathError
 from syncsafe.paths import open_inside
-from syncsafe.walker import WalkEntry, WalkRun, walk
-from syncsafe.walker._engine import remember
-from syncsafe.walker._entry import stat_key as _stat_key
+from syncsafe.walker import WalkEntry, WalkRun, remember, walk
+from syncsafe.walker import stat_key as _stat_key
 
 if TYPE_CHECKING:
     from syncsafe._fs import StrPath

@@ -43,7 +43,16 @@ from syncsafe.errors import (
     UnsafePathError,
 )
 from syncsafe.walker._engine import Policy, _policy, _raise, _spec, _Walk, _Walker
+from syncsafe.walker._engine import remember as remember
+from syncsafe.walker._entry import StatKey as StatKey
 from syncsafe.walker._entry import WalkEntry, WalkRun
+from syncsafe.walker._entry import stat_key as stat_key
+from syncsafe.walker._listings import Listings as Listings
+
+# Beyond __all__, for the checksum and its cache (syncsafe.checksums), which
+# read a walk only through this module: the stat key, the listings a kept
+# cache reuses (remember), and walk_root, a walk from a Root already open.
+# Not part of the public API.
 
 if TYPE_CHECKING:
     import pathspec
@@ -114,10 +123,10 @@ def walk(
     files at a time, each a [`WalkRun`][syncsafe.walker.WalkRun]: go through
     its entries or its runs, not both.
     """
-    return _walk(root, _spec(exclude), specials, dangling, allow_absolute=allow_absolute)
+    return walk_root(root, _spec(exclude), specials, dangling, allow_absolute=allow_absolute)
 
 
-def _walk(
+def walk_root(
     root: StrPath | Root,
     spec: pathspec.PathSpec[Any] | None,
     specials: Policy = "skip",
