@@ -263,7 +263,10 @@ Kind = Literal["dir", "file", "missing"]
 
 
 @final
-@attrs.frozen
+# Slotted and never changed, but not frozen: a frozen attrs __init__ costs about
+# 0.5 us more per resolution, one per link a walk meets (bench_walk's
+# walk-10k-interleaved ratio: 1.50 and 1.49 frozen, 1.47 and 1.47 not, one run).
+@attrs.define
 class Resolved:
     """
     Where a resolution ended.
